@@ -1,0 +1,238 @@
+/* agnocast: true zero-copy publish/subscribe between processes on one Linux host. */
+#ifndef AGNOCAST_H
+#define AGNOCAST_H
+
+/*
+ * Overview, in the order a program uses it.
+ *
+ * 1. A process has one context: agnocast_context_new() connects to the broker (agnocastd; its
+ *    socket is $AGNOCAST_SOCKET or AGNOCAST_DEFAULT_SOCKET), gets an address range, creates the
+ *    process's shared-memory segment /agnocast@PID mapped at that same address in every
+ *    process, opens the notice queue /new_publisher@PID and starts one background thread that
+ *    handles control notices. The pool size comes from $MEMPOOL_SIZE (bytes, with an optional
+ *    K/M/G suffix; rounded up to a multiple of 100 kB); default 64 MiB.
+ *
+ * 2. A publisher on a topic: agnocast_publisher_new(ctx, "/topic", depth, flags, &pub).
+ *    A subscription: agnocast_subscription_new(ctx, "/topic", depth, flags, callback, data, &sub);
+ *    with a NULL callback it is a take subscription, read with agnocast_subscription_take().
+ *
+ * 3. Publishing: agnocast_publisher_loan() gives memory in the own segment; the program fills
+ *    it, may hang nested buffers off it with agnocast_loan_alloc() (pointers stay valid in every
+ *    subscriber, since the segment has the same address there), then agnocast_publisher_publish()
+ *    hands it over. Nothing is copied and the broker is not involved.
+ *
+ * 4. Receiving: poll agnocast_context_fd() in any event loop and call agnocast_context_dispatch()
+ *    when it is readable, or call agnocast_context_spin(). Callbacks run on the thread that
+ *    dispatches. A received message is borrowed: in a callback until it returns, unless the
+ *    callback calls agnocast_message_retain(); from take until agnocast_message_release().
+ *
+ * Errors: every call that can fail returns 0 (or a count) on success and a negative errno on
+ * failure; agnocast_strerror() names it and agnocast_last_error() gives the detailed sentence for
+ * the calling thread's last failure (what went wrong and what to do). The library never exits,
+ * aborts or prints; it logs through agnocast_set_log_callback(), or to stderr when
+ * $AGNOCAST_LOG_LEVEL is set (error, warning, info, debug).
+ *
+ * Threads: the context's functions may be called from any thread, except that dispatch and spin
+ * must not run on two threads at once. After fork() the child's inherited handles are invalid:
+ * every call on them returns -ECHILD; the child may create its own context.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(AGNOCAST_BUILDING_LIBRARY)
+#define AGNOCAST_EXPORT __attribute__((visibility("default")))
+#else
+#define AGNOCAST_EXPORT
+#endif
+
+#define AGNOCAST_VERSION_MAJOR 0
+#define AGNOCAST_VERSION_MINOR 1
+#define AGNOCAST_VERSION_PATCH 0
+#define AGNOCAST_VERSION_NUMBER                                                                    \
+    (AGNOCAST_VERSION_MAJOR * 10000 + AGNOCAST_VERSION_MINOR * 100 + AGNOCAST_VERSION_PATCH)
+
+#define AGNOCAST_DEFAULT_SOCKET "/run/agnocast/agnocast.sock"
+
+struct agnocast_context;
+struct agnocast_publisher;
+struct agnocast_subscription;
+struct agnocast_message;
+
+/* Flags for publishers and subscriptions. */
+enum agnocast_flags {
+    /* Late joiners first get the retained history (publisher: keep it; subscription: want it). */
+    AGNOCAST_TRANSIENT_LOCAL = 1u << 0,
+    /* Stored and reported; delivery is keep-last either way. */
+    AGNOCAST_RELIABLE = 1u << 1,
+    /* Subscription only: never deliver messages published by this process. */
+    AGNOCAST_IGNORE_LOCAL = 1u << 2,
+};
+
+/* "0.1.0" */
+AGNOCAST_EXPORT const char *agnocast_version(void);
+
+/* A short name for a negative errno returned by this library ("no broker reachable", ...). */
+AGNOCAST_EXPORT const char *agnocast_strerror(int err);
+
+/* The calling thread's last failure as a full sentence with a remedy; "" if none. */
+AGNOCAST_EXPORT const char *agnocast_last_error(void);
+
+enum agnocast_log_level {
+    AGNOCAST_LOG_ERROR = 0,
+    AGNOCAST_LOG_WARNING = 1,
+    AGNOCAST_LOG_INFO = 2,
+    AGNOCAST_LOG_DEBUG = 3,
+};
+
+typedef void (*agnocast_log_fn)(enum agnocast_log_level level, const char *message,
+                                void *userdata);
+
+/* Sets where the library logs (NULL: the default, stderr when $AGNOCAST_LOG_LEVEL is set) and
+ * up to which level. Any thread; takes effect for later messages. */
+AGNOCAST_EXPORT void agnocast_set_log_callback(agnocast_log_fn fn, enum agnocast_log_level max,
+                                               void *userdata);
+
+/* ---- context ---------------------------------------------------------------------------- */
+
+/*
+ * Creates this process's context (one per process: a second call while one exists returns
+ * -EBUSY). Errors: -ECONNREFUSED / -ENOENT no broker at the socket path; -EACCES no permission
+ * on the socket; -EPROTONOSUPPORT the broker speaks another protocol version; -EINVAL a
+ * malformed $MEMPOOL_SIZE; -ENOMEM the broker has no range left or the pool cannot be created;
+ * -EEXIST the assigned range is occupied in this process; other negative errno from the system.
+ * agnocast_last_error() says which and what to do.
+ */
+AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret);
+
+/* Destroys every publisher and subscription still open, unregisters, removes the segment and
+ * mqueue. Messages still held become invalid. Takes NULL; returns NULL. */
+AGNOCAST_EXPORT struct agnocast_context *agnocast_context_free(struct agnocast_context *ctx);
+
+/* The address range of this process's segment. */
+AGNOCAST_EXPORT int agnocast_context_segment(struct agnocast_context *ctx, void **base,
+                                             size_t *size);
+
+/* A descriptor that becomes readable when a subscription may have messages; poll it for
+ * POLLIN/EPOLLIN and then call agnocast_context_dispatch(). Owned by the context. A readable fd
+ * with nothing to deliver can happen (a coalesced wake-up); dispatch then returns 0. */
+AGNOCAST_EXPORT int agnocast_context_fd(struct agnocast_context *ctx);
+
+/* Runs the callbacks of every callback subscription for the messages now available; returns
+ * how many callbacks ran, or a negative errno. Never blocks. */
+AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx);
+
+/* Waits for messages and dispatches them until agnocast_context_stop() or timeout_ms elapses
+ * (-1: no timeout). With busy polling on, it spins instead of sleeping. Returns 0 on stop or
+ * timeout, or a negative errno. */
+AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int timeout_ms);
+
+/* Makes spin return. Async-signal-safe; any thread. */
+AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx);
+
+/* Busy polling in spin (1) for the lowest latency at the price of a full core, or sleeping on
+ * the descriptor (0, the default). */
+AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx, int enabled);
+
+/* ---- publisher ---------------------------------------------------------------------------- */
+
+/*
+ * Creates a publisher on `topic` keeping the last `depth` messages (1..1024; 0 is -EINVAL).
+ * flags: AGNOCAST_TRANSIENT_LOCAL, AGNOCAST_RELIABLE. Errors: -EINVAL bad name, depth or flags;
+ * -ENOTCONN broker unreachable; -ENOSPC too many endpoints in this process.
+ */
+AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const char *topic,
+                                           unsigned depth, unsigned flags,
+                                           struct agnocast_publisher **ret);
+
+/* Unregisters and destroys. Messages it retains are freed once no subscription holds them.
+ * Outstanding loans are dropped. Takes NULL; returns NULL. */
+AGNOCAST_EXPORT struct agnocast_publisher *agnocast_publisher_free(struct agnocast_publisher *pub);
+
+/* Loans `size` bytes (> 0) of the own segment, 16-byte aligned, for one message. The loan is
+ * the caller's until published or dropped. -ENOMEM: the pool is full (retry after subscribers
+ * release messages). */
+AGNOCAST_EXPORT int agnocast_publisher_loan(struct agnocast_publisher *pub, size_t size,
+                                            void **data);
+
+/* Allocates `size` bytes that belong to the loaned message `data` (for nested buffers,
+ * strings, nodes); freed together with it. Same errors as loan, and -EINVAL if `data` is not
+ * an outstanding loan of this publisher. */
+AGNOCAST_EXPORT int agnocast_loan_alloc(struct agnocast_publisher *pub, void *data, size_t size,
+                                        void **ret);
+
+/* Publishes a loan; consumes it (the caller must not write to it afterwards). Wakes the
+ * subscribers. Returns 0 or -EINVAL (not a loan of this publisher). */
+AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, void *data);
+
+/* Drops an unpublished loan and its nested allocations. */
+AGNOCAST_EXPORT int agnocast_publisher_drop(struct agnocast_publisher *pub, void *data);
+
+/* Messages published so far, and subscriber processes currently woken by this publisher. */
+AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher *pub);
+
+/* ---- subscription ------------------------------------------------------------------------- */
+
+typedef void (*agnocast_callback_fn)(struct agnocast_subscription *sub,
+                                     struct agnocast_message *msg, void *userdata);
+
+/*
+ * Creates a subscription on `topic` that sees, per publisher, at most the newest `depth`
+ * messages it has not yet seen (1..1024). flags: AGNOCAST_TRANSIENT_LOCAL (first deliver the
+ * retained history of transient-local publishers), AGNOCAST_RELIABLE, AGNOCAST_IGNORE_LOCAL.
+ * With a callback, messages are delivered by dispatch/spin; with NULL, take them.
+ */
+AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, const char *topic,
+                                              unsigned depth, unsigned flags,
+                                              agnocast_callback_fn callback, void *userdata,
+                                              struct agnocast_subscription **ret);
+
+/* Unregisters and destroys. Messages it still holds stay valid until released. Takes NULL;
+ * returns NULL. */
+AGNOCAST_EXPORT struct agnocast_subscription *
+agnocast_subscription_free(struct agnocast_subscription *sub);
+
+/* Takes the oldest message not yet seen in the subscription's window: 1 and *msg set, 0 if
+ * there is none, or a negative errno (-ENOBUFS: this process holds too many messages). */
+AGNOCAST_EXPORT int agnocast_subscription_take(struct agnocast_subscription *sub,
+                                               struct agnocast_message **msg);
+
+/* Like take, but the newest message; older unseen ones count as missed. */
+AGNOCAST_EXPORT int agnocast_subscription_take_latest(struct agnocast_subscription *sub,
+                                                      struct agnocast_message **msg);
+
+/* Messages delivered, skipped by keep-last (missed), and dropped as corrupt. */
+AGNOCAST_EXPORT uint64_t agnocast_subscription_received(struct agnocast_subscription *sub);
+AGNOCAST_EXPORT uint64_t agnocast_subscription_missed(struct agnocast_subscription *sub);
+AGNOCAST_EXPORT uint64_t agnocast_subscription_corrupt(struct agnocast_subscription *sub);
+
+/* ---- received messages -------------------------------------------------------------------- */
+
+/* The message, read-only, at the address at which the publisher wrote it. */
+AGNOCAST_EXPORT const void *agnocast_message_data(const struct agnocast_message *msg);
+AGNOCAST_EXPORT size_t agnocast_message_size(const struct agnocast_message *msg);
+/* Publisher identity: its process id and its index within that process. */
+AGNOCAST_EXPORT pid_t agnocast_message_publisher_pid(const struct agnocast_message *msg);
+AGNOCAST_EXPORT uint32_t agnocast_message_publisher_index(const struct agnocast_message *msg);
+/* 1, 2, 3, ... per publisher. */
+AGNOCAST_EXPORT uint64_t agnocast_message_sequence(const struct agnocast_message *msg);
+/* CLOCK_REALTIME nanoseconds at publish. */
+AGNOCAST_EXPORT uint64_t agnocast_message_timestamp_ns(const struct agnocast_message *msg);
+
+/* In a callback: keep the message after the callback returns (release it later). */
+AGNOCAST_EXPORT void agnocast_message_retain(struct agnocast_message *msg);
+
+/* Gives the message back; the publisher may then reuse its memory. The handle is invalid
+ * afterwards. Takes NULL; returns NULL. */
+AGNOCAST_EXPORT struct agnocast_message *agnocast_message_release(struct agnocast_message *msg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
