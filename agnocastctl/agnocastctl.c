@@ -1,0 +1,213 @@
+/* agnocastctl's entry point: global options, the command table, per-command option parsing. */
+#include "agnocastctl.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agnocast-config.h"
+#include "agnocast-proto.h"
+
+#define CTL_TIMEOUT_DEFAULT_S 5
+
+const struct ctl_cmd *const ctl_cmd_table[] = {
+    &cmd_list_topics_entry, &cmd_topic_info_entry, &cmd_list_processes_entry,
+    &cmd_stats_entry,       &cmd_help_entry,       NULL,
+};
+
+static const char ctl_exit_text[] =
+    "Exit status:\n"
+    "  0   success\n"
+    "  1   the broker answered with an error (for example an unknown topic)\n"
+    "  2   no broker at the socket, or no permission to connect to it\n"
+    "  3   the broker could not be understood (protocol version mismatch, malformed or\n"
+    "      missing reply, connection closed)\n"
+    "  64  usage error (unknown command or option, wrong arguments, invalid topic name)\n";
+
+/* Option values; the global and the per-command parsers write to the same places. */
+static struct {
+    char *socket;
+    int timeout_s;
+    gboolean json;
+    gboolean version;
+} ctl_opt = {.timeout_s = CTL_TIMEOUT_DEFAULT_S};
+
+static const GOptionEntry ctl_broker_entries[] = {
+    {"socket", 's', 0, G_OPTION_ARG_FILENAME, &ctl_opt.socket,
+     "Broker socket (default: $AGNOCAST_SOCKET, else " AGNOCAST_DEFAULT_SOCKET_PATH ")", "PATH"},
+    {"timeout", 't', 0, G_OPTION_ARG_INT, &ctl_opt.timeout_s,
+     "Seconds to wait for each broker reply (default 5)", "SECONDS"},
+    {NULL},
+};
+
+static const GOptionEntry ctl_json_entries[] = {
+    {"json", 'j', 0, G_OPTION_ARG_NONE, &ctl_opt.json, "Print one JSON document (stable format)",
+     NULL},
+    {NULL},
+};
+
+static const GOptionEntry ctl_global_entries[] = {
+    {"version", 'V', 0, G_OPTION_ARG_NONE, &ctl_opt.version, "Print the version and exit", NULL},
+    {NULL},
+};
+
+G_DEFINE_QUARK(agnocastctl - error - quark, ctl_error)
+
+const struct ctl_cmd *ctl_cmd_find(const char *name)
+{
+    for (const struct ctl_cmd *const *cmd = ctl_cmd_table; *cmd != NULL; cmd++)
+        if (strcmp((*cmd)->name, name) == 0)
+            return *cmd;
+    return NULL;
+}
+
+static GOptionContext *ctl_global_context(void)
+{
+    GString *desc = g_string_new("Commands:\n");
+
+    for (const struct ctl_cmd *const *cmd = ctl_cmd_table; *cmd != NULL; cmd++)
+        g_string_append_printf(desc, "  %-16s%s\n", (*cmd)->name, (*cmd)->summary);
+    g_string_append(desc, "\nRun `agnocastctl COMMAND --help` for the options of one command.\n"
+                          "The broker socket is --socket PATH, else $AGNOCAST_SOCKET, "
+                          "else\n" AGNOCAST_DEFAULT_SOCKET_PATH ".\n\n");
+    g_string_append(desc, ctl_exit_text);
+
+    g_set_prgname("agnocastctl");
+    GOptionContext *ctx = g_option_context_new("COMMAND [ARGS...]");
+    g_option_context_set_summary(ctx, "Inspect a running agnocast broker (agnocastd).");
+    g_option_context_set_description(ctx, desc->str);
+    g_option_context_add_main_entries(ctx, ctl_global_entries, NULL);
+    g_option_context_add_main_entries(ctx, ctl_broker_entries, NULL);
+    /* Stop at the command name: what follows belongs to the command's own parser. */
+    g_option_context_set_strict_posix(ctx, TRUE);
+    g_string_free(desc, TRUE);
+    return ctx;
+}
+
+static GOptionContext *ctl_cmd_context(const struct ctl_cmd *cmd)
+{
+    g_autofree char *prgname = g_strdup_printf("agnocastctl %s", cmd->name);
+    GString *desc = g_string_new(NULL);
+
+    if (cmd->description != NULL)
+        g_string_append_printf(desc, "%s\n\n", cmd->description);
+    g_string_append(desc, ctl_exit_text);
+
+    g_set_prgname(prgname);
+    GOptionContext *ctx = g_option_context_new(cmd->usage);
+    g_option_context_set_summary(ctx, cmd->summary);
+    g_option_context_set_description(ctx, desc->str);
+    if (cmd->flags & CTL_CMD_JSON)
+        g_option_context_add_main_entries(ctx, ctl_json_entries, NULL);
+    if (cmd->flags & CTL_CMD_BROKER)
+        g_option_context_add_main_entries(ctx, ctl_broker_entries, NULL);
+    g_string_free(desc, TRUE);
+    return ctx;
+}
+
+char *ctl_cmd_help(const struct ctl_cmd *cmd)
+{
+    GOptionContext *ctx = ctl_cmd_context(cmd);
+    char *text = g_option_context_get_help(ctx, TRUE, NULL);
+
+    g_option_context_free(ctx);
+    return text;
+}
+
+char *ctl_overview(void)
+{
+    GOptionContext *ctx = ctl_global_context();
+    char *text = g_option_context_get_help(ctx, TRUE, NULL);
+
+    g_option_context_free(ctx);
+    return text;
+}
+
+static int ctl_usage_error(const char *prgname, const char *message, const char *help_hint)
+{
+    fprintf(stderr, "%s: %s\nTry `%s`.\n", prgname, message, help_hint);
+    return CTL_EXIT_USAGE;
+}
+
+static const char *ctl_socket_path(void)
+{
+    const char *env = getenv("AGNOCAST_SOCKET");
+
+    if (ctl_opt.socket != NULL)
+        return ctl_opt.socket;
+    if (env != NULL && env[0] != '\0')
+        return env;
+    return AGNOCAST_DEFAULT_SOCKET_PATH;
+}
+
+static int ctl_run_cmd(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    g_autofree char *prgname = g_strdup_printf("agnocastctl %s", cmd->name);
+    g_autofree char *hint = g_strdup_printf("agnocastctl %s --help", cmd->name);
+    GOptionContext *ctx = ctl_cmd_context(cmd);
+    GError *error = NULL;
+    gboolean parsed = g_option_context_parse(ctx, &argc, &argv, &error);
+
+    g_option_context_free(ctx);
+    if (!parsed) {
+        int rc = ctl_usage_error(prgname, error->message, hint);
+        g_error_free(error);
+        return rc;
+    }
+    /* argv[0] is the command name; an explicit "--" is left in by the parser. */
+    int first = (argc > 1 && strcmp(argv[1], "--") == 0) ? 2 : 1;
+    int nargs = argc - first;
+    if (nargs < cmd->args_min || nargs > cmd->args_max) {
+        g_autofree char *msg =
+            nargs < cmd->args_min
+                ? g_strdup_printf("missing argument: usage is `agnocastctl %s %s`", cmd->name,
+                                  cmd->usage)
+                : g_strdup_printf("unexpected argument '%s'", argv[first + cmd->args_max]);
+        return ctl_usage_error(prgname, msg, hint);
+    }
+    if (ctl_opt.timeout_s < 1)
+        return ctl_usage_error(prgname, "--timeout must be at least 1 second", hint);
+
+    struct ctl_invocation inv = {
+        .socket_path = ctl_socket_path(),
+        .timeout_s = ctl_opt.timeout_s,
+        .json = ctl_opt.json,
+        .argc = nargs,
+        .argv = argv + first,
+    };
+    int rc = cmd->run(&inv, &error);
+    if (rc != CTL_EXIT_OK)
+        fprintf(stderr, "agnocastctl: %s\n", error != NULL ? error->message : "failed");
+    g_clear_error(&error);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+
+    GOptionContext *ctx = ctl_global_context();
+    GError *error = NULL;
+    gboolean parsed = g_option_context_parse(ctx, &argc, &argv, &error);
+    g_option_context_free(ctx);
+    if (!parsed) {
+        int rc = ctl_usage_error("agnocastctl", error->message, "agnocastctl --help");
+        g_error_free(error);
+        return rc;
+    }
+    if (ctl_opt.version) {
+        printf("agnocastctl %s (protocol version %d)\n", AGNOCAST_VERSION_STRING,
+               AGNOCAST_PROTO_VERSION);
+        return CTL_EXIT_OK;
+    }
+    if (argc < 2)
+        return ctl_usage_error("agnocastctl", "no command given", "agnocastctl help");
+
+    const struct ctl_cmd *cmd = ctl_cmd_find(argv[1]);
+    if (cmd == NULL) {
+        g_autofree char *msg = g_strdup_printf("unknown command '%s'", argv[1]);
+        return ctl_usage_error("agnocastctl", msg, "agnocastctl help");
+    }
+    return ctl_run_cmd(cmd, argc - 1, argv + 1);
+}

@@ -1,0 +1,62 @@
+/* The subcommand descriptor, the invocation every command runs with, and the exit statuses. */
+#ifndef AGNOCASTCTL_H
+#define AGNOCASTCTL_H
+
+#include <glib.h>
+
+/* Exit statuses; agnocastctl/README.md and docs/agnocastctl.md list them for users. */
+enum ctl_exit {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_BROKER_ERROR = 1, /* the broker answered with an error (unknown topic, ...) */
+    CTL_EXIT_NO_BROKER = 2,    /* no broker at the socket, or no permission to connect */
+    CTL_EXIT_PROTOCOL = 3,     /* protocol version mismatch, bad or missing reply */
+    CTL_EXIT_USAGE = 64,       /* bad command line (EX_USAGE) */
+};
+
+/* GError domain whose codes are enum ctl_exit values. */
+#define CTL_ERROR ctl_error_quark()
+GQuark ctl_error_quark(void);
+
+/* What a command is run with, filled by the option parser in agnocastctl.c. */
+struct ctl_invocation {
+    const char *socket_path; /* --socket, else $AGNOCAST_SOCKET, else the built-in default */
+    int timeout_s;           /* how long to wait for each reply */
+    gboolean json;
+    int argc; /* positional arguments after the command name and options */
+    char **argv;
+};
+
+/* Descriptor flags: which common options a command takes. */
+#define CTL_CMD_JSON   0x1u /* --json */
+#define CTL_CMD_BROKER 0x2u /* --socket, --timeout */
+
+struct ctl_cmd {
+    const char *name;
+    const char *summary;
+    const char *usage; /* positional arguments, e.g. "TOPIC" ("" for none) */
+    const char *description;
+    int args_min;
+    int args_max;
+    unsigned flags;
+    /* Writes the result to stdout; returns an enum ctl_exit value, setting *error unless 0. */
+    int (*run)(const struct ctl_invocation *inv, GError **error);
+};
+
+extern const struct ctl_cmd cmd_list_topics_entry;
+extern const struct ctl_cmd cmd_topic_info_entry;
+extern const struct ctl_cmd cmd_list_processes_entry;
+extern const struct ctl_cmd cmd_stats_entry;
+extern const struct ctl_cmd cmd_help_entry;
+
+/* The command table, NULL-terminated (agnocastctl.c). */
+extern const struct ctl_cmd *const ctl_cmd_table[];
+
+const struct ctl_cmd *ctl_cmd_find(const char *name);
+
+/* The help text of one command, as `agnocastctl CMD --help` prints it; g_free() it. */
+char *ctl_cmd_help(const struct ctl_cmd *cmd);
+
+/* The overview `agnocastctl help` and `agnocastctl --help` print; g_free() it. */
+char *ctl_overview(void);
+
+#endif

@@ -1,0 +1,34 @@
+/* The CLI's connection to the broker: connect, HELLO, one request at a time, paged lists. */
+#ifndef AGNOCASTCTL_CLIENT_H
+#define AGNOCASTCTL_CLIENT_H
+
+#include <glib.h>
+#include <stdint.h>
+
+struct client;
+
+/*
+ * Connects to the broker socket at `path` and exchanges HELLO; each reply is awaited at most
+ * `timeout_s` seconds. On failure returns NULL and sets *error in CTL_ERROR with the exit
+ * status as code and a message that names the socket and the remedy.
+ */
+struct client *client_connect(const char *path, int timeout_s, GError **error);
+
+/* The broker's pid from its HELLO_REPLY. */
+uint32_t client_broker_pid(const struct client *c);
+
+/* Closes the connection; takes NULL. */
+void client_free(struct client *c);
+
+/*
+ * Sends the list query `kind` (LIST_TOPICS, TOPIC_INFO with `topic`, LIST_PROCESSES) and asks
+ * again with `start` = entries received so far until the list's total is reached. Returns an
+ * array of the reply's entry structs, or NULL with *error set (an ERROR reply: code
+ * CTL_EXIT_BROKER_ERROR and the broker's message).
+ */
+GArray *client_query_list(struct client *c, uint16_t kind, const char *topic, GError **error);
+
+/* Sends STATS; returns its entries (struct agnocast_wire_stats_entry) or NULL with *error set. */
+GArray *client_query_stats(struct client *c, GError **error);
+
+#endif
