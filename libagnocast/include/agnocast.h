@@ -118,6 +118,11 @@ AGNOCAST_EXPORT struct agnocast_context *agnocast_context_free(struct agnocast_c
 AGNOCAST_EXPORT int agnocast_context_segment(struct agnocast_context *ctx, void **base,
                                              size_t *size);
 
+/* Bytes of the pool in use (messages, nested allocations, rings) and its capacity. Messages
+ * no subscription holds any more are reclaimed first. */
+AGNOCAST_EXPORT int agnocast_context_pool_usage(struct agnocast_context *ctx, size_t *used,
+                                                size_t *capacity);
+
 /* A descriptor that becomes readable when a subscription may have messages; poll it for
  * POLLIN/EPOLLIN and then call agnocast_context_dispatch(). Owned by the context. A readable fd
  * with nothing to deliver can happen (a coalesced wake-up); dispatch then returns 0. */
@@ -221,8 +226,13 @@ AGNOCAST_EXPORT pid_t agnocast_message_publisher_pid(const struct agnocast_messa
 AGNOCAST_EXPORT uint32_t agnocast_message_publisher_index(const struct agnocast_message *msg);
 /* 1, 2, 3, ... per publisher. */
 AGNOCAST_EXPORT uint64_t agnocast_message_sequence(const struct agnocast_message *msg);
-/* CLOCK_REALTIME nanoseconds at publish. */
+/* CLOCK_MONOTONIC nanoseconds at publish (comparable across processes on the host). */
 AGNOCAST_EXPORT uint64_t agnocast_message_timestamp_ns(const struct agnocast_message *msg);
+
+/* 1 if [ptr, ptr + len) lies inside the publisher's segment, so a pointer found inside a
+ * message may be followed; 0 otherwise. Publishers are untrusted: check before dereferencing. */
+AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg, const void *ptr,
+                                              size_t len);
 
 /* In a callback: keep the message after the callback returns (release it later). */
 AGNOCAST_EXPORT void agnocast_message_retain(struct agnocast_message *msg);

@@ -1,0 +1,208 @@
+/* The client library's private types and the functions its files share. */
+#ifndef AGNOCAST_INTERNAL_H
+#define AGNOCAST_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agnocast.h"
+#include "agnocast-proto.h"
+#include "shm-layout.h"
+
+#define AGN_MAX_SOURCES 32 /* publishers a subscription reads from */
+#define AGN_REQUEST_TIMEOUT_MS 5000
+#define AGN_DEFAULT_POOL_SIZE (64ull << 20)
+
+/* ---- log.c ---- */
+void agn_log(enum agnocast_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Records the detailed sentence for agnocast_last_error() and returns err. */
+int agn_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void agn_clear_error(void);
+
+/* ---- pool.c: the allocator of the own segment's heap ---- */
+struct agn_pool {
+    pthread_mutex_t lock;
+    uintptr_t start, end;
+    uintptr_t free_head; /* first free block, address order */
+    size_t used;         /* bytes in allocated blocks, headers included */
+    size_t allocations;
+};
+void agn_pool_init(struct agn_pool *pool, void *start, size_t size);
+void *agn_pool_alloc(struct agn_pool *pool, size_t size);
+void agn_pool_free(struct agn_pool *pool, void *ptr);
+size_t agn_pool_used(struct agn_pool *pool);
+
+/* ---- peer.c: other processes' segments and doorbells ---- */
+struct agn_peer {
+    pid_t pid;
+    bool in_use;
+    bool gone;           /* the process died or left; drop once nothing refers to it */
+    bool accepted;       /* listed in our accepted_pids (we scan its holds) */
+    uintptr_t base;      /* its segment, mapped read-only (0 if not mapped) */
+    size_t size;
+    int doorbell;        /* its eventfd, to wake it; -1 if none */
+    unsigned refs;       /* sources + wake targets that use it */
+    unsigned holds;      /* our holds on messages in its segment */
+};
+
+/* ---- the context and its objects ---- */
+struct agn_wake_target {
+    struct agn_peer *peer;
+    unsigned subscriptions; /* its subscriptions on the topic */
+};
+
+struct agnocast_publisher {
+    struct agnocast_context *ctx;
+    bool in_use;
+    uint32_t index;
+    char topic[AGNOCAST_TOPIC_FIELD];
+    struct agnocast_wire_qos qos;
+    struct agn_pub_slot *slot; /* in the own segment */
+    struct agn_ring_entry *ring;
+    uint64_t published;
+    bool registered; /* the broker has it: notices about new subscriptions apply */
+    struct agn_wake_target targets[AGN_MAX_PEERS];
+    unsigned ntargets;
+};
+
+struct agn_source {
+    pid_t pid;
+    uint32_t index;
+    struct agn_peer *peer; /* NULL for the own process */
+    const struct agn_pub_slot *slot;
+    const struct agn_ring_entry *ring;
+    uint32_t depth;   /* the publisher's ring depth, validated */
+    uint32_t window;  /* min(publisher depth, subscription depth) */
+    bool ready;       /* the publisher accepted us: our holds are scanned */
+    bool history;     /* deliver retained history (both transient-local) */
+    uint64_t next;    /* next message number wanted; 0 = not positioned yet */
+    uintptr_t lo, hi; /* where message data may lie in its segment */
+};
+
+struct agnocast_subscription {
+    struct agnocast_context *ctx;
+    bool in_use;
+    uint32_t index;
+    char topic[AGNOCAST_TOPIC_FIELD];
+    struct agnocast_wire_qos qos;
+    agnocast_callback_fn callback;
+    void *userdata;
+    uint64_t created_ns; /* volatile: messages stamped earlier are not delivered */
+    struct agn_sub_slot *stats; /* in the own segment */
+    struct agn_source sources[AGN_MAX_SOURCES];
+    unsigned nsources;
+};
+
+struct agnocast_message {
+    struct agnocast_context *ctx;
+    bool in_use;
+    bool retained;
+    struct agn_peer *peer; /* NULL for the own process */
+    const void *data;
+    size_t size;
+    pid_t pub_pid;
+    uint32_t pub_index;
+    uint64_t seq;
+    uint64_t timestamp_ns;
+    uintptr_t lo, hi; /* the publisher's heap */
+};
+
+struct agnocast_context {
+    pid_t pid;
+    char socket_path[108];
+    int sock;      /* broker connection */
+    int doorbell;  /* own eventfd */
+    int mq;        /* own mqueue, -1 if the system refused one */
+    int epoll;     /* the control thread's */
+    int stop_pipe[2];
+    pthread_t thread;
+    bool thread_started;
+    _Atomic bool stopping;     /* spin should return */
+    _Atomic bool busy_poll;
+    _Atomic bool broker_lost;
+
+    /* own segment */
+    struct agn_seg_header *seg;
+    size_t seg_size;
+    struct agn_pool pool;
+
+    /* requests: one at a time; the control thread hands over the reply */
+    pthread_mutex_t request_lock;
+    pthread_mutex_t reply_lock;
+    pthread_cond_t reply_cond;
+    uint32_t next_request_id;
+    uint32_t waiting_id;
+    bool reply_ready;
+    int reply_error;
+    union agnocast_frame_buffer reply;
+    size_t reply_len;
+
+    /* everything below: under lock */
+    pthread_mutex_t lock;
+    uintptr_t retired;  /* messages out of their rings that someone still holds */
+    unsigned nretired;
+    struct agnocast_publisher *pending_pub; /* its ADD_PUBLISHER is in flight */
+    struct agn_peer peers[AGN_MAX_PEERS];
+    struct agnocast_publisher pubs[AGN_MAX_PUBS];
+    struct agnocast_subscription subs[AGN_MAX_SUBS];
+    struct agnocast_message messages[AGN_MAX_HOLDS];
+};
+
+/* ---- broker.c: the connection to agnocastd ---- */
+int agn_broker_connect(struct agnocast_context *ctx);
+/* Sends a request and waits for its reply; an ERROR reply becomes its code (and last error). */
+int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *payload,
+                       size_t len, const int *fds, int nfds, struct agnocast_frame *reply);
+/* Handles one frame from the broker on the control thread; returns -errno when it is gone. */
+int agn_broker_read(struct agnocast_context *ctx);
+
+/* ---- segment.c ---- */
+int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t size);
+void agn_segment_destroy(struct agnocast_context *ctx);
+/* Maps a peer's segment read-only at its address and checks its header. */
+int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size);
+void agn_segment_unmap_peer(uint64_t base, uint64_t size);
+
+/* ---- peer.c (under ctx->lock) ---- */
+struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base,
+                              uint64_t size, int *err);
+struct agn_peer *agn_peer_find(struct agnocast_context *ctx, pid_t pid);
+void agn_peer_accept(struct agnocast_context *ctx, struct agn_peer *peer);
+void agn_peer_unref(struct agnocast_context *ctx, struct agn_peer *peer);
+void agn_peer_maybe_release(struct agnocast_context *ctx, struct agn_peer *peer);
+void agn_peer_gone(struct agnocast_context *ctx, struct agn_peer *peer);
+bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr);
+
+/* ---- notice.c: control notices (broker socket and mqueue) ---- */
+void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *frame, int fd);
+void agn_notice_read_mqueue(struct agnocast_context *ctx);
+
+/* ---- publisher.c / subscription.c ---- */
+void agn_publisher_add_target(struct agnocast_publisher *pub, struct agn_peer *peer);
+void agn_publisher_remove_target(struct agnocast_publisher *pub, pid_t pid, bool all);
+/* Frees retired messages nobody holds any more (under ctx->lock). */
+void agn_reclaim(struct agnocast_context *ctx);
+void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
+                                 const struct agnocast_wire_notice_endpoint *n);
+void agn_subscription_remove_source(struct agnocast_subscription *sub, pid_t pid,
+                                    uint32_t index, bool all);
+void agn_doorbell_ring(int fd);
+void agn_subscription_remove_all(struct agnocast_subscription *sub);
+int agn_qos_from(unsigned depth, unsigned flags, unsigned allowed, struct agnocast_wire_qos *qos);
+
+/* ---- message.c ---- */
+/* Reads message `seq` of a source, holds it and fills a handle: 1 got it, 0 gone, <0 error. */
+int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscription *sub,
+                        struct agn_source *src, uint64_t seq, struct agnocast_message **ret);
+void agn_message_free_handle(struct agnocast_message *msg);
+
+/* ---- context.c ---- */
+bool agn_context_forked(struct agnocast_context *ctx);
+uint64_t agn_now_ns(void);
+int agn_pool_size_from_env(uint64_t *size);
+
+#endif

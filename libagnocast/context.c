@@ -1,0 +1,358 @@
+/* The process's context: start-up (flow 1), the control thread, spin, and shut-down. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agnocast-internal.h"
+#include "agnocast-config.h"
+
+static pthread_mutex_t the_context_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct agnocast_context *the_context; /* one per process */
+
+uint64_t agn_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+bool agn_context_forked(struct agnocast_context *ctx)
+{
+    if (ctx->pid == getpid())
+        return false;
+    agn_fail(-ECHILD, "this handle belongs to the parent process; create a new context after fork");
+    return true;
+}
+
+AGNOCAST_EXPORT const char *agnocast_version(void)
+{
+    return AGNOCAST_VERSION_STRING;
+}
+
+/* $MEMPOOL_SIZE: bytes with an optional K/M/G suffix (powers of 1024), rounded up to 100 kB. */
+int agn_pool_size_from_env(uint64_t *size)
+{
+    const char *s = getenv("MEMPOOL_SIZE");
+    unsigned long long v, mult = 1;
+    char *end;
+
+    *size = 0;
+    if (!s || !*s)
+        return 0;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (end == s || errno || s[0] == '-')
+        goto bad;
+    switch (*end) {
+    case 'k': case 'K': mult = 1ull << 10; end++; break;
+    case 'm': case 'M': mult = 1ull << 20; end++; break;
+    case 'g': case 'G': mult = 1ull << 30; end++; break;
+    default: break;
+    }
+    if (*end == 'i' || *end == 'B')
+        end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+    if (*end || v == 0 || v > (1ull << 46) / mult)
+        goto bad;
+    v *= mult;
+    *size = (v + AGN_SEG_ALIGN - 1) / AGN_SEG_ALIGN * AGN_SEG_ALIGN;
+    return 0;
+bad:
+    return agn_fail(-EINVAL,
+                    "MEMPOOL_SIZE=\"%s\" is not a size: give bytes, optionally with a K, M or G "
+                    "suffix (e.g. MEMPOOL_SIZE=256M), up to 64T",
+                    s);
+}
+
+static void *control_thread(void *arg)
+{
+    struct agnocast_context *ctx = arg;
+    struct epoll_event ev[4];
+
+    for (;;) {
+        int timeout, n;
+        pthread_mutex_lock(&ctx->lock);
+        timeout = ctx->retired ? 100 : -1;
+        pthread_mutex_unlock(&ctx->lock);
+        n = epoll_wait(ctx->epoll, ev, 4, timeout);
+        if (n < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < n; i++) {
+            int fd = ev[i].data.fd;
+            if (fd == ctx->stop_pipe[0])
+                return NULL;
+            if (fd == ctx->sock) {
+                if (agn_broker_read(ctx) < 0)
+                    epoll_ctl(ctx->epoll, EPOLL_CTL_DEL, ctx->sock, NULL);
+            } else if (fd == ctx->mq) {
+                agn_notice_read_mqueue(ctx);
+            }
+        }
+        /* Messages released since the last publish go back to the pool. */
+        pthread_mutex_lock(&ctx->lock);
+        agn_reclaim(ctx);
+        pthread_mutex_unlock(&ctx->lock);
+    }
+    return NULL;
+}
+
+static int open_mqueue(struct agnocast_context *ctx)
+{
+    struct mq_attr attr = {.mq_maxmsg = 8, .mq_msgsize = 512};
+    char name[64];
+
+    snprintf(name, sizeof(name), AGN_MQ_NAME_FMT, (int)ctx->pid);
+    mq_unlink(name); /* a dead process's leftover: our pid is unique among live ones */
+    ctx->mq = mq_open(name, O_RDONLY | O_CREAT | O_EXCL | O_NONBLOCK | O_CLOEXEC, 0620, &attr);
+    if (ctx->mq == (mqd_t)-1) {
+        ctx->mq = -1;
+        agn_log(AGNOCAST_LOG_WARNING,
+                "cannot create the notice queue %s (%s); taking notices over the broker "
+                "socket instead",
+                name, strerror(errno));
+    }
+    return 0;
+}
+
+static int add_epoll(struct agnocast_context *ctx, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+    return epoll_ctl(ctx->epoll, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int start(struct agnocast_context *ctx)
+{
+    struct agnocast_wire_register req = {0};
+    const struct agnocast_wire_register_reply *rr;
+    struct agnocast_frame reply;
+    const char *path = getenv("AGNOCAST_SOCKET");
+    int r;
+
+    snprintf(ctx->socket_path, sizeof(ctx->socket_path), "%s",
+             path && *path ? path : AGNOCAST_DEFAULT_SOCKET_PATH);
+    if ((r = agn_pool_size_from_env(&req.pool_size)) < 0)
+        return r;
+    ctx->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ctx->epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (ctx->doorbell < 0 || ctx->epoll < 0 || pipe2(ctx->stop_pipe, O_CLOEXEC) < 0)
+        return agn_fail(-errno, "cannot create descriptors: %s", strerror(errno));
+    if ((r = agn_broker_connect(ctx)) < 0)
+        return r;
+    open_mqueue(ctx);
+    req.flags = ctx->mq >= 0 ? AGNOCAST_REGISTER_HAS_MQUEUE : 0;
+    r = agn_broker_request(ctx, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &ctx->doorbell,
+                           1, &reply);
+    if (r < 0)
+        return r;
+    if (reply.kind != AGNOCAST_MSG_REGISTER_REPLY)
+        return agn_fail(-EPROTO, "unexpected reply %s to REGISTER_PROCESS",
+                        agnocast_proto_kind_name(reply.kind));
+    rr = reply.payload;
+    if ((r = agn_segment_create(ctx, rr->base, rr->size)) < 0)
+        return r;
+    if ((r = add_epoll(ctx, ctx->sock)) < 0 || (r = add_epoll(ctx, ctx->stop_pipe[0])) < 0 ||
+        (ctx->mq >= 0 && (r = add_epoll(ctx, ctx->mq)) < 0))
+        return agn_fail(r, "epoll: %s", strerror(-r));
+    fcntl(ctx->sock, F_SETFL, fcntl(ctx->sock, F_GETFL) | O_NONBLOCK);
+    r = pthread_create(&ctx->thread, NULL, control_thread, ctx);
+    if (r != 0)
+        return agn_fail(-r, "cannot start the control thread: %s", strerror(r));
+    ctx->thread_started = true;
+    agn_log(AGNOCAST_LOG_INFO, "registered with %s: pool 0x%" PRIx64 "-0x%" PRIx64,
+            ctx->socket_path, rr->base, rr->base + rr->size);
+    return 0;
+}
+
+static void teardown(struct agnocast_context *ctx)
+{
+    char name[64];
+
+    if (ctx->thread_started) {
+        (void)!write(ctx->stop_pipe[1], "x", 1);
+        pthread_join(ctx->thread, NULL);
+    }
+    for (int i = 0; i < AGN_MAX_PEERS; i++) {
+        struct agn_peer *p = &ctx->peers[i];
+        if (p->in_use) {
+            if (p->doorbell >= 0)
+                close(p->doorbell);
+            agn_segment_unmap_peer(p->base, p->size);
+        }
+    }
+    if (ctx->sock >= 0)
+        close(ctx->sock);
+    if (ctx->mq >= 0) {
+        mq_close(ctx->mq);
+        snprintf(name, sizeof(name), AGN_MQ_NAME_FMT, (int)ctx->pid);
+        mq_unlink(name);
+    }
+    agn_segment_destroy(ctx);
+    for (int i = 0; i < 2; i++)
+        if (ctx->stop_pipe[i] >= 0)
+            close(ctx->stop_pipe[i]);
+    if (ctx->epoll >= 0)
+        close(ctx->epoll);
+    if (ctx->doorbell >= 0)
+        close(ctx->doorbell);
+    munmap(ctx, sizeof(*ctx));
+}
+
+AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
+{
+    struct agnocast_context *ctx;
+    int r;
+
+    agn_clear_error();
+    if (!ret)
+        return agn_fail(-EINVAL, "agnocast_context_new: NULL argument");
+    pthread_mutex_lock(&the_context_lock);
+    if (the_context && the_context->pid == getpid()) {
+        pthread_mutex_unlock(&the_context_lock);
+        return agn_fail(-EBUSY, "this process already has an agnocast context");
+    }
+    /* Private memory straight from the kernel: this library must not use malloc (heap hook). */
+    ctx = mmap(NULL, sizeof(*ctx), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ctx == MAP_FAILED) {
+        pthread_mutex_unlock(&the_context_lock);
+        return agn_fail(-ENOMEM, "cannot allocate the context");
+    }
+    ctx->pid = getpid();
+    ctx->sock = ctx->doorbell = ctx->mq = ctx->epoll = -1;
+    ctx->stop_pipe[0] = ctx->stop_pipe[1] = -1;
+    pthread_mutex_init(&ctx->lock, NULL);
+    pthread_mutex_init(&ctx->request_lock, NULL);
+    pthread_mutex_init(&ctx->reply_lock, NULL);
+    pthread_cond_init(&ctx->reply_cond, NULL);
+    for (int i = 0; i < AGN_MAX_HOLDS; i++)
+        ctx->messages[i].ctx = ctx;
+    r = start(ctx);
+    if (r < 0) {
+        teardown(ctx);
+        pthread_mutex_unlock(&the_context_lock);
+        return r;
+    }
+    the_context = ctx;
+    pthread_mutex_unlock(&the_context_lock);
+    *ret = ctx;
+    return 0;
+}
+
+AGNOCAST_EXPORT struct agnocast_context *agnocast_context_free(struct agnocast_context *ctx)
+{
+    if (!ctx || agn_context_forked(ctx))
+        return NULL;
+    for (int i = 0; i < AGN_MAX_SUBS; i++)
+        if (ctx->subs[i].in_use)
+            agnocast_subscription_free(&ctx->subs[i]);
+    for (int i = 0; i < AGN_MAX_PUBS; i++)
+        if (ctx->pubs[i].in_use)
+            agnocast_publisher_free(&ctx->pubs[i]);
+    pthread_mutex_lock(&the_context_lock);
+    if (the_context == ctx)
+        the_context = NULL;
+    teardown(ctx);
+    pthread_mutex_unlock(&the_context_lock);
+    return NULL;
+}
+
+AGNOCAST_EXPORT int agnocast_context_segment(struct agnocast_context *ctx, void **base,
+                                             size_t *size)
+{
+    if (!ctx)
+        return agn_fail(-EINVAL, "agnocast_context_segment: NULL context");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    if (base)
+        *base = ctx->seg;
+    if (size)
+        *size = ctx->seg_size;
+    return 0;
+}
+
+AGNOCAST_EXPORT int agnocast_context_pool_usage(struct agnocast_context *ctx, size_t *used,
+                                                size_t *capacity)
+{
+    if (!ctx)
+        return agn_fail(-EINVAL, "agnocast_context_pool_usage: NULL context");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    pthread_mutex_lock(&ctx->lock);
+    agn_reclaim(ctx);
+    pthread_mutex_unlock(&ctx->lock);
+    if (used)
+        *used = agn_pool_used(&ctx->pool);
+    if (capacity)
+        *capacity = ctx->pool.end - ctx->pool.start;
+    return 0;
+}
+
+AGNOCAST_EXPORT int agnocast_context_fd(struct agnocast_context *ctx)
+{
+    if (!ctx)
+        return agn_fail(-EINVAL, "agnocast_context_fd: NULL context");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    return ctx->doorbell;
+}
+
+AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx, int enabled)
+{
+    if (!ctx)
+        return agn_fail(-EINVAL, "agnocast_context_set_busy_poll: NULL context");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    atomic_store(&ctx->busy_poll, enabled != 0);
+    return 0;
+}
+
+AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx)
+{
+    uint64_t one = 1;
+
+    if (!ctx)
+        return;
+    atomic_store(&ctx->stopping, true);
+    (void)!write(ctx->doorbell, &one, sizeof(one));
+}
+
+AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int timeout_ms)
+{
+    uint64_t deadline = timeout_ms >= 0 ? agn_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+    unsigned spins = 0;
+
+    if (!ctx)
+        return agn_fail(-EINVAL, "agnocast_context_spin: NULL context");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    while (!atomic_load(&ctx->stopping)) {
+        bool busy = atomic_load_explicit(&ctx->busy_poll, memory_order_relaxed);
+        int r, wait_ms = -1;
+        if (timeout_ms >= 0 && (!busy || (spins++ & 1023) == 0)) {
+            uint64_t now = agn_now_ns();
+            if (now >= deadline)
+                break;
+            wait_ms = (int)((deadline - now + 999999) / 1000000);
+        }
+        if (!busy) {
+            struct pollfd pfd = {.fd = ctx->doorbell, .events = POLLIN};
+            if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+                return agn_fail(-errno, "poll: %s", strerror(errno));
+        }
+        r = agnocast_context_dispatch(ctx);
+        if (r < 0 && r != -ENOBUFS)
+            return r;
+    }
+    atomic_store(&ctx->stopping, false);
+    return 0;
+}

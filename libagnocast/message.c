@@ -1,0 +1,154 @@
+/* Received messages: holding one safely, its accessors, and releasing it. */
+#include <errno.h>
+
+#include "agnocast-internal.h"
+
+static struct agnocast_message *handle_alloc(struct agnocast_context *ctx)
+{
+    for (int i = 0; i < AGN_MAX_HOLDS; i++) {
+        if (!ctx->messages[i].in_use) {
+            uint32_t used = atomic_load_explicit(&ctx->seg->holds_used, memory_order_relaxed);
+            if ((uint32_t)i + 1 > used)
+                atomic_store_explicit(&ctx->seg->holds_used, (uint32_t)i + 1,
+                                      memory_order_release);
+            ctx->messages[i].in_use = true;
+            return &ctx->messages[i];
+        }
+    }
+    return NULL;
+}
+
+static _Atomic uint64_t *hold_slot(struct agnocast_message *msg)
+{
+    return &msg->ctx->seg->holds[msg - msg->ctx->messages];
+}
+
+/* Under ctx->lock. */
+void agn_message_free_handle(struct agnocast_message *msg)
+{
+    struct agnocast_context *ctx = msg->ctx;
+
+    atomic_store_explicit(hold_slot(msg), 0, memory_order_release);
+    if (msg->peer) {
+        struct agn_peer *peer = msg->peer;
+        peer->holds--;
+        agn_peer_maybe_release(ctx, peer);
+    }
+    msg->in_use = false;
+    msg->retained = false;
+    msg->peer = NULL;
+}
+
+/*
+ * Reads message `seq` from a source and holds it. The entry is read seqlock-style; the hold is
+ * published, then a seq_cst fence, then the entry is read again: if it still carries `seq`, the
+ * publisher had not retired the message before our hold became visible, so its reclaim scan
+ * will see the hold (docs/design.md, "holds").
+ */
+int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscription *sub,
+                        struct agn_source *src, uint64_t seq, struct agnocast_message **ret)
+{
+    const struct agn_ring_entry *e = &src->ring[seq % src->depth];
+    struct agnocast_message *msg;
+    uint64_t addr, size, ts;
+
+    if (atomic_load_explicit(&e->seq, memory_order_acquire) != seq)
+        return 0;
+    addr = atomic_load_explicit(&e->addr, memory_order_relaxed);
+    size = atomic_load_explicit(&e->size, memory_order_relaxed);
+    ts = atomic_load_explicit(&e->timestamp_ns, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq)
+        return 0;
+    if (addr < src->lo || addr >= src->hi || size > src->hi - addr) {
+        atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
+        agn_log(AGNOCAST_LOG_WARNING,
+                "dropping message %llu from process %d on %s: address 0x%llx size %llu lies "
+                "outside its segment",
+                (unsigned long long)seq, (int)src->pid, sub->topic, (unsigned long long)addr,
+                (unsigned long long)size);
+        return -EBADMSG;
+    }
+    msg = handle_alloc(ctx);
+    if (!msg)
+        return agn_fail(-ENOBUFS, "this process holds %d messages, the limit: release some",
+                        AGN_MAX_HOLDS);
+    atomic_store_explicit(hold_slot(msg), addr, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq) {
+        msg->peer = NULL;
+        agn_message_free_handle(msg);
+        return 0;
+    }
+    msg->retained = false;
+    msg->peer = src->peer;
+    if (src->peer)
+        src->peer->holds++;
+    msg->data = (const void *)(uintptr_t)addr;
+    msg->size = size;
+    msg->pub_pid = src->pid;
+    msg->pub_index = src->index;
+    msg->seq = seq;
+    msg->timestamp_ns = ts;
+    msg->lo = src->lo;
+    msg->hi = src->hi;
+    *ret = msg;
+    return 1;
+}
+
+AGNOCAST_EXPORT const void *agnocast_message_data(const struct agnocast_message *msg)
+{
+    return msg ? msg->data : NULL;
+}
+
+AGNOCAST_EXPORT size_t agnocast_message_size(const struct agnocast_message *msg)
+{
+    return msg ? msg->size : 0;
+}
+
+AGNOCAST_EXPORT pid_t agnocast_message_publisher_pid(const struct agnocast_message *msg)
+{
+    return msg ? msg->pub_pid : 0;
+}
+
+AGNOCAST_EXPORT uint32_t agnocast_message_publisher_index(const struct agnocast_message *msg)
+{
+    return msg ? msg->pub_index : 0;
+}
+
+AGNOCAST_EXPORT uint64_t agnocast_message_sequence(const struct agnocast_message *msg)
+{
+    return msg ? msg->seq : 0;
+}
+
+AGNOCAST_EXPORT uint64_t agnocast_message_timestamp_ns(const struct agnocast_message *msg)
+{
+    return msg ? msg->timestamp_ns : 0;
+}
+
+AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg, const void *ptr,
+                                              size_t len)
+{
+    uintptr_t p = (uintptr_t)ptr;
+
+    return msg && p >= msg->lo && p < msg->hi && len <= msg->hi - p;
+}
+
+AGNOCAST_EXPORT void agnocast_message_retain(struct agnocast_message *msg)
+{
+    if (msg)
+        msg->retained = true;
+}
+
+AGNOCAST_EXPORT struct agnocast_message *agnocast_message_release(struct agnocast_message *msg)
+{
+    struct agnocast_context *ctx;
+
+    if (!msg || !msg->in_use || agn_context_forked(msg->ctx))
+        return NULL;
+    ctx = msg->ctx;
+    pthread_mutex_lock(&ctx->lock);
+    agn_message_free_handle(msg);
+    pthread_mutex_unlock(&ctx->lock);
+    return NULL;
+}

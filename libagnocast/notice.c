@@ -1,0 +1,187 @@
+/* Control notices about peers, from the broker socket and from the own mqueue. */
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agnocast-internal.h"
+
+/* Tells a subscriber process about a new publisher through its mqueue (seed flow 2). */
+static void announce(struct agnocast_context *ctx, struct agnocast_publisher *pub, pid_t to)
+{
+    struct agnocast_wire_notice_endpoint n = {0};
+    union {
+        uint64_t align;
+        unsigned char bytes[512];
+    } out;
+    struct timespec deadline;
+    char name[64];
+    ssize_t len;
+    mqd_t mq;
+
+    n.pid = (uint32_t)ctx->pid;
+    n.index = pub->index;
+    n.qos = pub->qos;
+    n.seg_base = (uint64_t)(uintptr_t)ctx->seg;
+    n.seg_size = ctx->seg_size;
+    n.flags = ctx->mq >= 0 ? AGNOCAST_NOTICE_HAS_MQUEUE : 0;
+    memcpy(n.topic, pub->topic, sizeof(n.topic));
+    len = agnocast_proto_encode(out.bytes, sizeof(out.bytes), AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED,
+                                0, &n, sizeof(n));
+    if (len < 0)
+        return;
+    snprintf(name, sizeof(name), AGN_MQ_NAME_FMT, (int)to);
+    mq = mq_open(name, O_WRONLY | O_CLOEXEC);
+    if (mq == (mqd_t)-1) {
+        agn_log(AGNOCAST_LOG_WARNING, "cannot open %s to announce publisher %s: %s", name,
+                pub->topic, strerror(errno));
+        return;
+    }
+    /* The receiver's thread drains its queue at once; a full queue means it is stuck or dying. */
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 1;
+    if (mq_timedsend(mq, (const char *)out.bytes, (size_t)len, 0, &deadline) < 0)
+        agn_log(AGNOCAST_LOG_WARNING, "cannot announce publisher %s to process %d: %s",
+                pub->topic, (int)to, strerror(errno));
+    mq_close(mq);
+}
+
+static void subscriber_added(struct agnocast_context *ctx,
+                             const struct agnocast_wire_notice_endpoint *n, int fd)
+{
+    pid_t pid = (pid_t)n->pid;
+    struct agn_peer *peer = NULL;
+    int err = 0;
+
+    if (pid != ctx->pid) {
+        peer = agn_peer_get(ctx, pid, n->seg_base, n->seg_size, &err);
+        if (!peer) {
+            agn_log(AGNOCAST_LOG_WARNING, "cannot take subscriber %d on %s: %s", (int)pid,
+                    n->topic, agnocast_last_error());
+            if (fd >= 0)
+                close(fd);
+            return;
+        }
+        if (peer->doorbell < 0 && fd >= 0) {
+            peer->doorbell = fd;
+            fd = -1;
+        }
+        agn_peer_accept(ctx, peer);
+    }
+    if (fd >= 0)
+        close(fd);
+
+    for (int i = 0; i < AGN_MAX_PUBS; i++) {
+        struct agnocast_publisher *pub = &ctx->pubs[i];
+        bool applies;
+        if (!pub->in_use || strcmp(pub->topic, n->topic) != 0)
+            continue;
+        /* An announced subscriber is news only to the publisher being added; any other is news
+         * to every publisher the broker already knows (see docs/design.md). */
+        applies = (n->flags & AGNOCAST_NOTICE_ANNOUNCE) ? pub == ctx->pending_pub
+                                                        : pub->registered;
+        if (!applies)
+            continue;
+        agn_publisher_add_target(pub, peer);
+        if (n->flags & AGNOCAST_NOTICE_ANNOUNCE) {
+            if (pid == ctx->pid) {
+                struct agnocast_wire_notice_endpoint self = {0};
+                self.pid = (uint32_t)ctx->pid;
+                self.index = pub->index;
+                self.qos = pub->qos;
+                self.seg_base = (uint64_t)(uintptr_t)ctx->seg;
+                self.seg_size = ctx->seg_size;
+                memcpy(self.topic, pub->topic, sizeof(self.topic));
+                for (int s = 0; s < AGN_MAX_SUBS; s++)
+                    if (ctx->subs[s].in_use && !strcmp(ctx->subs[s].topic, pub->topic))
+                        agn_subscription_add_source(&ctx->subs[s], ctx->pid, &self);
+            } else if (n->flags & AGNOCAST_NOTICE_HAS_MQUEUE) {
+                announce(ctx, pub, pid);
+            }
+        }
+    }
+    /* It may now read our rings: let it look. */
+    agn_doorbell_ring(peer ? peer->doorbell : ctx->doorbell);
+}
+
+static void publisher_added(struct agnocast_context *ctx,
+                            const struct agnocast_wire_notice_endpoint *n)
+{
+    for (int s = 0; s < AGN_MAX_SUBS; s++)
+        if (ctx->subs[s].in_use && !strcmp(ctx->subs[s].topic, n->topic))
+            agn_subscription_add_source(&ctx->subs[s], (pid_t)n->pid, n);
+    agn_doorbell_ring(ctx->doorbell);
+}
+
+static void process_gone(struct agnocast_context *ctx, pid_t pid)
+{
+    struct agn_peer *peer;
+
+    for (int i = 0; i < AGN_MAX_PUBS; i++)
+        if (ctx->pubs[i].in_use)
+            agn_publisher_remove_target(&ctx->pubs[i], pid, true);
+    for (int s = 0; s < AGN_MAX_SUBS; s++)
+        if (ctx->subs[s].in_use)
+            agn_subscription_remove_source(&ctx->subs[s], pid, 0, true);
+    peer = agn_peer_find(ctx, pid);
+    if (peer)
+        agn_peer_gone(ctx, peer);
+    agn_reclaim(ctx);
+}
+
+void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *f, int fd)
+{
+    const struct agnocast_wire_notice_endpoint *n = f->payload;
+
+    switch (f->kind) {
+    case AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED:
+        subscriber_added(ctx, n, fd);
+        return;
+    case AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED:
+        publisher_added(ctx, n);
+        break;
+    case AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED:
+        for (int i = 0; i < AGN_MAX_PUBS; i++)
+            if (ctx->pubs[i].in_use && ctx->pubs[i].registered &&
+                !strcmp(ctx->pubs[i].topic, n->topic))
+                agn_publisher_remove_target(&ctx->pubs[i], (pid_t)n->pid, false);
+        break;
+    case AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED:
+        for (int s = 0; s < AGN_MAX_SUBS; s++)
+            if (ctx->subs[s].in_use && !strcmp(ctx->subs[s].topic, n->topic))
+                agn_subscription_remove_source(&ctx->subs[s], (pid_t)n->pid, n->index, false);
+        break;
+    case AGNOCAST_MSG_NOTICE_PROCESS_GONE:
+        process_gone(ctx, (pid_t)((const struct agnocast_wire_notice_process *)f->payload)->pid);
+        break;
+    default:
+        agn_log(AGNOCAST_LOG_DEBUG, "ignoring %s", agnocast_proto_kind_name(f->kind));
+        break;
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+void agn_notice_read_mqueue(struct agnocast_context *ctx)
+{
+    static _Thread_local union {
+        uint64_t align;
+        unsigned char bytes[8192];
+    } buf;
+    struct agnocast_frame f;
+    ssize_t n;
+
+    while ((n = mq_receive(ctx->mq, (char *)buf.bytes, sizeof(buf.bytes), NULL)) > 0) {
+        if (agnocast_proto_decode(buf.bytes, (size_t)n, &f) < 0 ||
+            f.kind != AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED) {
+            agn_log(AGNOCAST_LOG_WARNING, "dropping a malformed notice from the mqueue");
+            continue;
+        }
+        pthread_mutex_lock(&ctx->lock);
+        publisher_added(ctx, f.payload);
+        pthread_mutex_unlock(&ctx->lock);
+    }
+}

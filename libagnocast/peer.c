@@ -1,0 +1,133 @@
+/* Other processes: their read-only segment mappings, doorbells, and the holds we honour. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "agnocast-internal.h"
+
+struct agn_peer *agn_peer_find(struct agnocast_context *ctx, pid_t pid)
+{
+    for (int i = 0; i < AGN_MAX_PEERS; i++)
+        if (ctx->peers[i].in_use && !ctx->peers[i].gone && ctx->peers[i].pid == pid)
+            return &ctx->peers[i];
+    return NULL;
+}
+
+/* The peer record for `pid`, mapping its segment on first use. */
+struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base,
+                              uint64_t size, int *err)
+{
+    struct agn_peer *peer = agn_peer_find(ctx, pid);
+    int r;
+
+    if (peer) {
+        if (peer->base != base || peer->size != size) {
+            *err = agn_fail(-EBADMSG, "process %d announced a second segment", (int)pid);
+            return NULL;
+        }
+        return peer;
+    }
+    for (int i = 0; i < AGN_MAX_PEERS; i++) {
+        if (ctx->peers[i].in_use)
+            continue;
+        r = agn_segment_map_peer(pid, base, size);
+        if (r < 0) {
+            *err = r;
+            return NULL;
+        }
+        peer = &ctx->peers[i];
+        *peer = (struct agn_peer){.pid = pid, .in_use = true, .base = base, .size = size,
+                                  .doorbell = -1};
+        return peer;
+    }
+    *err = agn_fail(-ENOSPC, "too many peer processes (limit %d)", AGN_MAX_PEERS);
+    return NULL;
+}
+
+/* Lists the peer in our accepted_pids: from now on our reclaim scans its holds, so it may read
+ * our rings. Its segment is already mapped, which the release store orders before. */
+void agn_peer_accept(struct agnocast_context *ctx, struct agn_peer *peer)
+{
+    if (peer->accepted)
+        return;
+    for (int i = 0; i < AGN_MAX_PEERS; i++) {
+        if (atomic_load_explicit(&ctx->seg->accepted_pids[i], memory_order_relaxed) == 0) {
+            atomic_store_explicit(&ctx->seg->accepted_pids[i], (uint32_t)peer->pid,
+                                  memory_order_release);
+            peer->accepted = true;
+            return;
+        }
+    }
+}
+
+static void peer_release(struct agnocast_context *ctx, struct agn_peer *peer)
+{
+    if (peer->accepted) {
+        for (int i = 0; i < AGN_MAX_PEERS; i++)
+            if (atomic_load_explicit(&ctx->seg->accepted_pids[i], memory_order_relaxed) ==
+                (uint32_t)peer->pid)
+                atomic_store_explicit(&ctx->seg->accepted_pids[i], 0, memory_order_release);
+        peer->accepted = false;
+    }
+    if (peer->doorbell >= 0)
+        close(peer->doorbell);
+    agn_segment_unmap_peer(peer->base, peer->size);
+    peer->in_use = false;
+}
+
+/* A live peer we accepted keeps its mapping even with no topic in common: it may still hold
+ * our messages, and only a scan of its holds keeps them from being freed under it. */
+void agn_peer_maybe_release(struct agnocast_context *ctx, struct agn_peer *peer)
+{
+    if (peer->refs == 0 && peer->holds == 0 && (!peer->accepted || peer->gone))
+        peer_release(ctx, peer);
+}
+
+void agn_peer_unref(struct agnocast_context *ctx, struct agn_peer *peer)
+{
+    if (peer->refs > 0)
+        peer->refs--;
+    agn_peer_maybe_release(ctx, peer);
+}
+
+/* The process is gone: its holds no longer pin our memory; its segment stays mapped while we
+ * hold messages in it. */
+void agn_peer_gone(struct agnocast_context *ctx, struct agn_peer *peer)
+{
+    peer->gone = true;
+    peer->refs = 0;
+    if (peer->accepted) {
+        for (int i = 0; i < AGN_MAX_PEERS; i++)
+            if (atomic_load_explicit(&ctx->seg->accepted_pids[i], memory_order_relaxed) ==
+                (uint32_t)peer->pid)
+                atomic_store_explicit(&ctx->seg->accepted_pids[i], 0, memory_order_release);
+        peer->accepted = false;
+    }
+    agn_peer_maybe_release(ctx, peer);
+}
+
+static bool table_holds(const struct agn_seg_header *h, uintptr_t addr)
+{
+    uint32_t n = atomic_load_explicit(&h->holds_used, memory_order_acquire);
+
+    if (n > AGN_MAX_HOLDS)
+        n = AGN_MAX_HOLDS;
+    for (uint32_t i = 0; i < n; i++)
+        if (atomic_load_explicit(&h->holds[i], memory_order_relaxed) == addr)
+            return true;
+    return false;
+}
+
+/* Whether any process we honour (ourselves included) holds the message at addr. The caller
+ * has removed it from its ring and issued a seq_cst fence. */
+bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr)
+{
+    if (table_holds(ctx->seg, addr))
+        return true;
+    for (int i = 0; i < AGN_MAX_PEERS; i++) {
+        const struct agn_peer *p = &ctx->peers[i];
+        if (p->in_use && p->accepted &&
+            table_holds((const struct agn_seg_header *)p->base, addr))
+            return true;
+    }
+    return false;
+}

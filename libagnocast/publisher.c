@@ -1,0 +1,377 @@
+/* Publishers: loans from the own segment, the ring, wake-ups, and reclaim of retired messages. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agnocast-internal.h"
+
+/*
+ * Private bookkeeping in front of every loaned message, in the own segment. Subscribers never
+ * read it (they get the data address from the ring). Nested allocations form a list from here.
+ */
+struct msg_header {
+    uint64_t magic;
+    struct agnocast_publisher *owner;
+    uintptr_t children;     /* first nested allocation (struct child_header) */
+    uintptr_t next_retired; /* in ctx->retired */
+    uint64_t size;
+    uint64_t reserved;
+};
+
+struct child_header {
+    uintptr_t next;
+    uint64_t magic;
+};
+
+#define MSG_LOANED    0x4e414f4c47534dull /* "MSGLOAN" */
+#define MSG_PUBLISHED 0x42555047534dull   /* "MSGPUB" */
+#define MSG_CHILD     0x444c494843ull     /* "CHILD" */
+
+_Static_assert(sizeof(struct msg_header) % 16 == 0, "payload stays 16-byte aligned");
+_Static_assert(sizeof(struct child_header) % 16 == 0, "payload stays 16-byte aligned");
+
+static struct msg_header *header_of(struct agnocast_publisher *pub, void *data)
+{
+    struct agnocast_context *ctx = pub->ctx;
+    uintptr_t p = (uintptr_t)data;
+    struct msg_header *h;
+
+    if (p < ctx->pool.start + sizeof(*h) || p >= ctx->pool.end || p % 16)
+        return NULL;
+    h = (struct msg_header *)(p - sizeof(*h));
+    if (h->magic != MSG_LOANED || h->owner != pub)
+        return NULL;
+    return h;
+}
+
+static void free_message(struct agnocast_context *ctx, struct msg_header *h)
+{
+    uintptr_t c = h->children;
+
+    while (c) {
+        struct child_header *ch = (struct child_header *)c;
+        c = ch->next;
+        ch->magic = 0;
+        agn_pool_free(&ctx->pool, ch);
+    }
+    h->magic = 0;
+    agn_pool_free(&ctx->pool, h);
+}
+
+void agn_reclaim(struct agnocast_context *ctx)
+{
+    uintptr_t *link = &ctx->retired;
+
+    if (!ctx->retired)
+        return;
+    /* Pairs with the fence a subscriber issues between publishing a hold and re-checking the
+     * ring entry: either we see its hold, or it sees the entry gone. */
+    atomic_thread_fence(memory_order_seq_cst);
+    while (*link) {
+        struct msg_header *h = (struct msg_header *)*link;
+        if (agn_peer_holds(ctx, (uintptr_t)(h + 1))) {
+            link = &h->next_retired;
+            continue;
+        }
+        *link = h->next_retired;
+        ctx->nretired--;
+        free_message(ctx, h);
+    }
+}
+
+void agn_doorbell_ring(int fd)
+{
+    uint64_t one = 1;
+
+    if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is saturated, the subscriber is awake anyway. */
+    }
+}
+
+void agn_publisher_add_target(struct agnocast_publisher *pub, struct agn_peer *peer)
+{
+    for (unsigned i = 0; i < pub->ntargets; i++) {
+        if (pub->targets[i].peer == peer) {
+            pub->targets[i].subscriptions++;
+            return;
+        }
+    }
+    if (pub->ntargets == AGN_MAX_PEERS)
+        return;
+    pub->targets[pub->ntargets++] = (struct agn_wake_target){.peer = peer, .subscriptions = 1};
+    if (peer)
+        peer->refs++;
+}
+
+void agn_publisher_remove_target(struct agnocast_publisher *pub, pid_t pid, bool all)
+{
+    for (unsigned i = 0; i < pub->ntargets; i++) {
+        struct agn_wake_target *t = &pub->targets[i];
+        pid_t tpid = t->peer ? t->peer->pid : pub->ctx->pid;
+        if (tpid != pid)
+            continue;
+        if (!all && --t->subscriptions > 0)
+            return;
+        if (t->peer)
+            agn_peer_unref(pub->ctx, t->peer);
+        pub->targets[i] = pub->targets[--pub->ntargets];
+        return;
+    }
+}
+
+static int check_topic(const char *topic)
+{
+    if (!topic || !agnocast_topic_name_valid(topic))
+        return agn_fail(-EINVAL,
+                        "invalid topic name \"%s\": a topic is \"/\" followed by segments of "
+                        "letters, digits and \"_\" joined by \"/\" (e.g. /sensors/lidar)",
+                        topic ? topic : "(null)");
+    return 0;
+}
+
+int agn_qos_from(unsigned depth, unsigned flags, unsigned allowed, struct agnocast_wire_qos *qos)
+{
+    if (depth < 1 || depth > AGNOCAST_DEPTH_MAX)
+        return agn_fail(-EINVAL, "depth %u is out of range: keep-last depth is 1 to %d", depth,
+                        AGNOCAST_DEPTH_MAX);
+    if (flags & ~allowed)
+        return agn_fail(-EINVAL, "unknown or unsupported flags 0x%x", flags & ~allowed);
+    *qos = (struct agnocast_wire_qos){
+        .depth = depth,
+        .durability = (flags & AGNOCAST_TRANSIENT_LOCAL) ? AGNOCAST_DURABILITY_TRANSIENT_LOCAL
+                                                         : AGNOCAST_DURABILITY_VOLATILE,
+        .reliability = (flags & AGNOCAST_RELIABLE) ? AGNOCAST_RELIABILITY_RELIABLE
+                                                   : AGNOCAST_RELIABILITY_BEST_EFFORT,
+        .ignore_local = (flags & AGNOCAST_IGNORE_LOCAL) ? 1 : 0,
+    };
+    return 0;
+}
+
+AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const char *topic,
+                                           unsigned depth, unsigned flags,
+                                           struct agnocast_publisher **ret)
+{
+    struct agnocast_wire_endpoint req = {0};
+    struct agnocast_publisher *pub = NULL;
+    struct agnocast_frame reply;
+    struct agn_ring_entry *ring;
+    int r;
+
+    agn_clear_error();
+    if (!ctx || !ret)
+        return agn_fail(-EINVAL, "agnocast_publisher_new: NULL argument");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    if ((r = check_topic(topic)) < 0 ||
+        (r = agn_qos_from(depth, flags, AGNOCAST_TRANSIENT_LOCAL | AGNOCAST_RELIABLE,
+                          &req.qos)) < 0)
+        return r;
+    ring = agn_pool_alloc(&ctx->pool, depth * sizeof(*ring));
+    if (!ring)
+        return agn_fail(-ENOMEM, "the pool has no room for a ring of depth %u", depth);
+    memset(ring, 0, depth * sizeof(*ring));
+
+    pthread_mutex_lock(&ctx->lock);
+    for (int i = 0; i < AGN_MAX_PUBS; i++) {
+        if (!ctx->pubs[i].in_use) {
+            pub = &ctx->pubs[i];
+            break;
+        }
+    }
+    if (!pub || ctx->pending_pub) {
+        pthread_mutex_unlock(&ctx->lock);
+        agn_pool_free(&ctx->pool, ring);
+        return agn_fail(pub ? -EBUSY : -ENOSPC, "too many publishers in this process (limit %d)",
+                        AGN_MAX_PUBS);
+    }
+    memset(pub, 0, sizeof(*pub));
+    pub->ctx = ctx;
+    pub->in_use = true;
+    pub->index = (uint32_t)(pub - ctx->pubs);
+    agnocast_topic_field_set(pub->topic, topic);
+    pub->qos = req.qos;
+    pub->ring = ring;
+    pub->slot = &ctx->seg->pubs[pub->index];
+    pub->slot->depth = depth;
+    pub->slot->ring_off = (uint64_t)((uintptr_t)ring - (uintptr_t)ctx->seg);
+    pub->slot->transient_local = (flags & AGNOCAST_TRANSIENT_LOCAL) ? 1 : 0;
+    atomic_store_explicit(&pub->slot->head, 0, memory_order_relaxed);
+    atomic_store_explicit(&pub->slot->active, 1, memory_order_release);
+    ctx->pending_pub = pub;
+    pthread_mutex_unlock(&ctx->lock);
+
+    req.index = pub->index;
+    memcpy(req.topic, pub->topic, sizeof(req.topic));
+    r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_PUBLISHER, &req, sizeof(req), NULL, 0, &reply);
+
+    pthread_mutex_lock(&ctx->lock);
+    ctx->pending_pub = NULL;
+    if (r < 0) {
+        for (unsigned i = 0; i < pub->ntargets; i++)
+            if (pub->targets[i].peer)
+                agn_peer_unref(ctx, pub->targets[i].peer);
+        atomic_store_explicit(&pub->slot->active, 0, memory_order_release);
+        pub->in_use = false;
+        pthread_mutex_unlock(&ctx->lock);
+        agn_pool_free(&ctx->pool, ring);
+        return r;
+    }
+    pub->registered = true;
+    pthread_mutex_unlock(&ctx->lock);
+    *ret = pub;
+    return 0;
+}
+
+AGNOCAST_EXPORT struct agnocast_publisher *agnocast_publisher_free(struct agnocast_publisher *pub)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_wire_endpoint_remove req = {0};
+    struct agnocast_frame reply;
+
+    if (!pub || agn_context_forked(pub->ctx))
+        return NULL;
+    ctx = pub->ctx;
+    req.index = pub->index;
+    agn_broker_request(ctx, AGNOCAST_MSG_REMOVE_PUBLISHER, &req, sizeof(req), NULL, 0, &reply);
+
+    pthread_mutex_lock(&ctx->lock);
+    atomic_store_explicit(&pub->slot->active, 0, memory_order_release);
+    /* Retire what the ring still holds; held messages wait for their release. */
+    for (uint32_t i = 0; i < pub->slot->depth; i++) {
+        struct agn_ring_entry *e = &pub->ring[i];
+        uintptr_t addr = atomic_load_explicit(&e->addr, memory_order_relaxed);
+        atomic_store_explicit(&e->seq, 0, memory_order_relaxed);
+        if (addr) {
+            struct msg_header *h = (struct msg_header *)addr - 1;
+            h->next_retired = ctx->retired;
+            ctx->retired = (uintptr_t)h;
+            ctx->nretired++;
+        }
+    }
+    for (unsigned i = 0; i < pub->ntargets; i++)
+        if (pub->targets[i].peer)
+            agn_peer_unref(ctx, pub->targets[i].peer);
+    pub->ntargets = 0;
+    agn_reclaim(ctx);
+    pub->in_use = false;
+    pthread_mutex_unlock(&ctx->lock);
+    /* The ring itself is read by subscribers that may not have seen the removal yet; it is
+     * small, and freed with the segment. */
+    return NULL;
+}
+
+AGNOCAST_EXPORT int agnocast_publisher_loan(struct agnocast_publisher *pub, size_t size,
+                                            void **data)
+{
+    struct msg_header *h;
+
+    if (!pub || !data || size == 0)
+        return agn_fail(-EINVAL, "agnocast_publisher_loan: NULL argument or zero size");
+    if (agn_context_forked(pub->ctx))
+        return -ECHILD;
+    if (size > SIZE_MAX - sizeof(*h))
+        return agn_fail(-ENOMEM, "a loan of %zu bytes cannot fit", size);
+    h = agn_pool_alloc(&pub->ctx->pool, sizeof(*h) + size);
+    if (!h) {
+        pthread_mutex_lock(&pub->ctx->lock);
+        agn_reclaim(pub->ctx);
+        pthread_mutex_unlock(&pub->ctx->lock);
+        h = agn_pool_alloc(&pub->ctx->pool, sizeof(*h) + size);
+    }
+    if (!h)
+        return agn_fail(-ENOMEM,
+                        "the pool of %zu bytes has no room for %zu more: subscribers still hold "
+                        "messages, or raise MEMPOOL_SIZE",
+                        pub->ctx->seg_size, size);
+    *h = (struct msg_header){.magic = MSG_LOANED, .owner = pub, .size = size};
+    *data = h + 1;
+    return 0;
+}
+
+AGNOCAST_EXPORT int agnocast_loan_alloc(struct agnocast_publisher *pub, void *data, size_t size,
+                                        void **ret)
+{
+    struct msg_header *h;
+    struct child_header *c;
+
+    if (!pub || !ret || size == 0 || size > SIZE_MAX - sizeof(*c))
+        return agn_fail(-EINVAL, "agnocast_loan_alloc: NULL argument or bad size");
+    if (agn_context_forked(pub->ctx))
+        return -ECHILD;
+    h = header_of(pub, data);
+    if (!h)
+        return agn_fail(-EINVAL, "%p is not an outstanding loan of this publisher", data);
+    c = agn_pool_alloc(&pub->ctx->pool, sizeof(*c) + size);
+    if (!c)
+        return agn_fail(-ENOMEM, "the pool has no room for a nested allocation of %zu bytes",
+                        size);
+    c->magic = MSG_CHILD;
+    c->next = h->children;
+    h->children = (uintptr_t)c;
+    *ret = c + 1;
+    return 0;
+}
+
+AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, void *data)
+{
+    struct agnocast_context *ctx;
+    struct agn_ring_entry *e;
+    struct msg_header *h;
+    uintptr_t old;
+    uint64_t n;
+
+    if (!pub || !data)
+        return agn_fail(-EINVAL, "agnocast_publisher_publish: NULL argument");
+    ctx = pub->ctx;
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    h = header_of(pub, data);
+    if (!h)
+        return agn_fail(-EINVAL, "%p is not an outstanding loan of this publisher", data);
+    h->magic = MSG_PUBLISHED;
+    n = ++pub->published;
+    e = &pub->ring[n % pub->slot->depth];
+    old = atomic_load_explicit(&e->addr, memory_order_relaxed);
+
+    /* Seqlock write: invalidate, then the fields, then the number that validates them. */
+    atomic_store_explicit(&e->seq, 0, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&e->addr, (uintptr_t)data, memory_order_relaxed);
+    atomic_store_explicit(&e->size, h->size, memory_order_relaxed);
+    atomic_store_explicit(&e->timestamp_ns, agn_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&e->seq, n, memory_order_release);
+    atomic_store_explicit(&pub->slot->head, n, memory_order_release);
+
+    pthread_mutex_lock(&ctx->lock);
+    for (unsigned i = 0; i < pub->ntargets; i++)
+        agn_doorbell_ring(pub->targets[i].peer ? pub->targets[i].peer->doorbell : ctx->doorbell);
+    if (old) {
+        struct msg_header *oh = (struct msg_header *)old - 1;
+        oh->next_retired = ctx->retired;
+        ctx->retired = (uintptr_t)oh;
+        ctx->nretired++;
+    }
+    agn_reclaim(ctx);
+    pthread_mutex_unlock(&ctx->lock);
+    return 0;
+}
+
+AGNOCAST_EXPORT int agnocast_publisher_drop(struct agnocast_publisher *pub, void *data)
+{
+    struct msg_header *h;
+
+    if (!pub || !data)
+        return agn_fail(-EINVAL, "agnocast_publisher_drop: NULL argument");
+    if (agn_context_forked(pub->ctx))
+        return -ECHILD;
+    h = header_of(pub, data);
+    if (!h)
+        return agn_fail(-EINVAL, "%p is not an outstanding loan of this publisher", data);
+    free_message(pub->ctx, h);
+    return 0;
+}
+
+AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher *pub)
+{
+    return pub ? pub->published : 0;
+}

@@ -1,0 +1,75 @@
+/* The layout of a process's segment, as every peer reads it. */
+#ifndef AGNOCAST_SHM_LAYOUT_H
+#define AGNOCAST_SHM_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "agnocast-proto.h"
+
+/*
+ * A segment is written only by its owner (invariant 1); peers map it read-only and treat every
+ * word in it as untrusted. It holds, in order: this header (the control area) and the heap from
+ * which messages, their nested allocations and publisher rings are allocated.
+ *
+ * The message path in one paragraph (docs/design.md has the ordering argument):
+ * a publisher writes message n into ring entry n % depth seqlock-style and release-stores the
+ * ring head; a subscriber that wants message n reads the entry, publishes a hold (the message
+ * address) in its OWN segment's hold table, issues a seq_cst fence and re-reads the entry. The
+ * publisher, when a message falls out of its ring, invalidates the entry, issues a seq_cst fence
+ * and scans the hold tables of the processes listed in `accepted_pids` (it has mapped them);
+ * only an address nobody holds is freed. A subscriber reads a publisher's ring only after it
+ * finds its own pid in that publisher's `accepted_pids`, so its holds are always scanned.
+ */
+
+#define AGN_SEG_MAGIC      0x31474553474e4741ull /* "AGNSEG1" */
+#define AGN_SEG_LAYOUT     1
+#define AGN_MAX_PUBS       64   /* publishers per process */
+#define AGN_MAX_SUBS       64   /* subscriptions per process */
+#define AGN_MAX_PEERS      256  /* processes whose holds a process honours */
+#define AGN_MAX_HOLDS      1024 /* messages a process may hold at once */
+#define AGN_SEG_ALIGN      102400 /* pool sizes are multiples of 100 kB */
+#define AGN_SEG_NAME_FMT   "/agnocast@%d"
+#define AGN_MQ_NAME_FMT    "/new_publisher@%d"
+
+struct agn_ring_entry {
+    _Atomic uint64_t seq; /* message number, 0 while being (re)written */
+    _Atomic uint64_t addr;
+    _Atomic uint64_t size;
+    _Atomic uint64_t timestamp_ns; /* CLOCK_MONOTONIC */
+};
+
+struct agn_pub_slot {
+    _Atomic uint32_t active; /* 1 while the publisher exists */
+    uint32_t depth;          /* entries in the ring */
+    uint64_t ring_off;       /* from the segment base */
+    _Atomic uint64_t head;   /* last published message number, 0 = none */
+    uint32_t transient_local;
+    uint32_t reserved;
+};
+
+struct agn_sub_slot {
+    _Atomic uint32_t active;
+    uint32_t reserved;
+    _Atomic uint64_t received; /* for agnocastctl: read by anyone */
+    _Atomic uint64_t missed;
+    _Atomic uint64_t corrupt;
+};
+
+struct agn_seg_header {
+    uint64_t magic;
+    uint32_t layout;
+    uint32_t pid;
+    uint64_t base;
+    uint64_t size;
+    uint64_t heap_off;
+    uint64_t heap_size;
+    _Atomic uint32_t accepted_pids[AGN_MAX_PEERS]; /* 0 = free entry */
+    struct agn_pub_slot pubs[AGN_MAX_PUBS];
+    struct agn_sub_slot subs[AGN_MAX_SUBS];
+    _Atomic uint32_t holds_used; /* entries of `holds` in use or once used (scan bound) */
+    uint32_t reserved;
+    _Atomic uint64_t holds[AGN_MAX_HOLDS]; /* addresses of messages this process holds */
+};
+
+#endif

@@ -1,0 +1,405 @@
+/* Subscriptions: their sources (publishers read in place), take, and dispatch to callbacks. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agnocast-internal.h"
+
+#define DISPATCH_BATCH 64
+
+void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
+                                 const struct agnocast_wire_notice_endpoint *n)
+{
+    struct agnocast_context *ctx = sub->ctx;
+    const struct agn_seg_header *h;
+    const struct agn_pub_slot *slot;
+    struct agn_peer *peer = NULL;
+    struct agn_source *src;
+    uint64_t ring_off, depth;
+    int err = 0;
+
+    if (pid == ctx->pid && sub->qos.ignore_local)
+        return;
+    for (unsigned i = 0; i < sub->nsources; i++)
+        if (sub->sources[i].pid == pid && sub->sources[i].index == n->index)
+            return;
+    if (sub->nsources == AGN_MAX_SOURCES || n->index >= AGN_MAX_PUBS) {
+        agn_log(AGNOCAST_LOG_WARNING, "subscription on %s cannot take publisher %d/%u",
+                sub->topic, (int)pid, n->index);
+        return;
+    }
+    if (pid != ctx->pid) {
+        peer = agn_peer_get(ctx, pid, n->seg_base, n->seg_size, &err);
+        if (!peer) {
+            agn_log(AGNOCAST_LOG_WARNING, "cannot map publisher %d on %s: %s", (int)pid,
+                    sub->topic, agnocast_last_error());
+            return;
+        }
+        h = (const struct agn_seg_header *)peer->base;
+    } else {
+        h = ctx->seg;
+    }
+    /* The slot lives in memory its owner writes: validate before use, keep the validated copy. */
+    slot = &h->pubs[n->index];
+    depth = slot->depth;
+    ring_off = slot->ring_off;
+    if (!atomic_load_explicit(&slot->active, memory_order_acquire) || depth < 1 ||
+        depth > AGNOCAST_DEPTH_MAX || ring_off < h->heap_off || ring_off >= h->size ||
+        depth * sizeof(struct agn_ring_entry) > h->size - ring_off) {
+        atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
+        agn_log(AGNOCAST_LOG_WARNING, "publisher %d/%u on %s has an invalid ring; ignoring it",
+                (int)pid, n->index, sub->topic);
+        if (peer)
+            agn_peer_maybe_release(ctx, peer);
+        return;
+    }
+    src = &sub->sources[sub->nsources++];
+    *src = (struct agn_source){
+        .pid = pid,
+        .index = n->index,
+        .peer = peer,
+        .slot = slot,
+        .ring = (const struct agn_ring_entry *)((uintptr_t)h + ring_off),
+        .depth = (uint32_t)depth,
+        .window = (uint32_t)depth < sub->qos.depth ? (uint32_t)depth : sub->qos.depth,
+        .ready = peer == NULL,
+        .history = sub->qos.durability == AGNOCAST_DURABILITY_TRANSIENT_LOCAL &&
+                   slot->transient_local,
+        .lo = (uintptr_t)h + h->heap_off,
+        .hi = (uintptr_t)h + h->size,
+    };
+    /* The peer's header fields were read from its memory; bound them by what the broker said. */
+    if (peer && (src->lo < peer->base || src->hi > peer->base + peer->size)) {
+        sub->nsources--;
+        agn_peer_maybe_release(ctx, peer);
+        return;
+    }
+    if (peer)
+        peer->refs++;
+}
+
+void agn_subscription_remove_source(struct agnocast_subscription *sub, pid_t pid,
+                                    uint32_t index, bool all)
+{
+    for (unsigned i = 0; i < sub->nsources;) {
+        struct agn_source *src = &sub->sources[i];
+        if (src->pid != pid || (!all && src->index != index)) {
+            i++;
+            continue;
+        }
+        if (src->peer)
+            agn_peer_unref(sub->ctx, src->peer);
+        *src = sub->sources[--sub->nsources];
+    }
+}
+
+static bool source_accepted(struct agnocast_context *ctx, struct agn_source *src)
+{
+    const struct agn_seg_header *h = (const struct agn_seg_header *)src->peer->base;
+
+    for (int i = 0; i < AGN_MAX_PEERS; i++)
+        if (atomic_load_explicit(&h->accepted_pids[i], memory_order_acquire) ==
+            (uint32_t)ctx->pid)
+            return true;
+    return false;
+}
+
+/* Acquires the next message of a source, applying keep-last and the volatile cut-off. */
+static int source_next(struct agnocast_subscription *sub, struct agn_source *src,
+                       struct agnocast_message **msg)
+{
+    struct agnocast_context *ctx = sub->ctx;
+    uint64_t head;
+
+    if (!src->ready) {
+        if (!source_accepted(ctx, src))
+            return 0;
+        src->ready = true;
+    }
+    if (!atomic_load_explicit(&src->slot->active, memory_order_acquire))
+        return 0;
+    head = atomic_load_explicit(&src->slot->head, memory_order_acquire);
+    if (src->next == 0)
+        src->next = head >= src->window ? head - src->window + 1 : 1;
+    while (src->next <= head) {
+        uint64_t seq;
+        int r;
+        if (head - src->next >= src->window) {
+            uint64_t skip = head - src->window + 1 - src->next;
+            atomic_fetch_add_explicit(&sub->stats->missed, skip, memory_order_relaxed);
+            src->next += skip;
+        }
+        seq = src->next++;
+        r = agn_message_acquire(ctx, sub, src, seq, msg);
+        if (r == 0) {
+            atomic_fetch_add_explicit(&sub->stats->missed, 1, memory_order_relaxed);
+            continue;
+        }
+        if (r == -EBADMSG)
+            continue;
+        if (r < 0) {
+            src->next--;
+            return r;
+        }
+        if (!src->history && (*msg)->timestamp_ns < sub->created_ns) {
+            /* Published before this volatile subscription existed: not for it. */
+            agn_message_free_handle(*msg);
+            continue;
+        }
+        atomic_fetch_add_explicit(&sub->stats->received, 1, memory_order_relaxed);
+        return 1;
+    }
+    return 0;
+}
+
+/* Under ctx->lock: the oldest available message over all sources (by publish time). */
+static int take_oldest(struct agnocast_subscription *sub, struct agnocast_message **msg)
+{
+    struct agn_source *best = NULL;
+    uint64_t best_ts = UINT64_MAX;
+
+    for (unsigned i = 0; i < sub->nsources; i++) {
+        struct agn_source *src = &sub->sources[i];
+        uint64_t head, seq;
+        if (!src->ready && !source_accepted(sub->ctx, src))
+            continue;
+        src->ready = true;
+        head = atomic_load_explicit(&src->slot->head, memory_order_acquire);
+        if (src->next == 0)
+            src->next = head >= src->window ? head - src->window + 1 : 1;
+        if (src->next > head)
+            continue;
+        seq = head - src->next >= src->window ? head - src->window + 1 : src->next;
+        uint64_t ts = atomic_load_explicit(&src->ring[seq % src->depth].timestamp_ns,
+                                           memory_order_relaxed);
+        if (!best || ts < best_ts) {
+            best = src;
+            best_ts = ts;
+        }
+    }
+    if (!best)
+        return 0;
+    return source_next(sub, best, msg);
+}
+
+static struct agnocast_context *sub_ctx(struct agnocast_subscription *sub)
+{
+    return sub ? sub->ctx : NULL;
+}
+
+AGNOCAST_EXPORT int agnocast_subscription_take(struct agnocast_subscription *sub,
+                                               struct agnocast_message **msg)
+{
+    struct agnocast_context *ctx = sub_ctx(sub);
+    int r = 0;
+
+    if (!ctx || !msg)
+        return agn_fail(-EINVAL, "agnocast_subscription_take: NULL argument");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    pthread_mutex_lock(&ctx->lock);
+    /* A source whose messages all turned out stale yields 0 though another may have some. */
+    for (unsigned tries = 0; tries <= sub->nsources && r == 0; tries++)
+        r = take_oldest(sub, msg);
+    pthread_mutex_unlock(&ctx->lock);
+    return r;
+}
+
+AGNOCAST_EXPORT int agnocast_subscription_take_latest(struct agnocast_subscription *sub,
+                                                      struct agnocast_message **msg)
+{
+    struct agnocast_context *ctx = sub_ctx(sub);
+    struct agnocast_message *got = NULL;
+    int r = 0;
+
+    if (!ctx || !msg)
+        return agn_fail(-EINVAL, "agnocast_subscription_take_latest: NULL argument");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    pthread_mutex_lock(&ctx->lock);
+    /* Take everything available, keep the newest; the rest counts as missed. */
+    for (;;) {
+        struct agnocast_message *m;
+        int t = take_oldest(sub, &m);
+        if (t <= 0) {
+            if (t < 0 && !got)
+                r = t;
+            break;
+        }
+        if (got) {
+            agn_message_free_handle(got);
+            atomic_fetch_sub_explicit(&sub->stats->received, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&sub->stats->missed, 1, memory_order_relaxed);
+        }
+        got = m;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    if (got) {
+        *msg = got;
+        return 1;
+    }
+    return r;
+}
+
+/* Collects up to `cap` messages for callback subscriptions, under the lock. */
+static unsigned collect(struct agnocast_context *ctx, struct agnocast_message **msgs,
+                        struct agnocast_subscription **subs, unsigned cap, int *err)
+{
+    unsigned n = 0;
+
+    pthread_mutex_lock(&ctx->lock);
+    for (int s = 0; s < AGN_MAX_SUBS && n < cap; s++) {
+        struct agnocast_subscription *sub = &ctx->subs[s];
+        if (!sub->in_use || !sub->callback)
+            continue;
+        for (unsigned i = 0; i < sub->nsources && n < cap; i++) {
+            int r;
+            while (n < cap && (r = source_next(sub, &sub->sources[i], &msgs[n])) == 1)
+                subs[n++] = sub;
+            if (r < 0 && r != -EBADMSG)
+                *err = r;
+        }
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return n;
+}
+
+AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx)
+{
+    struct agnocast_message *msgs[DISPATCH_BATCH];
+    struct agnocast_subscription *subs[DISPATCH_BATCH];
+    uint64_t drained;
+    int total = 0, err = 0;
+    unsigned n;
+
+    if (!ctx)
+        return agn_fail(-EINVAL, "agnocast_context_dispatch: NULL context");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    /* Drain the doorbell before looking, so a publish after the look rings it again. */
+    if (read(ctx->doorbell, &drained, sizeof(drained)) < 0) {
+        /* EAGAIN: nothing rang; look anyway (busy polling, or a spurious call). */
+    }
+    do {
+        n = collect(ctx, msgs, subs, DISPATCH_BATCH, &err);
+        for (unsigned i = 0; i < n; i++) {
+            subs[i]->callback(subs[i], msgs[i], subs[i]->userdata);
+            if (!msgs[i]->retained)
+                agnocast_message_release(msgs[i]);
+        }
+        total += (int)n;
+    } while (n == DISPATCH_BATCH);
+    return total > 0 || err == 0 ? total : err;
+}
+
+AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, const char *topic,
+                                              unsigned depth, unsigned flags,
+                                              agnocast_callback_fn callback, void *userdata,
+                                              struct agnocast_subscription **ret)
+{
+    struct agnocast_wire_endpoint req = {0};
+    struct agnocast_subscription *sub = NULL;
+    struct agnocast_frame reply;
+    int r;
+
+    agn_clear_error();
+    if (!ctx || !ret)
+        return agn_fail(-EINVAL, "agnocast_subscription_new: NULL argument");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    if (!topic || !agnocast_topic_name_valid(topic))
+        return agn_fail(-EINVAL,
+                        "invalid topic name \"%s\": a topic is \"/\" followed by segments of "
+                        "letters, digits and \"_\" joined by \"/\" (e.g. /sensors/lidar)",
+                        topic ? topic : "(null)");
+    r = agn_qos_from(depth, flags,
+                     AGNOCAST_TRANSIENT_LOCAL | AGNOCAST_RELIABLE | AGNOCAST_IGNORE_LOCAL,
+                     &req.qos);
+    if (r < 0)
+        return r;
+
+    pthread_mutex_lock(&ctx->lock);
+    for (int i = 0; i < AGN_MAX_SUBS; i++) {
+        if (!ctx->subs[i].in_use) {
+            sub = &ctx->subs[i];
+            break;
+        }
+    }
+    if (!sub) {
+        pthread_mutex_unlock(&ctx->lock);
+        return agn_fail(-ENOSPC, "too many subscriptions in this process (limit %d)",
+                        AGN_MAX_SUBS);
+    }
+    memset(sub, 0, sizeof(*sub));
+    sub->ctx = ctx;
+    sub->in_use = true;
+    sub->index = (uint32_t)(sub - ctx->subs);
+    agnocast_topic_field_set(sub->topic, topic);
+    sub->qos = req.qos;
+    sub->callback = callback;
+    sub->userdata = userdata;
+    sub->created_ns = agn_now_ns();
+    sub->stats = &ctx->seg->subs[sub->index];
+    atomic_store_explicit(&sub->stats->received, 0, memory_order_relaxed);
+    atomic_store_explicit(&sub->stats->missed, 0, memory_order_relaxed);
+    atomic_store_explicit(&sub->stats->corrupt, 0, memory_order_relaxed);
+    atomic_store_explicit(&sub->stats->active, 1, memory_order_release);
+    pthread_mutex_unlock(&ctx->lock);
+
+    req.index = sub->index;
+    memcpy(req.topic, sub->topic, sizeof(req.topic));
+    r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_SUBSCRIPTION, &req, sizeof(req), NULL, 0,
+                           &reply);
+    if (r < 0) {
+        pthread_mutex_lock(&ctx->lock);
+        agn_subscription_remove_all(sub);
+        pthread_mutex_unlock(&ctx->lock);
+        return r;
+    }
+    *ret = sub;
+    return 0;
+}
+
+/* Under ctx->lock. */
+void agn_subscription_remove_all(struct agnocast_subscription *sub)
+{
+    while (sub->nsources > 0) {
+        struct agn_source *src = &sub->sources[--sub->nsources];
+        if (src->peer)
+            agn_peer_unref(sub->ctx, src->peer);
+    }
+    atomic_store_explicit(&sub->stats->active, 0, memory_order_release);
+    sub->in_use = false;
+}
+
+AGNOCAST_EXPORT struct agnocast_subscription *
+agnocast_subscription_free(struct agnocast_subscription *sub)
+{
+    struct agnocast_wire_endpoint_remove req = {0};
+    struct agnocast_frame reply;
+
+    if (!sub || agn_context_forked(sub->ctx))
+        return NULL;
+    req.index = sub->index;
+    agn_broker_request(sub->ctx, AGNOCAST_MSG_REMOVE_SUBSCRIPTION, &req, sizeof(req), NULL, 0,
+                       &reply);
+    pthread_mutex_lock(&sub->ctx->lock);
+    agn_subscription_remove_all(sub);
+    pthread_mutex_unlock(&sub->ctx->lock);
+    return NULL;
+}
+
+AGNOCAST_EXPORT uint64_t agnocast_subscription_received(struct agnocast_subscription *sub)
+{
+    return sub ? atomic_load(&sub->stats->received) : 0;
+}
+
+AGNOCAST_EXPORT uint64_t agnocast_subscription_missed(struct agnocast_subscription *sub)
+{
+    return sub ? atomic_load(&sub->stats->missed) : 0;
+}
+
+AGNOCAST_EXPORT uint64_t agnocast_subscription_corrupt(struct agnocast_subscription *sub)
+{
+    return sub ? atomic_load(&sub->stats->corrupt) : 0;
+}
