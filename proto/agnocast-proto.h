@@ -13,8 +13,8 @@
  * (SCM_RIGHTS) ride along with the frames that say so below.
  *
  * Kinds are grouped by hundreds and never renumbered; a retired kind keeps its number.
- * Any change of a payload layout bumps AGNOCAST_PROTO_VERSION (tests/test-proto-golden.c fails
- * otherwise).
+ * Any change of a payload layout bumps AGNOCAST_PROTO_VERSION (tests/proto/test-proto-golden.c
+ * fails otherwise: it compares every kind's bytes with tests/proto/golden/v<VERSION>/).
  */
 
 #define AGNOCAST_PROTO_MAGIC     0x434e4741u /* "AGNC" in memory order */
@@ -28,6 +28,41 @@
 #define AGNOCAST_DEPTH_MAX       1024 /* keep-last depth of a publisher or subscription */
 #define AGNOCAST_STATS_MAX       64   /* counters in one stats reply */
 
+/*
+ * Payload of each kind (proto.c's kind table is the one that decode enforces):
+ *
+ *   HELLO                      struct agnocast_wire_hello          flags 0 (none defined yet)
+ *   HELLO_REPLY                struct agnocast_wire_hello_reply
+ *   REGISTER_PROCESS           struct agnocast_wire_register       flags: AGNOCAST_REGISTER_*
+ *   REGISTER_REPLY             struct agnocast_wire_register_reply
+ *   ADD_PUBLISHER              struct agnocast_wire_endpoint       valid topic and QoS
+ *   REMOVE_PUBLISHER           struct agnocast_wire_endpoint_remove
+ *   ADD_SUBSCRIPTION           struct agnocast_wire_endpoint       valid topic and QoS
+ *   REMOVE_SUBSCRIPTION        struct agnocast_wire_endpoint_remove
+ *   OK                         struct agnocast_wire_ok
+ *   NOTICE_SUBSCRIBER_ADDED    struct agnocast_wire_notice_endpoint valid QoS; flags ANNOUNCE,
+ *                                                                   HAS_MQUEUE
+ *   NOTICE_SUBSCRIBER_REMOVED  struct agnocast_wire_notice_endpoint QoS may be all zero;
+ *                                                                   flags HAS_MQUEUE
+ *   NOTICE_PUBLISHER_ADDED     struct agnocast_wire_notice_endpoint valid QoS; flags HAS_MQUEUE
+ *   NOTICE_PUBLISHER_REMOVED   struct agnocast_wire_notice_endpoint QoS may be all zero;
+ *                                                                   flags HAS_MQUEUE
+ *   NOTICE_PROCESS_GONE        struct agnocast_wire_notice_process
+ *   LIST_TOPICS                struct agnocast_wire_query          topic all zero
+ *   TOPIC_LIST                 list of struct agnocast_wire_topic_entry    (<= PROTO_LIST_MAX)
+ *   TOPIC_INFO                 struct agnocast_wire_query          valid topic
+ *   TOPIC_INFO_REPLY           list of struct agnocast_wire_endpoint_entry (<= PROTO_LIST_MAX)
+ *   LIST_PROCESSES             struct agnocast_wire_query          topic all zero
+ *   PROCESS_LIST               list of struct agnocast_wire_process_entry  (<= PROTO_LIST_MAX)
+ *   STATS                      no payload (length 0)
+ *   STATS_REPLY                list of struct agnocast_wire_stats_entry    (<= STATS_MAX)
+ *   ERROR                      struct agnocast_wire_error          code < 0; message may be ""
+ *
+ * A list payload is struct agnocast_wire_list followed by exactly `count` entries; `total` is
+ * the sender's word and is not checked against `count` or `start`. In every payload: reserved
+ * fields are zero, every topic is agnocast_topic_name_valid(), and a string field holds a NUL
+ * with only zeros after it.
+ */
 enum agnocast_msg_kind {
     /* 1xx: session */
     AGNOCAST_MSG_HELLO = 100,
@@ -242,22 +277,26 @@ union agnocast_frame_buffer {
 
 /*
  * Builds a frame: header, then `payload_len` bytes of `payload` (a list frame: the list header
- * and entries, already laid out by the caller). Returns the frame length, or -EMSGSIZE if it
- * does not fit `cap` or AGNOCAST_PROTO_FRAME_MAX, -EINVAL on an unknown kind or a payload
- * length the kind does not allow.
+ * and entries, already laid out by the caller; the payload may already sit at buf + 16). The
+ * payload's contents are not validated, only its length (a list's must match its `count`,
+ * which must be within the kind's limit). Returns the frame length, or -EMSGSIZE if it does not
+ * fit `cap` or AGNOCAST_PROTO_FRAME_MAX, -EINVAL on an unknown kind or a payload length the
+ * kind does not allow.
  */
 ssize_t agnocast_proto_encode(void *buf, size_t cap, uint16_t kind, uint32_t request_id,
                               const void *payload, size_t payload_len);
 
 /*
  * Validates a received frame and fills `out` with views into `buf`. Never reads outside
- * [buf, buf + len). Returns 0, or:
+ * [buf, buf + len). When the magic is right, out->version, kind and request_id are filled
+ * whatever the verdict (for logs and error replies). Returns 0, or:
  *   -EBADMSG          short or oversized frame, bad magic, length field disagreeing with len,
  *                     unknown kind, payload size wrong for the kind, a string without NUL or
  *                     with bytes after the NUL, an invalid topic name, a QoS out of range,
  *                     a list count over the limit or disagreeing with the payload size;
  *   -EPROTONOSUPPORT  magic right but another protocol version (out->version tells which;
- *                     out->kind and out->request_id are filled, the payload is not checked).
+ *                     out->kind and out->request_id are filled, the payload is not checked);
+ *   -EINVAL           out is NULL, or buf is NULL with len > 0.
  */
 int agnocast_proto_decode(const void *buf, size_t len, struct agnocast_frame *out);
 
@@ -283,7 +322,8 @@ size_t agnocast_proto_kinds(const uint16_t **kinds);
  * Transport over a SOCK_SEQPACKET socket. send: one frame plus up to AGNOCAST_PROTO_FDS_MAX
  * descriptors (SCM_RIGHTS), MSG_NOSIGNAL; returns 0 or -errno (-EAGAIN on a non-blocking
  * socket that is full). recv: one frame into buf (cap bytes) and at most *nfds descriptors
- * (received ones are close-on-exec; *nfds is set to how many arrived, extra ones are closed);
+ * (received ones are close-on-exec; *nfds is set to how many arrived, extra ones are closed,
+ * unused slots of fds are set to -1; nfds may be NULL to accept none);
  * returns the frame length, 0 on orderly shutdown, -EMSGSIZE on a truncated frame (the
  * descriptors that came with it are closed), or -errno.
  */
