@@ -1,0 +1,290 @@
+/* One connection: SO_PEERCRED identity, frame receive loop, queued sends with fds, closing. */
+#include "client.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agnocast-proto.h"
+#include "broker.h"
+#include "cleanup.h"
+#include "dispatch.h"
+
+#define READ_BATCH          32 /* frames taken from one client per loop turn, for fairness */
+#define CLOSE_FLUSH_SECONDS 5  /* how long a closing client gets to read what is queued */
+
+struct outframe {
+    size_t len;
+    int nfds;
+    int fds[AGNOCAST_PROTO_FDS_MAX];
+    unsigned char data[];
+};
+
+/* One frame at a time is received and dispatched, so static buffers are enough. */
+static union agnocast_frame_buffer recv_buf;
+static union agnocast_frame_buffer send_buf;
+
+static void outframe_free(gpointer p)
+{
+    struct outframe *o = p;
+
+    for (int i = 0; i < o->nfds; i++)
+        close(o->fds[i]);
+    g_free(o);
+}
+
+static void schedule_close(struct client *c, int seconds)
+{
+    struct timeval tv = {seconds, 0};
+
+    event_del(c->ev_close);
+    event_add(c->ev_close, &tv);
+}
+
+void client_drop(struct client *c, const char *fmt, ...)
+{
+    va_list ap;
+    char *why;
+
+    if (c->dead)
+        return;
+    va_start(ap, fmt);
+    why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_warning("dropping client pid %d (uid %u): %s", (int)c->pid, (unsigned)c->uid, why);
+    g_free(why);
+    c->dead = true;
+    event_del(c->ev_read);
+    event_del(c->ev_write);
+    schedule_close(c, 0);
+}
+
+static void flush(struct client *c)
+{
+    struct outframe *o;
+
+    while ((o = g_queue_peek_head(&c->out)) != NULL) {
+        int rc = agnocast_proto_send(c->fd, o->data, o->len, o->fds, o->nfds);
+        if (rc == -EAGAIN) {
+            event_add(c->ev_write, NULL);
+            return;
+        }
+        if (rc < 0) {
+            client_drop(c, "cannot send to it: %s", g_strerror(-rc));
+            return;
+        }
+        outframe_free(g_queue_pop_head(&c->out));
+    }
+    event_del(c->ev_write);
+    if (c->closing)
+        schedule_close(c, 0);
+}
+
+static int queue_frame(struct client *c, const void *frame, size_t len, const int *fds, int nfds)
+{
+    struct outframe *o;
+
+    if (g_queue_get_length(&c->out) >= CLIENT_QUEUE_MAX_FRAMES) {
+        client_drop(c, "it does not read its socket (%u frames queued)", CLIENT_QUEUE_MAX_FRAMES);
+        return -ENOBUFS;
+    }
+    o = g_malloc(sizeof(*o) + len);
+    o->len = len;
+    o->nfds = 0;
+    memcpy(o->data, frame, len);
+    /* A queued descriptor must outlive its owner (a process may leave before this is sent). */
+    for (int i = 0; i < nfds; i++) {
+        int d = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+        if (d < 0) {
+            outframe_free(o);
+            client_drop(c, "cannot keep a descriptor for it: %s", g_strerror(errno));
+            return -errno;
+        }
+        o->fds[o->nfds++] = d;
+    }
+    g_queue_push_tail(&c->out, o);
+    event_add(c->ev_write, NULL);
+    return 0;
+}
+
+void client_send(struct client *c, uint16_t kind, uint32_t request_id, const void *payload,
+                 size_t len, const int *fds, int nfds)
+{
+    ssize_t flen;
+    int rc;
+
+    if (c->dead)
+        return;
+    flen = agnocast_proto_encode(send_buf.bytes, sizeof(send_buf.bytes), kind, request_id, payload,
+                                 len);
+    if (flen < 0) {
+        g_warning("cannot encode a %s frame of %zu bytes: %s", agnocast_proto_kind_name(kind), len,
+                  g_strerror((int)-flen));
+        return;
+    }
+    if (g_queue_is_empty(&c->out)) {
+        rc = agnocast_proto_send(c->fd, send_buf.bytes, (size_t)flen, fds, nfds);
+        if (rc == 0)
+            return;
+        if (rc != -EAGAIN) {
+            client_drop(c, "cannot send to it: %s", g_strerror(-rc));
+            return;
+        }
+    }
+    queue_frame(c, send_buf.bytes, (size_t)flen, fds, nfds);
+}
+
+void client_send_error(struct client *c, uint32_t request_id, int code, const char *fmt, ...)
+{
+    struct agnocast_wire_error e;
+    va_list ap;
+
+    memset(&e, 0, sizeof(e));
+    e.code = code;
+    e.version = AGNOCAST_PROTO_VERSION;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof(e.message), fmt, ap);
+    va_end(ap);
+    client_send(c, AGNOCAST_MSG_ERROR, request_id, &e, sizeof(e), NULL, 0);
+}
+
+void client_close_after_flush(struct client *c)
+{
+    if (c->dead || c->closing)
+        return;
+    c->closing = true;
+    event_del(c->ev_read);
+    schedule_close(c, g_queue_is_empty(&c->out) ? 0 : CLOSE_FLUSH_SECONDS);
+}
+
+static void close_fds(int *fds, int nfds)
+{
+    for (int i = 0; i < nfds; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+
+    for (int n = 0; n < READ_BATCH && !c->dead && !c->closing; n++) {
+        int fds[AGNOCAST_PROTO_FDS_MAX];
+        int nfds = AGNOCAST_PROTO_FDS_MAX;
+        ssize_t len = agnocast_proto_recv(c->fd, recv_buf.bytes, sizeof(recv_buf.bytes), fds,
+                                          &nfds);
+        if (len == -EAGAIN || len == -EINTR)
+            return;
+        if (len == 0) {
+            g_debug("client pid %d closed its connection", (int)c->pid);
+            client_close(c);
+            return;
+        }
+        if (len < 0) {
+            if (len == -EMSGSIZE)
+                client_drop(c, "it sent a frame over %d bytes", AGNOCAST_PROTO_FRAME_MAX);
+            else if (len == -ECONNRESET)
+                client_close(c);
+            else
+                client_drop(c, "cannot receive from it: %s", g_strerror((int)-len));
+            return;
+        }
+        dispatch_frame(c, recv_buf.bytes, (size_t)len, fds, nfds);
+        close_fds(fds, nfds);
+    }
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    flush(arg);
+}
+
+static void close_cb(evutil_socket_t fd, short what, void *arg)
+{
+    client_close(arg);
+}
+
+static void client_destroy(struct client *c)
+{
+    g_hash_table_remove(c->broker->clients, c);
+    event_free(c->ev_read);
+    event_free(c->ev_write);
+    event_free(c->ev_close);
+    g_queue_clear_full(&c->out, outframe_free);
+    close(c->fd);
+    g_free(c);
+}
+
+void client_close(struct client *c)
+{
+    struct reg_process *proc = c->proc;
+
+    /* Out of every table first, so the clean-up sends nothing to this connection. */
+    c->dead = true;
+    c->proc = NULL;
+    g_hash_table_remove(c->broker->clients, c);
+    if (proc != NULL)
+        cleanup_process_leave(c->broker, proc, c);
+    client_destroy(c);
+}
+
+void client_free(struct client *c)
+{
+    client_destroy(c);
+}
+
+bool client_pid_connected(struct broker *b, pid_t pid, const struct client *except)
+{
+    GHashTableIter it;
+    gpointer key;
+
+    g_hash_table_iter_init(&it, b->clients);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        const struct client *o = key;
+        if (o != except && o->pid == pid && !o->dead)
+            return true;
+    }
+    return false;
+}
+
+void client_accept(int fd, void *arg)
+{
+    struct broker *b = arg;
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    struct client *c;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+        g_warning("cannot read the credentials of a new connection: %s", g_strerror(errno));
+        close(fd);
+        return;
+    }
+    c = g_new0(struct client, 1);
+    c->broker = b;
+    c->fd = fd;
+    c->pid = cred.pid;
+    c->uid = cred.uid;
+    c->gid = cred.gid;
+    g_queue_init(&c->out);
+    c->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+    c->ev_write = event_new(b->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
+    c->ev_close = evtimer_new(b->base, close_cb, c);
+    g_hash_table_add(b->clients, c);
+    if (g_hash_table_size(b->clients) > b->cfg.max_clients) {
+        g_warning("refusing a connection from pid %d (uid %u): %u clients already (--max-clients)",
+                  (int)c->pid, (unsigned)c->uid, b->cfg.max_clients);
+        client_send_error(c, 0, -EUSERS,
+                          "the broker serves at most %u clients (--max-clients) and has that many; "
+                          "retry later or raise --max-clients",
+                          b->cfg.max_clients);
+        client_close_after_flush(c);
+        return;
+    }
+    g_debug("connection from pid %d (uid %u)", (int)c->pid, (unsigned)c->uid);
+    event_add(c->ev_read, NULL);
+}

@@ -1,0 +1,53 @@
+/* One connection to the broker: identity, receiving, the outgoing queue, and closing. */
+#ifndef AGNOCASTD_CLIENT_H
+#define AGNOCASTD_CLIENT_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct broker;
+struct event;
+struct reg_process;
+
+#define CLIENT_QUEUE_MAX_FRAMES 4096 /* a peer that lets more pile up is dropped */
+
+struct client {
+    struct broker *broker;
+    int fd;
+    pid_t pid; /* SO_PEERCRED at accept: the kernel's word, never the client's */
+    uid_t uid;
+    gid_t gid;
+    bool said_hello;
+    bool closing; /* no more reading; closes when the queue is flushed (or the timer fires) */
+    bool dead;    /* dropped: nothing more is sent, closes on the next loop turn */
+    struct reg_process *proc; /* set once REGISTER_PROCESS succeeded */
+    struct event *ev_read;
+    struct event *ev_write;
+    struct event *ev_close;
+    GQueue out; /* struct outframe */
+};
+
+/* Called by the listener for each new connection; refuses it past --max-clients. */
+void client_accept(int fd, void *broker);
+
+/* Queues or sends one frame; the fds stay the caller's (they are duplicated if queued). */
+void client_send(struct client *c, uint16_t kind, uint32_t request_id, const void *payload,
+                 size_t len, const int *fds, int nfds);
+/* Sends ERROR {code, our version, message}. */
+void client_send_error(struct client *c, uint32_t request_id, int code, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+/* Drops a misbehaving or broken peer: logs why, stops all I/O, closes on the next loop turn. */
+void client_drop(struct client *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Stops reading; closes once what is queued has been sent. */
+void client_close_after_flush(struct client *c);
+/* Closes now, with the clean-up of a process that leaves. */
+void client_close(struct client *c);
+/* Frees a connection at broker shutdown: no clean-up, the processes live on. */
+void client_free(struct client *c);
+/* 1 if another open connection than `except` comes from process `pid`. */
+bool client_pid_connected(struct broker *b, pid_t pid, const struct client *except);
+
+#endif

@@ -1,0 +1,171 @@
+/* Endpoint requests: adding and removing publishers and subscriptions, and the notices they send. */
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "client.h"
+#include "dispatch.h"
+#include "registry.h"
+
+/* Sends `to` a notice describing endpoint `about` (with its process's segment). */
+static void notice(struct reg_process *to, uint16_t kind, const struct reg_endpoint *about,
+                   uint32_t flags, int fd)
+{
+    struct agnocast_wire_notice_endpoint n;
+
+    memset(&n, 0, sizeof(n));
+    n.pid = (uint32_t)about->proc->pid;
+    n.index = about->index;
+    n.qos = about->qos;
+    n.seg_base = about->proc->base;
+    n.seg_size = about->proc->size;
+    n.flags = flags;
+    g_strlcpy(n.topic, about->topic->name, sizeof(n.topic));
+    client_send(to->owner, kind, 0, &n, sizeof(n), fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+}
+
+static uint32_t mqueue_flag(const struct reg_process *p)
+{
+    return (p->flags & AGNOCAST_REGISTER_HAS_MQUEUE) ? AGNOCAST_NOTICE_HAS_MQUEUE : 0;
+}
+
+static void reply_ok(struct client *c, uint32_t request_id)
+{
+    struct agnocast_wire_ok ok = {.value = 0};
+
+    client_send(c, AGNOCAST_MSG_OK, request_id, &ok, sizeof(ok), NULL, 0);
+}
+
+static int add_endpoint(struct client *c, const struct agnocast_frame *f, bool is_publisher,
+                        struct reg_endpoint **out, char **why)
+{
+    const struct agnocast_wire_endpoint *req = f->payload;
+    int rc;
+
+    /* decode already checked both; a second look costs nothing and guards the registry. */
+    if (!agnocast_topic_name_valid(req->topic) || agnocast_qos_validate(&req->qos) < 0) {
+        *why = g_strdup("the topic name or QoS is invalid");
+        return -EINVAL;
+    }
+    rc = registry_endpoint_add(c->broker->reg, c->proc, is_publisher, req->index, &req->qos,
+                               req->topic, out);
+    if (rc == -EEXIST)
+        *why = g_strdup_printf("%s index %u is already in use in process %d; pick another index",
+                               is_publisher ? "publisher" : "subscription", req->index,
+                               (int)c->pid);
+    else if (rc == 0)
+        g_debug("process %d: %s %u on %s", (int)c->pid,
+                is_publisher ? "publisher" : "subscription", req->index, req->topic);
+    return rc;
+}
+
+/*
+ * Subscriber processes are told once per publisher, not once per subscription: the notice
+ * names only the publisher, and the library attaches it to all its subscriptions on the topic.
+ */
+int endpoint_add_publisher(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                           char **why)
+{
+    struct reg_endpoint *pub;
+    GHashTable *told;
+    GPtrArray *subs;
+    int rc = add_endpoint(c, f, true, &pub, why);
+
+    if (rc < 0)
+        return rc;
+    subs = pub->topic->subs;
+    /* The publisher must learn every subscriber before its first publish: before the reply. */
+    for (guint i = 0; i < subs->len; i++) {
+        struct reg_endpoint *sub = subs->pdata[i];
+        notice(c->proc, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, sub,
+               AGNOCAST_NOTICE_ANNOUNCE | mqueue_flag(sub->proc), sub->proc->eventfd);
+    }
+    /* Processes without an mqueue cannot hear the publisher's announcement: relay it. */
+    told = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (guint i = 0; i < subs->len; i++) {
+        struct reg_endpoint *sub = subs->pdata[i];
+        if (mqueue_flag(sub->proc) != 0 || !g_hash_table_add(told, sub->proc))
+            continue;
+        notice(sub->proc, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, pub, 0, -1);
+    }
+    g_hash_table_destroy(told);
+    reply_ok(c, f->request_id);
+    return 0;
+}
+
+int endpoint_add_subscription(struct client *c, const struct agnocast_frame *f, int *fds,
+                              int nfds, char **why)
+{
+    struct reg_endpoint *sub;
+    GPtrArray *pubs;
+    GHashTable *told;
+    int rc = add_endpoint(c, f, false, &sub, why);
+
+    if (rc < 0)
+        return rc;
+    pubs = sub->topic->pubs;
+    for (guint i = 0; i < pubs->len; i++) {
+        struct reg_endpoint *pub = pubs->pdata[i];
+        notice(c->proc, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, pub, mqueue_flag(pub->proc), -1);
+    }
+    /* Each publishing process once: the notice names the subscription, not a publisher. */
+    told = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (guint i = 0; i < pubs->len; i++) {
+        struct reg_endpoint *pub = pubs->pdata[i];
+        if (!g_hash_table_add(told, pub->proc))
+            continue;
+        notice(pub->proc, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, sub, mqueue_flag(sub->proc),
+               c->proc->eventfd);
+    }
+    g_hash_table_destroy(told);
+    reply_ok(c, f->request_id);
+    return 0;
+}
+
+/* Tells each process with an endpoint in `others` (once) that `gone` is being removed. */
+static void notice_removed(GPtrArray *others, uint16_t kind, const struct reg_endpoint *gone)
+{
+    GHashTable *told = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+    for (guint i = 0; i < others->len; i++) {
+        struct reg_endpoint *o = others->pdata[i];
+        if (g_hash_table_add(told, o->proc))
+            notice(o->proc, kind, gone, 0, -1);
+    }
+    g_hash_table_destroy(told);
+}
+
+static int remove_endpoint(struct client *c, const struct agnocast_frame *f, bool is_publisher,
+                           char **why)
+{
+    const struct agnocast_wire_endpoint_remove *req = f->payload;
+    struct reg_endpoint *ep = registry_endpoint_find(c->proc, is_publisher, req->index);
+
+    if (ep == NULL) {
+        *why = g_strdup_printf("process %d has no %s with index %u", (int)c->pid,
+                               is_publisher ? "publisher" : "subscription", req->index);
+        return -ENOENT;
+    }
+    if (is_publisher)
+        notice_removed(ep->topic->subs, AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED, ep);
+    else
+        notice_removed(ep->topic->pubs, AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED, ep);
+    g_debug("process %d: removed %s %u from %s", (int)c->pid,
+            is_publisher ? "publisher" : "subscription", req->index, ep->topic->name);
+    registry_endpoint_remove(c->broker->reg, ep);
+    reply_ok(c, f->request_id);
+    return 0;
+}
+
+int endpoint_remove_publisher(struct client *c, const struct agnocast_frame *f, int *fds,
+                              int nfds, char **why)
+{
+    return remove_endpoint(c, f, true, why);
+}
+
+int endpoint_remove_subscription(struct client *c, const struct agnocast_frame *f, int *fds,
+                                 int nfds, char **why)
+{
+    return remove_endpoint(c, f, false, why);
+}

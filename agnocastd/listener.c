@@ -1,0 +1,258 @@
+/* The listening socket: where it lives, who created it, and the accept loop. */
+#include "listener.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agnocast-config.h"
+
+#define LISTEN_BACKLOG 128
+#define SD_LISTEN_FDS_START 3
+
+struct listener {
+    int fd;
+    char *path;
+    bool from_systemd;
+    bool bound; /* we created the file: remove it on exit */
+    dev_t dev;
+    ino_t ino;
+    struct event *ev_accept;
+    struct event *ev_resume; /* re-arms accepting after running out of descriptors */
+    listener_accept_fn fn;
+    void *arg;
+};
+
+static socklen_t make_addr(const char *path, struct sockaddr_un *addr)
+{
+    size_t len = strlen(path);
+
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    memcpy(addr->sun_path, path, len);
+    if (path[0] == '@')
+        addr->sun_path[0] = '\0'; /* abstract namespace: no file, nothing to unlink */
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (path[0] != '@'));
+}
+
+/* Takes the socket systemd passed, if it passed one to this process. */
+static int take_systemd_fd(char **err)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    int type = 0;
+    socklen_t tlen = sizeof(type);
+
+    if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != (long)getpid())
+        return -1;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (strtol(fds, NULL, 10) < 1)
+        return -1;
+    if (getsockopt(SD_LISTEN_FDS_START, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
+        type != SOCK_SEQPACKET) {
+        *err = g_strdup("systemd handed over fd 3, but it is not a SOCK_SEQPACKET socket; set "
+                        "SocketType=sequentialpacket (ListenSequentialPacket=) in agnocastd.socket");
+        return -2;
+    }
+    fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
+    fcntl(SD_LISTEN_FDS_START, F_SETFL, fcntl(SD_LISTEN_FDS_START, F_GETFL) | O_NONBLOCK);
+    return SD_LISTEN_FDS_START;
+}
+
+/* Removes a socket file no broker answers on; refuses if one does. */
+static int clear_stale(const char *path, char **err)
+{
+    struct sockaddr_un addr;
+    socklen_t alen = make_addr(path, &addr);
+    struct stat st;
+    int fd, rc;
+
+    if (path[0] == '@' || lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode)) {
+        *err = g_strdup_printf("%s exists and is not a socket; remove it or pick another --socket",
+                               path);
+        return -1;
+    }
+    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *err = g_strdup_printf("cannot create a socket: %s", g_strerror(errno));
+        return -1;
+    }
+    rc = connect(fd, (struct sockaddr *)&addr, alen);
+    close(fd);
+    if (rc == 0) {
+        *err = g_strdup_printf("another broker is already listening on %s; stop it first "
+                               "(systemctl stop agnocastd) or pick another --socket",
+                               path);
+        return -1;
+    }
+    if (errno != ECONNREFUSED) {
+        *err = g_strdup_printf("cannot check whether a broker listens on %s: %s; fix its "
+                               "permissions or pick another --socket",
+                               path, g_strerror(errno));
+        return -1;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        *err = g_strdup_printf("cannot remove the stale socket %s: %s; remove it by hand", path,
+                               g_strerror(errno));
+        return -1;
+    }
+    g_message("removed stale socket %s (no broker answered on it)", path);
+    return 0;
+}
+
+static int bind_path(struct listener *l, unsigned mode, char **err)
+{
+    struct sockaddr_un addr;
+    socklen_t alen;
+    struct stat st;
+    mode_t old;
+    int rc;
+
+    if (strlen(l->path) >= sizeof(addr.sun_path) || l->path[0] == '\0') {
+        *err = g_strdup_printf("socket path \"%s\" is empty or longer than %zu bytes; pick a "
+                               "shorter --socket",
+                               l->path, sizeof(addr.sun_path) - 1);
+        return -1;
+    }
+    if (clear_stale(l->path, err) < 0)
+        return -1;
+    alen = make_addr(l->path, &addr);
+    l->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (l->fd < 0) {
+        *err = g_strdup_printf("cannot create a socket: %s", g_strerror(errno));
+        return -1;
+    }
+    /* Born owner-only, then opened up to `mode`, so it is never wider than asked. */
+    old = umask(0177);
+    rc = bind(l->fd, (struct sockaddr *)&addr, alen);
+    umask(old);
+    if (rc < 0) {
+        *err = g_strdup_printf("cannot bind %s: %s; create its directory, fix permissions or "
+                               "pick another --socket",
+                               l->path, g_strerror(errno));
+        return -1;
+    }
+    if (l->path[0] != '@') {
+        l->bound = true;
+        if (chmod(l->path, mode) < 0 || stat(l->path, &st) < 0) {
+            *err = g_strdup_printf("cannot set mode %04o on %s: %s", mode, l->path,
+                                   g_strerror(errno));
+            return -1;
+        }
+        l->dev = st.st_dev;
+        l->ino = st.st_ino;
+    }
+    if (listen(l->fd, LISTEN_BACKLOG) < 0) {
+        *err = g_strdup_printf("cannot listen on %s: %s", l->path, g_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+struct listener *listener_open(const char *path, unsigned mode, char **err)
+{
+    struct listener *l = g_new0(struct listener, 1);
+    int fd;
+
+    l->fd = -1;
+    fd = take_systemd_fd(err);
+    if (fd == -2) {
+        listener_close(l);
+        return NULL;
+    }
+    if (fd >= 0) {
+        l->fd = fd;
+        l->from_systemd = true;
+        l->path = g_strdup("(systemd socket)");
+        return l;
+    }
+    if (path == NULL)
+        path = getenv("AGNOCAST_SOCKET");
+    if (path == NULL || path[0] == '\0')
+        path = AGNOCAST_DEFAULT_SOCKET_PATH;
+    l->path = g_strdup(path);
+    if (bind_path(l, mode, err) < 0) {
+        listener_close(l);
+        return NULL;
+    }
+    return l;
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct listener *l = arg;
+
+    event_add(l->ev_accept, NULL);
+}
+
+static void accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct listener *l = arg;
+
+    for (int i = 0; i < 64; i++) {
+        int c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) {
+            l->fn(c, l->arg);
+            continue;
+        }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Out of descriptors: stop accepting for a second instead of spinning on it. */
+            struct timeval tv = {1, 0};
+            g_warning("cannot accept a connection on %s: %s; pausing for a second (raise the "
+                      "descriptor limit or lower --max-clients)",
+                      l->path, g_strerror(errno));
+            event_del(l->ev_accept);
+            evtimer_add(l->ev_resume, &tv);
+        }
+        break;
+    }
+}
+
+void listener_start(struct listener *l, struct event_base *base, listener_accept_fn fn, void *arg)
+{
+    l->fn = fn;
+    l->arg = arg;
+    l->ev_accept = event_new(base, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
+    l->ev_resume = evtimer_new(base, resume_cb, l);
+    event_add(l->ev_accept, NULL);
+}
+
+const char *listener_path(const struct listener *l)
+{
+    return l->path;
+}
+
+bool listener_from_systemd(const struct listener *l)
+{
+    return l->from_systemd;
+}
+
+void listener_close(struct listener *l)
+{
+    struct stat st;
+
+    if (l == NULL)
+        return;
+    if (l->ev_accept != NULL)
+        event_free(l->ev_accept);
+    if (l->ev_resume != NULL)
+        event_free(l->ev_resume);
+    /* Only a file we bound, and only if nobody replaced it since. */
+    if (l->bound && stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+        unlink(l->path);
+    if (l->fd >= 0)
+        close(l->fd);
+    g_free(l->path);
+    g_free(l);
+}

@@ -1,0 +1,147 @@
+/* agnocastd: options, start-up checks, signals, the event loop and an orderly shutdown. */
+#include <errno.h>
+#include <event2/event.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "agnocast-config.h"
+#include "agnocast-proto.h"
+#include "broker.h"
+#include "client.h"
+#include "listener.h"
+#include "notify.h"
+#include "options.h"
+#include "ranges.h"
+#include "registry.h"
+
+static int check_config(const struct broker_config *cfg)
+{
+    char *why = NULL;
+    uint64_t pool;
+
+    if (ranges_window_validate(cfg->window_base, cfg->window_size, &why) < 0) {
+        g_printerr("agnocastd: %s\n", why);
+        g_free(why);
+        return -1;
+    }
+    if (ranges_pool_size(0, cfg->pool_size, cfg->max_pool_size, &pool) < 0) {
+        g_printerr("agnocastd: --pool-size %" G_GUINT64_FORMAT " is 0 or over --max-pool-size %"
+                   G_GUINT64_FORMAT "; lower one or raise the other\n",
+                   cfg->pool_size, cfg->max_pool_size);
+        return -1;
+    }
+    if (pool > cfg->window_size) {
+        g_printerr("agnocastd: the window (--window-size %" G_GUINT64_FORMAT ") cannot hold one "
+                   "pool of the default size (%" G_GUINT64_FORMAT "); raise --window-size\n",
+                   cfg->window_size, pool);
+        return -1;
+    }
+    return 0;
+}
+
+/* Each client holds its socket and its eventfd, plus queued duplicates: use the hard limit. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct broker *b = arg;
+
+    g_message("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    event_base_loopbreak(b->base);
+}
+
+static void free_clients(struct broker *b)
+{
+    GList *all = g_hash_table_get_keys(b->clients);
+
+    for (GList *l = all; l != NULL; l = l->next)
+        client_free(l->data);
+    g_list_free(all);
+}
+
+int main(int argc, char **argv)
+{
+    struct broker b = {0};
+    struct event *ev_term, *ev_int;
+    char *err = NULL;
+    int rc;
+
+    signal(SIGPIPE, SIG_IGN);
+    rc = options_parse(argc, argv, &b.cfg, &err);
+    if (rc != 0) {
+        if (rc < 0)
+            g_printerr("agnocastd: %s\n", err);
+        g_free(err);
+        options_clear(&b.cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    if (b.cfg.verbose)
+        g_log_set_debug_enabled(TRUE);
+    if (check_config(&b.cfg) < 0) {
+        options_clear(&b.cfg);
+        return 1;
+    }
+    raise_fd_limit();
+
+    b.listener = listener_open(b.cfg.socket_path, b.cfg.socket_mode, &err);
+    if (b.listener == NULL) {
+        g_printerr("agnocastd: %s\n", err);
+        g_free(err);
+        options_clear(&b.cfg);
+        return 1;
+    }
+    b.base = event_base_new();
+    if (b.base == NULL) {
+        g_printerr("agnocastd: cannot create the event loop\n");
+        listener_close(b.listener);
+        options_clear(&b.cfg);
+        return 1;
+    }
+    b.reg = registry_new();
+    b.ranges = ranges_new(b.cfg.window_base, b.cfg.window_size);
+    b.clients = g_hash_table_new(g_direct_hash, g_direct_equal);
+    b.warned_uids = g_hash_table_new(g_direct_hash, g_direct_equal);
+    listener_start(b.listener, b.base, client_accept, &b);
+    ev_term = evsignal_new(b.base, SIGTERM, signal_cb, &b);
+    ev_int = evsignal_new(b.base, SIGINT, signal_cb, &b);
+    event_add(ev_term, NULL);
+    event_add(ev_int, NULL);
+
+    g_message("agnocastd %s (protocol %d) listening on %s; window 0x%" G_GINT64_MODIFIER
+              "x-0x%" G_GINT64_MODIFIER "x, default pool %" G_GUINT64_FORMAT " bytes",
+              AGNOCAST_VERSION_STRING, AGNOCAST_PROTO_VERSION, listener_path(b.listener),
+              b.cfg.window_base, b.cfg.window_base + b.cfg.window_size, b.cfg.pool_size);
+    rc = notify_send("READY=1");
+    if (rc < 0)
+        g_warning("cannot notify the service manager ($NOTIFY_SOCKET): %s", g_strerror(-rc));
+
+    event_base_dispatch(b.base);
+
+    notify_send("STOPPING=1");
+    /* Clients keep running without us (and re-register with the next broker): no clean-up. */
+    free_clients(&b);
+    listener_close(b.listener);
+    event_free(ev_term);
+    event_free(ev_int);
+    registry_free(b.reg);
+    ranges_free(b.ranges);
+    g_hash_table_destroy(b.clients);
+    g_hash_table_destroy(b.warned_uids);
+    event_base_free(b.base);
+    libevent_global_shutdown();
+    options_clear(&b.cfg);
+    g_message("stopped");
+    return 0;
+}

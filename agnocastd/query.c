@@ -1,0 +1,98 @@
+/* Queries any connection may make: topic list, topic info, process list, request counters. */
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "client.h"
+#include "dispatch.h"
+#include "registry.h"
+
+/* A list frame's payload: the list header, then up to AGNOCAST_PROTO_LIST_MAX entries. */
+union list_payload {
+    uint64_t align;
+    unsigned char bytes[AGNOCAST_PROTO_FRAME_MAX];
+};
+
+static union list_payload payload;
+
+static void *list_entries(void)
+{
+    return payload.bytes + sizeof(struct agnocast_wire_list);
+}
+
+static void send_list(struct client *c, uint16_t kind, uint32_t request_id, guint total,
+                      guint count, size_t entry_size)
+{
+    struct agnocast_wire_list head = {.total = total, .count = count};
+
+    memcpy(payload.bytes, &head, sizeof(head));
+    client_send(c, kind, request_id, payload.bytes, sizeof(head) + count * entry_size, NULL, 0);
+}
+
+int query_list_topics(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                      char **why)
+{
+    const struct agnocast_wire_query *q = f->payload;
+    guint total, n;
+
+    n = registry_list_topics(c->broker->reg, q->start, list_entries(), AGNOCAST_PROTO_LIST_MAX,
+                             &total);
+    send_list(c, AGNOCAST_MSG_TOPIC_LIST, f->request_id, total, n,
+              sizeof(struct agnocast_wire_topic_entry));
+    return 0;
+}
+
+int query_topic_info(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                     char **why)
+{
+    const struct agnocast_wire_query *q = f->payload;
+    struct reg_topic *t = NULL;
+    guint total, n;
+
+    if (memchr(q->topic, '\0', sizeof(q->topic)) != NULL)
+        t = registry_topic_find(c->broker->reg, q->topic);
+    if (t == NULL) {
+        *why = g_strdup_printf("no topic %s: list topics with `agnocastctl list-topics`",
+                               agnocast_topic_name_valid(q->topic) ? q->topic : "(invalid name)");
+        return -ENOENT;
+    }
+    n = registry_list_endpoints(t, q->start, list_entries(), AGNOCAST_PROTO_LIST_MAX, &total);
+    send_list(c, AGNOCAST_MSG_TOPIC_INFO_REPLY, f->request_id, total, n,
+              sizeof(struct agnocast_wire_endpoint_entry));
+    return 0;
+}
+
+int query_list_processes(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                         char **why)
+{
+    const struct agnocast_wire_query *q = f->payload;
+    guint total, n;
+
+    n = registry_list_processes(c->broker->reg, q->start, list_entries(), AGNOCAST_PROTO_LIST_MAX,
+                                &total);
+    send_list(c, AGNOCAST_MSG_PROCESS_LIST, f->request_id, total, n,
+              sizeof(struct agnocast_wire_process_entry));
+    return 0;
+}
+
+int query_stats(struct client *c, const struct agnocast_frame *f, int *fds, int nfds, char **why)
+{
+    struct agnocast_wire_stats_entry *e = list_entries();
+    const uint16_t *kinds;
+    size_t nkinds = agnocast_proto_kinds(&kinds);
+    guint n = 0;
+
+    for (size_t i = 0; i < nkinds && n < AGNOCAST_STATS_MAX; i++) {
+        uint64_t count = kinds[i] < BROKER_KIND_SLOTS ? c->broker->requests[kinds[i]] : 0;
+        if (count == 0)
+            continue;
+        memset(&e[n], 0, sizeof(e[n]));
+        e[n].kind = kinds[i];
+        e[n].count = count;
+        n++;
+    }
+    send_list(c, AGNOCAST_MSG_STATS_REPLY, f->request_id, n, n,
+              sizeof(struct agnocast_wire_stats_entry));
+    return 0;
+}

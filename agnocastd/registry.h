@@ -1,0 +1,81 @@
+/* The broker's registry: registered processes, topics, publishers and subscriptions. */
+#ifndef AGNOCASTD_REGISTRY_H
+#define AGNOCASTD_REGISTRY_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agnocast-proto.h"
+
+struct registry;
+struct reg_topic;
+
+struct reg_process {
+    pid_t pid;
+    uid_t uid;
+    uint64_t base; /* its address range */
+    uint64_t size;
+    uint32_t flags;    /* AGNOCAST_REGISTER_* */
+    int eventfd;       /* its doorbell; owned (closed) by the registry, -1 if none */
+    void *owner;       /* the connection it came on; the registry never looks inside */
+    GHashTable *pubs;  /* index -> struct reg_endpoint */
+    GHashTable *subs;  /* index -> struct reg_endpoint */
+};
+
+struct reg_endpoint {
+    struct reg_process *proc;
+    struct reg_topic *topic;
+    uint32_t index;
+    struct agnocast_wire_qos qos;
+    bool is_publisher;
+};
+
+struct reg_topic {
+    char *name;
+    GPtrArray *pubs; /* struct reg_endpoint, not owned */
+    GPtrArray *subs;
+};
+
+struct registry *registry_new(void);
+/* Frees everything, closing the processes' eventfds. */
+void registry_free(struct registry *reg);
+
+/* Registers a process; takes `eventfd` only on success. -EEXIST if the pid is registered. */
+int registry_process_add(struct registry *reg, pid_t pid, uid_t uid, uint64_t base, uint64_t size,
+                         uint32_t flags, int eventfd, void *owner, struct reg_process **out);
+struct reg_process *registry_process_find(struct registry *reg, pid_t pid);
+/* Removes a process with all its endpoints (and topics left empty), closes its eventfd. */
+void registry_process_remove(struct registry *reg, struct reg_process *proc);
+/* Other processes that have an endpoint on a topic where `proc` has one, sorted by pid. */
+GPtrArray *registry_process_peers(struct registry *reg, struct reg_process *proc);
+guint registry_process_count(struct registry *reg);
+
+/* Adds an endpoint on `topic` (created if needed). -EEXIST if the index is taken in that
+ * process for that kind (publisher or subscription). */
+int registry_endpoint_add(struct registry *reg, struct reg_process *proc, bool is_publisher,
+                          uint32_t index, const struct agnocast_wire_qos *qos, const char *topic,
+                          struct reg_endpoint **out);
+struct reg_endpoint *registry_endpoint_find(struct reg_process *proc, bool is_publisher,
+                                            uint32_t index);
+/* Removes an endpoint; deletes its topic if that was the last endpoint on it. */
+void registry_endpoint_remove(struct registry *reg, struct reg_endpoint *ep);
+
+struct reg_topic *registry_topic_find(struct registry *reg, const char *name);
+guint registry_topic_count(struct registry *reg);
+
+/*
+ * Paged queries: fill at most `max` entries starting at entry `start` of the ordered list and
+ * return how many were filled; *total is the length of the whole list.
+ * Topics are sorted by name; processes by pid; a topic's endpoints are its publishers, then its
+ * subscriptions, each sorted by pid and index.
+ */
+guint registry_list_topics(struct registry *reg, guint start, struct agnocast_wire_topic_entry *out,
+                           guint max, guint *total);
+guint registry_list_processes(struct registry *reg, guint start,
+                              struct agnocast_wire_process_entry *out, guint max, guint *total);
+guint registry_list_endpoints(struct reg_topic *topic, guint start,
+                              struct agnocast_wire_endpoint_entry *out, guint max, guint *total);
+
+#endif

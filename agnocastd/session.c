@@ -1,0 +1,129 @@
+/* Session requests: HELLO and REGISTER_PROCESS (a process's doorbell and address range). */
+#include <errno.h>
+#include <glib.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "client.h"
+#include "dispatch.h"
+#include "ranges.h"
+#include "registry.h"
+
+int session_hello(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                  char **why)
+{
+    struct agnocast_wire_hello_reply r = {.broker_pid = (uint32_t)getpid()};
+
+    if (c->said_hello) {
+        *why = g_strdup("this connection already said HELLO; send it once per connection");
+        return -EALREADY;
+    }
+    c->said_hello = true;
+    client_send(c, AGNOCAST_MSG_HELLO_REPLY, f->request_id, &r, sizeof(r), NULL, 0);
+    return 0;
+}
+
+/* 1 if `fd` is an eventfd: the doorbell must be one, not any descriptor the peer had at hand. */
+static int is_eventfd(int fd)
+{
+    char path[64], target[64];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0)
+        return 0;
+    target[n] = '\0';
+    return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+/* A registered pid whose connection already hung up (its EOF not handled yet) is gone. */
+static int connection_hung_up(const struct client *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0;
+}
+
+static int range_error(struct broker *b, int rc, uint64_t size, uint64_t want, char **why)
+{
+    uint64_t wb = ranges_window_base(b->ranges), ws = ranges_window_size(b->ranges);
+
+    if (rc == -ENOMEM)
+        *why = g_strdup_printf("no address range left in the broker's window (0x%" G_GINT64_MODIFIER
+                               "x-0x%" G_GINT64_MODIFIER "x, %u processes registered) for a pool "
+                               "of %" G_GUINT64_FORMAT " bytes; raise --window-size or ask for a "
+                               "smaller pool",
+                               wb, wb + ws, registry_process_count(b->reg), size);
+    else if (rc == -EADDRINUSE)
+        *why = g_strdup_printf("the range at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
+                               " bytes) is taken or outside the broker's window (0x%" G_GINT64_MODIFIER
+                               "x-0x%" G_GINT64_MODIFIER "x); register with want_base 0",
+                               want, size, wb, wb + ws);
+    else
+        *why = g_strdup_printf("want_base 0x%" G_GINT64_MODIFIER "x is not 2 MiB aligned", want);
+    return rc;
+}
+
+int session_register(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                     char **why)
+{
+    const struct agnocast_wire_register *req = f->payload;
+    struct broker *b = c->broker;
+    struct agnocast_wire_register_reply r;
+    struct reg_process *old, *proc = NULL;
+    uint64_t size, base;
+    int rc;
+
+    if (c->proc != NULL) {
+        *why = g_strdup_printf("this connection already registered process %d", (int)c->pid);
+        return -EALREADY;
+    }
+    if (nfds != 1 || !is_eventfd(fds[0])) {
+        *why = g_strdup_printf("REGISTER_PROCESS carries exactly one descriptor, the process's "
+                               "eventfd; it came with %d%s",
+                               nfds, nfds == 1 ? " that is not an eventfd" : "");
+        return -EINVAL;
+    }
+    old = registry_process_find(b->reg, c->pid);
+    if (old != NULL && connection_hung_up(old->owner))
+        client_close(old->owner);
+    else if (old != NULL) {
+        *why = g_strdup_printf("process %d is already registered on another connection; a "
+                               "process registers once",
+                               (int)c->pid);
+        return -EEXIST;
+    }
+    if (ranges_pool_size(req->pool_size, b->cfg.pool_size, b->cfg.max_pool_size, &size) < 0) {
+        *why = g_strdup_printf("a pool of %" G_GUINT64_FORMAT " bytes is over the broker's "
+                               "maximum of %" G_GUINT64_FORMAT " bytes (--max-pool-size); ask for "
+                               "less (MEMPOOL_SIZE) or raise the maximum",
+                               req->pool_size, b->cfg.max_pool_size);
+        return -EINVAL;
+    }
+    rc = ranges_alloc(b->ranges, size, req->want_base, &base);
+    if (rc < 0)
+        return range_error(b, rc, size, req->want_base, why);
+    rc = registry_process_add(b->reg, c->pid, c->uid, base, size,
+                              req->flags & AGNOCAST_REGISTER_HAS_MQUEUE, fds[0], c, &proc);
+    if (rc < 0) {
+        ranges_release(b->ranges, base);
+        *why = g_strdup_printf("process %d cannot be registered: %s", (int)c->pid, g_strerror(-rc));
+        return rc;
+    }
+    fds[0] = -1;
+    c->proc = proc;
+    g_message("process %d (uid %u) registered: range 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+              "x (%.1f MiB)%s",
+              (int)c->pid, (unsigned)c->uid, base, base + size, (double)size / (1024.0 * 1024.0),
+              proc->flags & AGNOCAST_REGISTER_HAS_MQUEUE ? "" : ", notices over the socket");
+    memset(&r, 0, sizeof(r));
+    r.base = base;
+    r.size = size;
+    client_send(c, AGNOCAST_MSG_REGISTER_REPLY, f->request_id, &r, sizeof(r), NULL, 0);
+    return 0;
+}

@@ -1,0 +1,614 @@
+/* Integration tests of agnocastd: a private broker on a temporary socket, raw protocol clients. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agnocast-proto.h"
+
+#define TIMEOUT_MS 5000
+
+static const char *broker_path;
+
+struct fixture {
+    char *dir;
+    char *sock;
+    pid_t broker;
+};
+
+/* A connection whose SO_PEERCRED pid is a short-lived child's, so that several registered
+ * "processes" can live in this one test process. */
+struct peer {
+    int fd;
+    pid_t pid;
+    int efd; /* its doorbell once registered */
+    uint32_t next_id;
+    struct agnocast_wire_register_reply range;
+};
+
+struct reply {
+    union agnocast_frame_buffer buf;
+    struct agnocast_frame f;
+    int fds[AGNOCAST_PROTO_FDS_MAX];
+    int nfds;
+};
+
+static int connect_from(const char *path, pid_t *pid_out)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    int status = 0;
+    pid_t pid;
+
+    assert_true(fd >= 0);
+    g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 ? 0 : 1);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        close(fd);
+        return -1;
+    }
+    *pid_out = pid;
+    return fd;
+}
+
+static int broker_setup(void **state)
+{
+    struct fixture *fx = g_new0(struct fixture, 1);
+    pid_t pid;
+
+    fx->dir = g_dir_make_tmp("agnocastd-test-XXXXXX", NULL);
+    assert_non_null(fx->dir);
+    fx->sock = g_build_filename(fx->dir, "broker.sock", NULL);
+    fx->broker = fork();
+    assert_true(fx->broker >= 0);
+    if (fx->broker == 0) {
+        execl(broker_path, broker_path, "--socket", fx->sock, "--pool-size", "1M",
+              "--max-pool-size", "64M", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        int fd = connect_from(fx->sock, &pid);
+        if (fd >= 0) {
+            close(fd);
+            *state = fx;
+            return 0;
+        }
+        g_usleep(10000);
+    }
+    fail_msg("agnocastd (%s) did not start listening on %s", broker_path, fx->sock);
+    return -1;
+}
+
+static int broker_teardown(void **state)
+{
+    struct fixture *fx = *state;
+    int status;
+
+    if (fx->broker > 0) {
+        kill(fx->broker, SIGKILL);
+        waitpid(fx->broker, &status, 0);
+    }
+    g_unlink(fx->sock);
+    g_rmdir(fx->dir);
+    g_free(fx->sock);
+    g_free(fx->dir);
+    g_free(fx);
+    return 0;
+}
+
+static void send_frame(int fd, uint16_t kind, uint32_t id, const void *payload, size_t len,
+                       const int *fds, int nfds)
+{
+    union agnocast_frame_buffer buf;
+    ssize_t n = agnocast_proto_encode(buf.bytes, sizeof(buf.bytes), kind, id, payload, len);
+
+    assert_true(n > 0);
+    assert_int_equal(agnocast_proto_send(fd, buf.bytes, (size_t)n, fds, nfds), 0);
+}
+
+/* Receives one frame (failing the test after TIMEOUT_MS); returns the frame length, 0 on EOF. */
+static ssize_t recv_frame(int fd, struct reply *r)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ssize_t n;
+
+    assert_int_equal(poll(&p, 1, TIMEOUT_MS), 1);
+    r->nfds = AGNOCAST_PROTO_FDS_MAX;
+    n = agnocast_proto_recv(fd, r->buf.bytes, sizeof(r->buf.bytes), r->fds, &r->nfds);
+    if (n == -ECONNRESET)
+        return 0;
+    assert_true(n >= 0);
+    if (n > 0)
+        assert_int_equal(agnocast_proto_decode(r->buf.bytes, (size_t)n, &r->f), 0);
+    return n;
+}
+
+static void expect_kind(int fd, struct reply *r, uint16_t kind)
+{
+    assert_true(recv_frame(fd, r) > 0);
+    if (r->f.kind != kind) {
+        const struct agnocast_wire_error *e = r->f.payload;
+        fail_msg("expected %s, got %s%s%s", agnocast_proto_kind_name(kind),
+                 agnocast_proto_kind_name(r->f.kind), r->f.kind == AGNOCAST_MSG_ERROR ? ": " : "",
+                 r->f.kind == AGNOCAST_MSG_ERROR ? e->message : "");
+    }
+}
+
+static void expect_closed(int fd)
+{
+    struct reply r;
+
+    assert_int_equal(recv_frame(fd, &r), 0);
+}
+
+static void close_fds(struct reply *r)
+{
+    for (int i = 0; i < r->nfds; i++)
+        close(r->fds[i]);
+    r->nfds = 0;
+}
+
+static void peer_open(struct fixture *fx, struct peer *p)
+{
+    struct agnocast_wire_hello hello = {0};
+    struct reply r;
+
+    memset(p, 0, sizeof(*p));
+    p->efd = -1;
+    p->next_id = 1;
+    p->fd = connect_from(fx->sock, &p->pid);
+    assert_true(p->fd >= 0);
+    send_frame(p->fd, AGNOCAST_MSG_HELLO, p->next_id, &hello, sizeof(hello), NULL, 0);
+    expect_kind(p->fd, &r, AGNOCAST_MSG_HELLO_REPLY);
+    assert_int_equal(r.f.request_id, p->next_id);
+    p->next_id++;
+}
+
+/* Sends a request and returns its id; the reply may follow notices. */
+static uint32_t request(struct peer *p, uint16_t kind, const void *payload, size_t len,
+                        const int *fds, int nfds)
+{
+    uint32_t id = p->next_id++;
+
+    send_frame(p->fd, kind, id, payload, len, fds, nfds);
+    return id;
+}
+
+static void expect_error(struct peer *p, uint32_t id, int code, const char *text)
+{
+    struct reply r;
+
+    expect_kind(p->fd, &r, AGNOCAST_MSG_ERROR);
+    const struct agnocast_wire_error *e = r.f.payload;
+    assert_int_equal(r.f.request_id, id);
+    assert_int_equal(e->code, code);
+    assert_int_equal(e->version, AGNOCAST_PROTO_VERSION);
+    if (text != NULL && strstr(e->message, text) == NULL)
+        fail_msg("error \"%s\" does not mention \"%s\"", e->message, text);
+}
+
+static void expect_ok(struct peer *p, uint32_t id)
+{
+    struct reply r;
+
+    expect_kind(p->fd, &r, AGNOCAST_MSG_OK);
+    assert_int_equal(r.f.request_id, id);
+}
+
+static void peer_register(struct peer *p, uint32_t flags)
+{
+    struct agnocast_wire_register req = {.pool_size = 0, .flags = flags};
+    struct reply r;
+    uint32_t id;
+
+    p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    assert_true(p->efd >= 0);
+    id = request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &p->efd, 1);
+    expect_kind(p->fd, &r, AGNOCAST_MSG_REGISTER_REPLY);
+    assert_int_equal(r.f.request_id, id);
+    memcpy(&p->range, r.f.payload, sizeof(p->range));
+}
+
+static void peer_close(struct peer *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    if (p->efd >= 0)
+        close(p->efd);
+    p->fd = p->efd = -1;
+}
+
+static uint32_t add_endpoint(struct peer *p, uint16_t kind, uint32_t index, uint32_t depth,
+                             const char *topic)
+{
+    struct agnocast_wire_endpoint req;
+
+    memset(&req, 0, sizeof(req));
+    req.index = index;
+    req.qos.depth = depth;
+    req.qos.reliability = AGNOCAST_RELIABILITY_RELIABLE;
+    assert_int_equal(agnocast_topic_field_set(req.topic, topic), 0);
+    return request(p, kind, &req, sizeof(req), NULL, 0);
+}
+
+/* Checks a notice about an endpoint of `about`. */
+static const struct agnocast_wire_notice_endpoint *
+expect_notice(struct peer *to, struct reply *r, uint16_t kind, const struct peer *about,
+              uint32_t index, uint32_t flags, const char *topic)
+{
+    expect_kind(to->fd, r, kind);
+    const struct agnocast_wire_notice_endpoint *n = r->f.payload;
+    assert_int_equal(r->f.request_id, 0);
+    assert_int_equal(n->pid, about->pid);
+    assert_int_equal(n->index, index);
+    assert_int_equal(n->flags, flags);
+    assert_string_equal(n->topic, topic);
+    if (kind == AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED || kind == AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED) {
+        assert_int_equal(n->seg_base, about->range.base);
+        assert_int_equal(n->seg_size, about->range.size);
+    }
+    return n;
+}
+
+/* The descriptor in a SUBSCRIBER_ADDED notice rings the subscriber's own doorbell. */
+static void assert_same_eventfd(struct reply *r, int efd)
+{
+    uint64_t one = 1, got = 0;
+
+    assert_int_equal(r->nfds, 1);
+    assert_int_equal(write(r->fds[0], &one, sizeof(one)), sizeof(one));
+    assert_int_equal(read(efd, &got, sizeof(got)), sizeof(got));
+    assert_int_equal(got, 1);
+    close_fds(r);
+}
+
+static void test_broker_hello(void **state)
+{
+    struct fixture *fx = *state;
+    struct agnocast_wire_hello hello = {0};
+    struct reply r;
+    pid_t pid;
+    int fd = connect_from(fx->sock, &pid);
+
+    send_frame(fd, AGNOCAST_MSG_HELLO, 77, &hello, sizeof(hello), NULL, 0);
+    expect_kind(fd, &r, AGNOCAST_MSG_HELLO_REPLY);
+    assert_int_equal(r.f.request_id, 77);
+    assert_int_equal(((const struct agnocast_wire_hello_reply *)r.f.payload)->broker_pid,
+                     fx->broker);
+    close(fd);
+}
+
+static void test_broker_version_mismatch(void **state)
+{
+    struct fixture *fx = *state;
+    struct agnocast_wire_hello hello = {0};
+    union agnocast_frame_buffer buf;
+    struct agnocast_wire_header h;
+    struct reply r;
+    pid_t pid;
+    int fd = connect_from(fx->sock, &pid);
+    ssize_t n = agnocast_proto_encode(buf.bytes, sizeof(buf.bytes), AGNOCAST_MSG_HELLO, 5, &hello,
+                                      sizeof(hello));
+
+    memcpy(&h, buf.bytes, sizeof(h));
+    h.version = AGNOCAST_PROTO_VERSION + 1;
+    memcpy(buf.bytes, &h, sizeof(h));
+    assert_int_equal(agnocast_proto_send(fd, buf.bytes, (size_t)n, NULL, 0), 0);
+    expect_kind(fd, &r, AGNOCAST_MSG_ERROR);
+    const struct agnocast_wire_error *e = r.f.payload;
+    assert_int_equal(r.f.request_id, 5);
+    assert_int_equal(e->code, -EPROTONOSUPPORT);
+    assert_int_equal(e->version, AGNOCAST_PROTO_VERSION);
+    char *want = g_strdup_printf("protocol version %d is not supported by this broker (version %d)",
+                                 AGNOCAST_PROTO_VERSION + 1, AGNOCAST_PROTO_VERSION);
+    assert_non_null(strstr(e->message, want));
+    g_free(want);
+    expect_closed(fd);
+    close(fd);
+}
+
+static void test_broker_request_before_hello_drops(void **state)
+{
+    struct fixture *fx = *state;
+    struct agnocast_wire_query q;
+    pid_t pid;
+    int fd = connect_from(fx->sock, &pid);
+
+    memset(&q, 0, sizeof(q));
+    send_frame(fd, AGNOCAST_MSG_LIST_TOPICS, 1, &q, sizeof(q), NULL, 0);
+    expect_closed(fd);
+    close(fd);
+}
+
+static void test_broker_register(void **state)
+{
+    struct fixture *fx = *state;
+    struct agnocast_wire_register req = {.pool_size = 1};
+    struct peer a, b, again;
+    int efd = eventfd(0, EFD_CLOEXEC);
+    uint32_t id;
+
+    peer_open(fx, &a);
+    /* No descriptor, or one that is not an eventfd: refused, the connection stays. */
+    id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0);
+    expect_error(&a, id, -EINVAL, "eventfd");
+    id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &a.fd, 1);
+    expect_error(&a, id, -EINVAL, "not an eventfd");
+    req.pool_size = 65ull << 20;
+    id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &efd, 1);
+    expect_error(&a, id, -EINVAL, "67108864");
+    /* An endpoint before registering is refused too. */
+    id = add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/early");
+    expect_error(&a, id, -EPERM, "REGISTER_PROCESS");
+
+    peer_register(&a, 0);
+    assert_int_equal(a.range.base % (2u << 20), 0);
+    assert_int_equal(a.range.size % 102400, 0);
+    assert_true(a.range.size >= (1u << 20));
+    peer_open(fx, &b);
+    peer_register(&b, AGNOCAST_REGISTER_HAS_MQUEUE);
+    assert_true(b.range.base >= a.range.base + a.range.size ||
+                a.range.base >= b.range.base + b.range.size);
+
+    /* A second connection from a registered pid cannot register it again. */
+    again.fd = connect_from(fx->sock, &again.pid);
+    close(again.fd);
+    memset(&req, 0, sizeof(req));
+    id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &efd, 1);
+    expect_error(&a, id, -EALREADY, NULL);
+    /* want_base of a range in use */
+    peer_close(&b);
+    peer_open(fx, &b);
+    req.want_base = a.range.base;
+    id = request(&b, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &efd, 1);
+    expect_error(&b, id, -EADDRINUSE, "want_base 0");
+    close(efd);
+    peer_close(&a);
+    peer_close(&b);
+}
+
+static void test_broker_publisher_then_subscriber_notices(void **state)
+{
+    struct fixture *fx = *state;
+    struct peer sub, pub, sub2;
+    struct reply r;
+    uint32_t id;
+
+    peer_open(fx, &sub);
+    peer_register(&sub, 0); /* no mqueue: the broker relays publisher announcements */
+    peer_open(fx, &pub);
+    peer_register(&pub, AGNOCAST_REGISTER_HAS_MQUEUE);
+
+    id = add_endpoint(&sub, AGNOCAST_MSG_ADD_SUBSCRIPTION, 4, 10, "/chatter");
+    expect_ok(&sub, id);
+
+    id = add_endpoint(&pub, AGNOCAST_MSG_ADD_PUBLISHER, 2, 5, "/chatter");
+    const struct agnocast_wire_notice_endpoint *n =
+        expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub, 4,
+                      AGNOCAST_NOTICE_ANNOUNCE, "/chatter");
+    assert_int_equal(n->qos.depth, 10);
+    assert_same_eventfd(&r, sub.efd);
+    expect_ok(&pub, id);
+    n = expect_notice(&sub, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 2, 0, "/chatter");
+    assert_int_equal(n->qos.depth, 5);
+    assert_int_equal(r.nfds, 0);
+
+    /* A subscriber with an mqueue, arriving after the publisher. */
+    peer_open(fx, &sub2);
+    peer_register(&sub2, AGNOCAST_REGISTER_HAS_MQUEUE);
+    id = add_endpoint(&sub2, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 3, "/chatter");
+    expect_notice(&sub2, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 2,
+                  AGNOCAST_NOTICE_HAS_MQUEUE, "/chatter");
+    expect_ok(&sub2, id);
+    expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub2, 0,
+                  AGNOCAST_NOTICE_HAS_MQUEUE, "/chatter");
+    assert_same_eventfd(&r, sub2.efd);
+
+    /* Duplicate index, unknown index, then a real removal. */
+    id = add_endpoint(&pub, AGNOCAST_MSG_ADD_PUBLISHER, 2, 5, "/other");
+    expect_error(&pub, id, -EEXIST, "index 2");
+    struct agnocast_wire_endpoint_remove rm = {.index = 9};
+    id = request(&pub, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0);
+    expect_error(&pub, id, -ENOENT, "index 9");
+    rm.index = 0;
+    id = request(&sub2, AGNOCAST_MSG_REMOVE_SUBSCRIPTION, &rm, sizeof(rm), NULL, 0);
+    expect_ok(&sub2, id);
+    expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED, &sub2, 0, 0, "/chatter");
+    rm.index = 2;
+    id = request(&pub, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0);
+    expect_ok(&pub, id);
+    expect_notice(&sub, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED, &pub, 2, 0, "/chatter");
+    peer_close(&sub);
+    peer_close(&pub);
+    peer_close(&sub2);
+}
+
+static void test_broker_garbage_drops_only_that_client(void **state)
+{
+    struct fixture *fx = *state;
+    const char garbage[] = "\x01\x02 not a frame \n\x1b[31m";
+    struct agnocast_wire_query q;
+    struct peer bad, good;
+    struct reply r;
+    uint32_t id;
+
+    peer_open(fx, &bad);
+    peer_open(fx, &good);
+    peer_register(&good, 0);
+    assert_int_equal(agnocast_proto_send(bad.fd, garbage, sizeof(garbage), NULL, 0), 0);
+    expect_closed(bad.fd);
+    memset(&q, 0, sizeof(q));
+    id = request(&good, AGNOCAST_MSG_LIST_PROCESSES, &q, sizeof(q), NULL, 0);
+    expect_kind(good.fd, &r, AGNOCAST_MSG_PROCESS_LIST);
+    assert_int_equal(r.f.request_id, id);
+    assert_int_equal(r.f.list_total, 1);
+    peer_close(&bad);
+    peer_close(&good);
+}
+
+static void test_broker_process_gone(void **state)
+{
+    struct fixture *fx = *state;
+    struct agnocast_wire_query q;
+    struct peer a, b;
+    struct reply r;
+    uint32_t id;
+
+    peer_open(fx, &a);
+    peer_register(&a, AGNOCAST_REGISTER_HAS_MQUEUE);
+    peer_open(fx, &b);
+    peer_register(&b, AGNOCAST_REGISTER_HAS_MQUEUE);
+    id = add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/gone");
+    expect_ok(&a, id);
+    id = add_endpoint(&b, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/gone");
+    expect_notice(&b, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 0, AGNOCAST_NOTICE_HAS_MQUEUE,
+                  "/gone");
+    expect_ok(&b, id);
+
+    memset(&q, 0, sizeof(q));
+    id = request(&b, AGNOCAST_MSG_LIST_PROCESSES, &q, sizeof(q), NULL, 0);
+    expect_kind(b.fd, &r, AGNOCAST_MSG_PROCESS_LIST);
+    assert_int_equal(r.f.list_total, 2);
+
+    peer_close(&a);
+    expect_kind(b.fd, &r, AGNOCAST_MSG_NOTICE_PROCESS_GONE);
+    assert_int_equal(((const struct agnocast_wire_notice_process *)r.f.payload)->pid, a.pid);
+    id = request(&b, AGNOCAST_MSG_LIST_PROCESSES, &q, sizeof(q), NULL, 0);
+    expect_kind(b.fd, &r, AGNOCAST_MSG_PROCESS_LIST);
+    assert_int_equal(r.f.request_id, id);
+    assert_int_equal(r.f.list_total, 1);
+    assert_int_equal(r.f.list_count, 1);
+    const struct agnocast_wire_process_entry *e = r.f.entries;
+    assert_int_equal(e[0].pid, b.pid);
+    assert_int_equal(e[0].subscriptions, 1);
+    assert_int_equal(e[0].base, b.range.base);
+    peer_close(&b);
+}
+
+static void test_broker_queries(void **state)
+{
+    struct fixture *fx = *state;
+    struct agnocast_wire_query q;
+    struct peer a, ctl;
+    struct reply r;
+    uint32_t id;
+
+    peer_open(fx, &a);
+    peer_register(&a, AGNOCAST_REGISTER_HAS_MQUEUE);
+    expect_ok(&a, add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/b"));
+    expect_ok(&a, add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 1, 1, "/a"));
+    /* A subscription in the same process hears of both publishers. */
+    id = add_endpoint(&a, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/a");
+    expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 1, AGNOCAST_NOTICE_HAS_MQUEUE,
+                  "/a");
+    expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &a, 0, AGNOCAST_NOTICE_HAS_MQUEUE,
+                  "/a");
+    assert_same_eventfd(&r, a.efd);
+    expect_ok(&a, id);
+
+    peer_open(fx, &ctl); /* an unregistered query client, like agnocastctl */
+    memset(&q, 0, sizeof(q));
+    id = request(&ctl, AGNOCAST_MSG_LIST_TOPICS, &q, sizeof(q), NULL, 0);
+    expect_kind(ctl.fd, &r, AGNOCAST_MSG_TOPIC_LIST);
+    assert_int_equal(r.f.request_id, id);
+    assert_int_equal(r.f.list_total, 2);
+    const struct agnocast_wire_topic_entry *t = r.f.entries;
+    assert_string_equal(t[0].topic, "/a");
+    assert_int_equal(t[0].publishers, 1);
+    assert_int_equal(t[0].subscriptions, 1);
+    assert_string_equal(t[1].topic, "/b");
+
+    assert_int_equal(agnocast_topic_field_set(q.topic, "/a"), 0);
+    id = request(&ctl, AGNOCAST_MSG_TOPIC_INFO, &q, sizeof(q), NULL, 0);
+    expect_kind(ctl.fd, &r, AGNOCAST_MSG_TOPIC_INFO_REPLY);
+    assert_int_equal(r.f.list_count, 2);
+    const struct agnocast_wire_endpoint_entry *ep = r.f.entries;
+    assert_true(ep[0].is_publisher && ep[0].pid == (uint32_t)a.pid && ep[0].index == 1);
+    assert_true(!ep[1].is_publisher && ep[1].index == 0);
+
+    assert_int_equal(agnocast_topic_field_set(q.topic, "/nope"), 0);
+    id = request(&ctl, AGNOCAST_MSG_TOPIC_INFO, &q, sizeof(q), NULL, 0);
+    expect_error(&ctl, id, -ENOENT, "no topic /nope: list topics with `agnocastctl list-topics`");
+
+    id = request(&ctl, AGNOCAST_MSG_STATS, NULL, 0, NULL, 0);
+    expect_kind(ctl.fd, &r, AGNOCAST_MSG_STATS_REPLY);
+    const struct agnocast_wire_stats_entry *s = r.f.entries;
+    uint64_t hello = 0, add_pub = 0, stats = 0;
+    for (uint32_t i = 0; i < r.f.list_count; i++) {
+        if (s[i].kind == AGNOCAST_MSG_HELLO)
+            hello = s[i].count;
+        if (s[i].kind == AGNOCAST_MSG_ADD_PUBLISHER)
+            add_pub = s[i].count;
+        if (s[i].kind == AGNOCAST_MSG_STATS)
+            stats = s[i].count;
+    }
+    assert_true(hello >= 2); /* the fixture's own probe connections never said HELLO */
+    assert_int_equal(add_pub, 2);
+    assert_int_equal(stats, 1);
+    peer_close(&a);
+    peer_close(&ctl);
+}
+
+static void test_broker_sigterm_exits_cleanly(void **state)
+{
+    struct fixture *fx = *state;
+    struct stat st;
+    int status = 0;
+
+    assert_int_equal(stat(fx->sock, &st), 0);
+    assert_int_equal(kill(fx->broker, SIGTERM), 0);
+    assert_int_equal(waitpid(fx->broker, &status, 0), fx->broker);
+    fx->broker = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(stat(fx->sock, &st), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_broker_hello, broker_setup, broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_version_mismatch, broker_setup,
+                                        broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_request_before_hello_drops, broker_setup,
+                                        broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_register, broker_setup, broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_publisher_then_subscriber_notices,
+                                        broker_setup, broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_garbage_drops_only_that_client, broker_setup,
+                                        broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_process_gone, broker_setup, broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_queries, broker_setup, broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_sigterm_exits_cleanly, broker_setup,
+                                        broker_teardown),
+    };
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s PATH-TO-AGNOCASTD\n", argv[0]);
+        return 2;
+    }
+    broker_path = argv[1];
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests_name("broker", tests, NULL, NULL);
+}
