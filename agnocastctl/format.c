@@ -54,6 +54,19 @@ char *format_clean_text(const char *s)
     return g_string_free(out, FALSE);
 }
 
+char *format_size_human(uint64_t bytes)
+{
+    char *text = g_format_size_full(bytes, G_FORMAT_SIZE_IEC_UNITS);
+    char *nbsp;
+
+    /* GLib separates number and unit with U+00A0; a plain space reads the same in any locale. */
+    while ((nbsp = strstr(text, "\xc2\xa0")) != NULL) {
+        nbsp[0] = ' ';
+        memmove(nbsp + 1, nbsp + 2, strlen(nbsp + 2) + 1);
+    }
+    return text;
+}
+
 /* A text table: rows of cells, printed with columns padded to their widest cell. */
 struct format_table {
     guint ncols;
@@ -240,13 +253,12 @@ void format_processes(GString *out, const struct agnocast_wire_process_entry *en
     for (size_t i = 0; i < n; i++) {
         const struct agnocast_wire_process_entry *e = &entries[i];
 
-        format_table_add(&t, format_cells(6, g_strdup_printf("%" PRIu32, e->pid),
-                                          g_strdup_printf("%" PRIu32, e->uid),
-                                          g_strdup_printf("0x%" PRIx64 "-0x%" PRIx64, e->base,
-                                                          e->base + e->size),
-                                          g_format_size_full(e->size, G_FORMAT_SIZE_IEC_UNITS),
-                                          g_strdup_printf("%" PRIu32, e->publishers),
-                                          g_strdup_printf("%" PRIu32, e->subscriptions)));
+        format_table_add(
+            &t, format_cells(
+                    6, g_strdup_printf("%" PRIu32, e->pid), g_strdup_printf("%" PRIu32, e->uid),
+                    g_strdup_printf("0x%" PRIx64 "-0x%" PRIx64, e->base, e->base + e->size),
+                    format_size_human(e->size), g_strdup_printf("%" PRIu32, e->publishers),
+                    g_strdup_printf("%" PRIu32, e->subscriptions)));
     }
     format_table_flush(&t, out);
 }

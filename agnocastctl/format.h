@@ -17,6 +17,9 @@ const char *format_reliability(uint8_t reliability);
  * become '?'. g_free() it. */
 char *format_clean_text(const char *s);
 
+/* "512 bytes", "1.5 KiB", "128.0 MiB" (IEC units, ASCII only). g_free() it. */
+char *format_size_human(uint64_t bytes);
+
 /*
  * Each function appends the whole output of one command to `out`: a header line and one line
  * per entry (the header alone when there are none), or, with `json`, one JSON document on one
