@@ -71,6 +71,30 @@ static int connect_from(const char *path, pid_t *pid_out)
     return fd;
 }
 
+/* Two connections from the same short-lived child: one process, two sockets. */
+static void connect_twice_from(const char *path, int fds[2], pid_t *pid_out)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    int status = 0;
+    pid_t pid;
+
+    g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+    for (int i = 0; i < 2; i++) {
+        fds[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        assert_true(fds[i] >= 0);
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(connect(fds[0], (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+                      connect(fds[1], (struct sockaddr *)&addr, sizeof(addr)) == 0
+                  ? 0
+                  : 1);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    *pid_out = pid;
+}
+
 static int broker_setup(void **state)
 {
     struct fixture *fx = g_new0(struct fixture, 1);
@@ -104,9 +128,18 @@ static int broker_teardown(void **state)
     struct fixture *fx = *state;
     int status;
 
+    /* Every test ends with a clean shutdown, so a run under valgrind checks it each time. */
     if (fx->broker > 0) {
-        kill(fx->broker, SIGKILL);
-        waitpid(fx->broker, &status, 0);
+        int waited = 0;
+        kill(fx->broker, SIGTERM);
+        while (waitpid(fx->broker, &status, WNOHANG) == 0 && waited++ < 1000)
+            g_usleep(10000);
+        if (waited > 1000) {
+            kill(fx->broker, SIGKILL);
+            waitpid(fx->broker, &status, 0);
+        }
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
     }
     g_unlink(fx->sock);
     g_rmdir(fx->dir);
@@ -370,12 +403,32 @@ static void test_broker_register(void **state)
     assert_true(b.range.base >= a.range.base + a.range.size ||
                 a.range.base >= b.range.base + b.range.size);
 
-    /* A second connection from a registered pid cannot register it again. */
-    again.fd = connect_from(fx->sock, &again.pid);
-    close(again.fd);
+    /* A connection registers once; a second connection from a registered pid cannot either. */
     memset(&req, 0, sizeof(req));
     id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &efd, 1);
     expect_error(&a, id, -EALREADY, NULL);
+    int two[2];
+    struct peer first;
+    struct reply r;
+    connect_twice_from(fx->sock, two, &again.pid);
+    memset(&first, 0, sizeof(first));
+    first.fd = two[0];
+    first.efd = -1;
+    first.next_id = 1;
+    memset(&again, 0, sizeof(again));
+    again.fd = two[1];
+    again.efd = -1;
+    again.next_id = 1;
+    struct agnocast_wire_hello hello = {0};
+    id = request(&first, AGNOCAST_MSG_HELLO, &hello, sizeof(hello), NULL, 0);
+    expect_kind(first.fd, &r, AGNOCAST_MSG_HELLO_REPLY);
+    id = request(&again, AGNOCAST_MSG_HELLO, &hello, sizeof(hello), NULL, 0);
+    expect_kind(again.fd, &r, AGNOCAST_MSG_HELLO_REPLY);
+    peer_register(&first, 0);
+    id = request(&again, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &efd, 1);
+    expect_error(&again, id, -EEXIST, "already registered");
+    peer_close(&first);
+    peer_close(&again);
     /* want_base of a range in use */
     peer_close(&b);
     peer_open(fx, &b);
