@@ -63,8 +63,7 @@ void cleanup_process_leave(struct broker *b, struct reg_process *proc, struct cl
     registry_process_remove(b->reg, proc); /* also closes its eventfd */
     for (guint i = 0; i < peers->len; i++) {
         struct reg_process *peer = peers->pdata[i];
-        client_send(peer->owner, AGNOCAST_MSG_NOTICE_PROCESS_GONE, 0, &gone, sizeof(gone), NULL,
-                    0);
+        client_send(peer->owner, AGNOCAST_MSG_NOTICE_PROCESS_GONE, 0, &gone, sizeof(gone), NULL, 0);
     }
     ranges_release(b->ranges, base);
     /* A new process with the same pid owns those names now. */

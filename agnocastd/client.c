@@ -176,8 +176,8 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     for (int n = 0; n < READ_BATCH && !c->dead && !c->closing; n++) {
         int fds[AGNOCAST_PROTO_FDS_MAX];
         int nfds = AGNOCAST_PROTO_FDS_MAX;
-        ssize_t len = agnocast_proto_recv(c->fd, recv_buf.bytes, sizeof(recv_buf.bytes), fds,
-                                          &nfds);
+        ssize_t len =
+            agnocast_proto_recv(c->fd, recv_buf.bytes, sizeof(recv_buf.bytes), fds, &nfds);
         if (len == -EAGAIN || len == -EINTR)
             return;
         if (len == 0) {

@@ -20,16 +20,15 @@ typedef int (*dispatch_fn)(struct client *c, const struct agnocast_frame *f, int
 void dispatch_frame(struct client *c, const void *buf, size_t len, int *fds, int nfds);
 
 /* Handlers, by module. */
-int session_hello(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
-                  char **why);
+int session_hello(struct client *c, const struct agnocast_frame *f, int *fds, int nfds, char **why);
 int session_register(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                      char **why);
 int endpoint_add_publisher(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                            char **why);
-int endpoint_add_subscription(struct client *c, const struct agnocast_frame *f, int *fds,
-                              int nfds, char **why);
-int endpoint_remove_publisher(struct client *c, const struct agnocast_frame *f, int *fds,
-                              int nfds, char **why);
+int endpoint_add_subscription(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                              char **why);
+int endpoint_remove_publisher(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                              char **why);
 int endpoint_remove_subscription(struct client *c, const struct agnocast_frame *f, int *fds,
                                  int nfds, char **why);
 int query_list_topics(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,

@@ -1,4 +1,5 @@
-/* Endpoint requests: adding and removing publishers and subscriptions, and the notices they send. */
+/* Endpoint requests: adding and removing publishers and subscriptions, and the notices they send.
+ */
 #include <errno.h>
 #include <glib.h>
 #include <string.h>
@@ -51,12 +52,12 @@ static int add_endpoint(struct client *c, const struct agnocast_frame *f, bool i
     rc = registry_endpoint_add(c->broker->reg, c->proc, is_publisher, req->index, &req->qos,
                                req->topic, out);
     if (rc == -EEXIST)
-        *why = g_strdup_printf("%s index %u is already in use in process %d; pick another index",
-                               is_publisher ? "publisher" : "subscription", req->index,
-                               (int)c->pid);
+        *why =
+            g_strdup_printf("%s index %u is already in use in process %d; pick another index",
+                            is_publisher ? "publisher" : "subscription", req->index, (int)c->pid);
     else if (rc == 0)
-        g_debug("process %d: %s %u on %s", (int)c->pid,
-                is_publisher ? "publisher" : "subscription", req->index, req->topic);
+        g_debug("process %d: %s %u on %s", (int)c->pid, is_publisher ? "publisher" : "subscription",
+                req->index, req->topic);
     return rc;
 }
 
@@ -94,8 +95,8 @@ int endpoint_add_publisher(struct client *c, const struct agnocast_frame *f, int
     return 0;
 }
 
-int endpoint_add_subscription(struct client *c, const struct agnocast_frame *f, int *fds,
-                              int nfds, char **why)
+int endpoint_add_subscription(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                              char **why)
 {
     struct reg_endpoint *sub;
     GPtrArray *pubs;
@@ -158,8 +159,8 @@ static int remove_endpoint(struct client *c, const struct agnocast_frame *f, boo
     return 0;
 }
 
-int endpoint_remove_publisher(struct client *c, const struct agnocast_frame *f, int *fds,
-                              int nfds, char **why)
+int endpoint_remove_publisher(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                              char **why)
 {
     return remove_endpoint(c, f, true, why);
 }

@@ -15,7 +15,7 @@
 
 #include "agnocast-config.h"
 
-#define LISTEN_BACKLOG 128
+#define LISTEN_BACKLOG      128
 #define SD_LISTEN_FDS_START 3
 
 struct listener {
@@ -59,8 +59,9 @@ static int take_systemd_fd(char **err)
         return -1;
     if (getsockopt(SD_LISTEN_FDS_START, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
         type != SOCK_SEQPACKET) {
-        *err = g_strdup("systemd handed over fd 3, but it is not a SOCK_SEQPACKET socket; set "
-                        "SocketType=sequentialpacket (ListenSequentialPacket=) in agnocastd.socket");
+        *err =
+            g_strdup("systemd handed over fd 3, but it is not a SOCK_SEQPACKET socket; set "
+                     "SocketType=sequentialpacket (ListenSequentialPacket=) in agnocastd.socket");
         return -2;
     }
     fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
@@ -146,8 +147,8 @@ static int bind_path(struct listener *l, unsigned mode, char **err)
     if (l->path[0] != '@') {
         l->bound = true;
         if (chmod(l->path, mode) < 0 || stat(l->path, &st) < 0) {
-            *err = g_strdup_printf("cannot set mode %04o on %s: %s", mode, l->path,
-                                   g_strerror(errno));
+            *err =
+                g_strdup_printf("cannot set mode %04o on %s: %s", mode, l->path, g_strerror(errno));
             return -1;
         }
         l->dev = st.st_dev;
@@ -158,6 +159,20 @@ static int bind_path(struct listener *l, unsigned mode, char **err)
         return -1;
     }
     return 0;
+}
+
+/* For logs: the path systemd bound, as the socket itself reports it. */
+static char *systemd_path(int fd)
+{
+    struct sockaddr_un addr;
+    socklen_t alen = sizeof(addr);
+
+    memset(&addr, 0, sizeof(addr));
+    if (getsockname(fd, (struct sockaddr *)&addr, &alen) < 0 ||
+        alen <= offsetof(struct sockaddr_un, sun_path) || addr.sun_path[0] == '\0')
+        return g_strdup("the socket systemd passed");
+    addr.sun_path[sizeof(addr.sun_path) - 1] = '\0';
+    return g_strdup_printf("%s (from systemd)", addr.sun_path);
 }
 
 struct listener *listener_open(const char *path, unsigned mode, char **err)
@@ -174,7 +189,7 @@ struct listener *listener_open(const char *path, unsigned mode, char **err)
     if (fd >= 0) {
         l->fd = fd;
         l->from_systemd = true;
-        l->path = g_strdup("(systemd socket)");
+        l->path = systemd_path(fd);
         return l;
     }
     if (path == NULL)

@@ -29,8 +29,9 @@ static int check_config(const struct broker_config *cfg)
         return -1;
     }
     if (ranges_pool_size(0, cfg->pool_size, cfg->max_pool_size, &pool) < 0) {
-        g_printerr("agnocastd: --pool-size %" G_GUINT64_FORMAT " is 0 or over --max-pool-size %"
-                   G_GUINT64_FORMAT "; lower one or raise the other\n",
+        g_printerr("agnocastd: --pool-size %" G_GUINT64_FORMAT
+                   " is 0 or over --max-pool-size %" G_GUINT64_FORMAT
+                   "; lower one or raise the other\n",
                    cfg->pool_size, cfg->max_pool_size);
         return -1;
     }

@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 #define RANGES_ALIGN        (2u * 1024 * 1024) /* every range starts on a huge-page boundary */
-#define RANGES_POOL_UNIT    102400u            /* pool sizes are multiples of 100 kB (the seed's unit) */
-#define RANGES_USER_TOP     0x800000000000ull  /* end of the x86-64/arm64 48-bit user address space */
+#define RANGES_POOL_UNIT    102400u /* pool sizes are multiples of 100 kB (the seed's unit) */
+#define RANGES_USER_TOP     0x800000000000ull /* end of the x86-64/arm64 48-bit user address space */
 #define RANGES_DEFAULT_BASE 0x40000000000ull
 #define RANGES_DEFAULT_SIZE (16ull << 40)
 

@@ -17,11 +17,11 @@ struct reg_process {
     uid_t uid;
     uint64_t base; /* its address range */
     uint64_t size;
-    uint32_t flags;    /* AGNOCAST_REGISTER_* */
-    int eventfd;       /* its doorbell; owned (closed) by the registry, -1 if none */
-    void *owner;       /* the connection it came on; the registry never looks inside */
-    GHashTable *pubs;  /* index -> struct reg_endpoint */
-    GHashTable *subs;  /* index -> struct reg_endpoint */
+    uint32_t flags;   /* AGNOCAST_REGISTER_* */
+    int eventfd;      /* its doorbell; owned (closed) by the registry, -1 if none */
+    void *owner;      /* the connection it came on; the registry never looks inside */
+    GHashTable *pubs; /* index -> struct reg_endpoint */
+    GHashTable *subs; /* index -> struct reg_endpoint */
 };
 
 struct reg_endpoint {

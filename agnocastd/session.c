@@ -13,8 +13,7 @@
 #include "ranges.h"
 #include "registry.h"
 
-int session_hello(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
-                  char **why)
+int session_hello(struct client *c, const struct agnocast_frame *f, int *fds, int nfds, char **why)
 {
     struct agnocast_wire_hello_reply r = {.broker_pid = (uint32_t)getpid()};
 
@@ -60,10 +59,11 @@ static int range_error(struct broker *b, int rc, uint64_t size, uint64_t want, c
                                "smaller pool",
                                wb, wb + ws, registry_process_count(b->reg), size);
     else if (rc == -EADDRINUSE)
-        *why = g_strdup_printf("the range at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
-                               " bytes) is taken or outside the broker's window (0x%" G_GINT64_MODIFIER
-                               "x-0x%" G_GINT64_MODIFIER "x); register with want_base 0",
-                               want, size, wb, wb + ws);
+        *why =
+            g_strdup_printf("the range at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
+                            " bytes) is taken or outside the broker's window (0x%" G_GINT64_MODIFIER
+                            "x-0x%" G_GINT64_MODIFIER "x); register with want_base 0",
+                            want, size, wb, wb + ws);
     else
         *why = g_strdup_printf("want_base 0x%" G_GINT64_MODIFIER "x is not 2 MiB aligned", want);
     return rc;
@@ -117,8 +117,8 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
     }
     fds[0] = -1;
     c->proc = proc;
-    g_message("process %d (uid %u) registered: range 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
-              "x (%.1f MiB)%s",
+    g_message("process %d (uid %u) registered: range 0x%" G_GINT64_MODIFIER
+              "x-0x%" G_GINT64_MODIFIER "x (%.1f MiB)%s",
               (int)c->pid, (unsigned)c->uid, base, base + size, (double)size / (1024.0 * 1024.0),
               proc->flags & AGNOCAST_REGISTER_HAS_MQUEUE ? "" : ", notices over the socket");
     memset(&r, 0, sizeof(r));

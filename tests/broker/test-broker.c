@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -296,7 +298,8 @@ expect_notice(struct peer *to, struct reply *r, uint16_t kind, const struct peer
     assert_int_equal(n->index, index);
     assert_int_equal(n->flags, flags);
     assert_string_equal(n->topic, topic);
-    if (kind == AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED || kind == AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED) {
+    if (kind == AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED ||
+        kind == AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED) {
         assert_int_equal(n->seg_base, about->range.base);
         assert_int_equal(n->seg_size, about->range.size);
     }
@@ -543,6 +546,18 @@ static void test_broker_process_gone(void **state)
     expect_kind(b.fd, &r, AGNOCAST_MSG_PROCESS_LIST);
     assert_int_equal(r.f.list_total, 2);
 
+    /* Names the process would have left behind if it crashed. */
+    char shm[64], mq[64];
+    snprintf(shm, sizeof(shm), "/agnocast@%d", (int)a.pid);
+    snprintf(mq, sizeof(mq), "/new_publisher@%d", (int)a.pid);
+    int shm_fd = shm_open(shm, O_RDWR | O_CREAT, 0600);
+    assert_true(shm_fd >= 0);
+    close(shm_fd);
+    struct mq_attr attr = {.mq_maxmsg = 1, .mq_msgsize = 64};
+    mqd_t mqd = mq_open(mq, O_RDONLY | O_CREAT, 0600, &attr);
+    assert_true(mqd != (mqd_t)-1);
+    mq_close(mqd);
+
     peer_close(&a);
     expect_kind(b.fd, &r, AGNOCAST_MSG_NOTICE_PROCESS_GONE);
     assert_int_equal(((const struct agnocast_wire_notice_process *)r.f.payload)->pid, a.pid);
@@ -555,6 +570,11 @@ static void test_broker_process_gone(void **state)
     assert_int_equal(e[0].pid, b.pid);
     assert_int_equal(e[0].subscriptions, 1);
     assert_int_equal(e[0].base, b.range.base);
+    /* The leave was handled before that reply: the names are gone. */
+    assert_int_equal(shm_open(shm, O_RDONLY, 0), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(mq_open(mq, O_RDONLY), (mqd_t)-1);
+    assert_int_equal(errno, ENOENT);
     peer_close(&b);
 }
 
@@ -622,6 +642,63 @@ static void test_broker_queries(void **state)
     peer_close(&ctl);
 }
 
+/* Reads until the reply to `id`, skipping notices (which may arrive at any time). */
+static void expect_reply(struct peer *p, uint32_t id, uint16_t kind)
+{
+    struct reply r;
+
+    for (;;) {
+        assert_true(recv_frame(p->fd, &r) > 0);
+        close_fds(&r);
+        if (r.f.kind >= AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED &&
+            r.f.kind <= AGNOCAST_MSG_NOTICE_PROCESS_GONE)
+            continue;
+        assert_int_equal(r.f.kind, kind);
+        assert_int_equal(r.f.request_id, id);
+        return;
+    }
+}
+
+static void test_broker_drops_a_client_that_does_not_read(void **state)
+{
+    struct fixture *fx = *state;
+    struct agnocast_wire_endpoint_remove rm = {.index = 0};
+    struct agnocast_wire_query q;
+    struct peer sub, pub;
+    struct reply r;
+    guint total = 2;
+
+    peer_open(fx, &sub);
+    peer_register(&sub, 0);
+    expect_ok(&sub, add_endpoint(&sub, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/flood"));
+    peer_open(fx, &pub);
+    peer_register(&pub, AGNOCAST_REGISTER_HAS_MQUEUE);
+    /* Each round sends `sub` two notices it never reads; its queue overflows at some point. */
+    memset(&q, 0, sizeof(q));
+    for (int i = 0; i < 6000 && total > 1; i++) {
+        expect_reply(&pub, add_endpoint(&pub, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/flood"),
+                     AGNOCAST_MSG_OK);
+        expect_reply(&pub, request(&pub, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0),
+                     AGNOCAST_MSG_OK);
+        if (i % 500 == 499) {
+            uint32_t id = request(&pub, AGNOCAST_MSG_LIST_PROCESSES, &q, sizeof(q), NULL, 0);
+            for (;;) {
+                assert_true(recv_frame(pub.fd, &r) > 0);
+                close_fds(&r);
+                if (r.f.kind == AGNOCAST_MSG_PROCESS_LIST && r.f.request_id == id)
+                    break;
+            }
+            total = r.f.list_total;
+        }
+    }
+    assert_int_equal(total, 1);
+    /* The dropped connection reads what was sent, then end of file. */
+    while (recv_frame(sub.fd, &r) > 0)
+        close_fds(&r);
+    peer_close(&sub);
+    peer_close(&pub);
+}
+
 static void test_broker_sigterm_exits_cleanly(void **state)
 {
     struct fixture *fx = *state;
@@ -647,12 +724,14 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_broker_request_before_hello_drops, broker_setup,
                                         broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_register, broker_setup, broker_teardown),
-        cmocka_unit_test_setup_teardown(test_broker_publisher_then_subscriber_notices,
-                                        broker_setup, broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_publisher_then_subscriber_notices, broker_setup,
+                                        broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_garbage_drops_only_that_client, broker_setup,
                                         broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_process_gone, broker_setup, broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_queries, broker_setup, broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_drops_a_client_that_does_not_read, broker_setup,
+                                        broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_sigterm_exits_cleanly, broker_setup,
                                         broker_teardown),
     };

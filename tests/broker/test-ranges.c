@@ -33,8 +33,7 @@ static void test_ranges_window_validate(void **state)
     g_free(why);
     assert_int_equal(ranges_window_validate(RANGES_USER_TOP, 1 * GiB, NULL), -EINVAL);
     /* Wrapping around 2^64 must not pass as "below the top". */
-    assert_int_equal(ranges_window_validate(RANGES_DEFAULT_BASE, UINT64_MAX - 4095, NULL),
-                     -EINVAL);
+    assert_int_equal(ranges_window_validate(RANGES_DEFAULT_BASE, UINT64_MAX - 4095, NULL), -EINVAL);
     assert_int_equal(ranges_window_validate(RANGES_USER_TOP - GiB, GiB, NULL), 0);
     /* A one-page window that holds no 2 MiB boundary. */
     assert_int_equal(ranges_window_validate(2 * MiB + 4096, 4096, NULL), -EINVAL);
