@@ -79,7 +79,7 @@ struct agn_source {
     uint32_t window;  /* min(publisher depth, subscription depth) */
     bool ready;       /* the publisher accepted us: our holds are scanned */
     bool history;     /* deliver retained history (both transient-local) */
-    uint64_t next;    /* next message number wanted; 0 = not positioned yet */
+    uint64_t next;    /* next message number wanted */
     uintptr_t lo, hi; /* where message data may lie in its segment */
 };
 

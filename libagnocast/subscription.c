@@ -68,6 +68,12 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
         .lo = (uintptr_t)h + h->heap_off,
         .hi = (uintptr_t)h + h->size,
     };
+    /* Positioned now, so what falls out of the window from here on counts as missed. Older
+     * messages inside the window are history (transient-local) or filtered by publish time. */
+    {
+        uint64_t head = atomic_load_explicit(&slot->head, memory_order_acquire);
+        src->next = head >= src->window ? head - src->window + 1 : 1;
+    }
     /* The peer's header fields were read from its memory; bound them by what the broker said. */
     if (peer && (src->lo < peer->base || src->hi > peer->base + peer->size)) {
         sub->nsources--;
@@ -119,8 +125,6 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
     if (!atomic_load_explicit(&src->slot->active, memory_order_acquire))
         return 0;
     head = atomic_load_explicit(&src->slot->head, memory_order_acquire);
-    if (src->next == 0)
-        src->next = head >= src->window ? head - src->window + 1 : 1;
     while (src->next <= head) {
         uint64_t seq;
         int r;
@@ -165,8 +169,6 @@ static int take_oldest(struct agnocast_subscription *sub, struct agnocast_messag
             continue;
         src->ready = true;
         head = atomic_load_explicit(&src->slot->head, memory_order_acquire);
-        if (src->next == 0)
-            src->next = head >= src->window ? head - src->window + 1 : 1;
         if (src->next > head)
             continue;
         seq = head - src->next >= src->window ? head - src->window + 1 : src->next;
