@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,6 +76,7 @@ static int subscriber_role(void *arg, int out, int in)
     /* A write into the publisher's segment must fault: try it in a child. */
     writer = fork();
     if (writer == 0) {
+        signal(SIGSEGV, SIG_DFL); /* not the test runner's handler: die of it */
         *(volatile char *)agnocast_message_data(msg) = 'X';
         _exit(0);
     }
@@ -123,15 +126,36 @@ static int wait_gone_from_topic(pid_t pid, int limit_ms)
     return -1;
 }
 
+static struct broker b;
+static struct role pub, sub;
+
+static int scenario_setup(void **state)
+{
+    (void)state;
+    memset(&pub, 0, sizeof(pub));
+    memset(&sub, 0, sizeof(sub));
+    return broker_start(&b);
+}
+
+/* Runs even when an assertion failed: no process or directory outlives the test. */
+static int scenario_teardown(void **state)
+{
+    (void)state;
+    if (pub.pid > 0)
+        kill(pub.pid, SIGKILL);
+    if (sub.pid > 0)
+        kill(sub.pid, SIGKILL);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    return broker_stop(&b) == 0 ? 0 : -1;
+}
+
 static void scenario(bool kill_publisher)
 {
-    struct broker b;
-    struct role pub, sub;
     char line[256], perms[8], path[256], out[8192];
     void *base = NULL, *got = NULL;
     int sig = 0, waited;
 
-    assert_int_equal(broker_start(&b), 0);
     assert_int_equal(role_start(&pub, publisher_role, NULL), 0);
     assert_true(recv_line(pub.from_child, line, sizeof(line), 5000) > 0);
     assert_int_equal(sscanf(line, "ready %p", &base), 1);
@@ -168,6 +192,7 @@ static void scenario(bool kill_publisher)
         pid_t vpid = victim->pid;
         kill(vpid, SIGKILL);
         assert_int_equal(role_wait(victim), 128 + SIGKILL);
+        victim->pid = 0;
         waited = wait_gone_from_topic(vpid, 1000);
         assert_true(waited >= 0);
         /* The broker unlinks the names right when it notices; give it the same second. */
@@ -180,10 +205,10 @@ static void scenario(bool kill_publisher)
         assert_true(lists_pid(out, other->pid));
         send_line(other->to_child, "quit");
         assert_int_equal(role_wait(other), 0);
+        other->pid = 0;
         assert_false(shm_name_exists(other->pid));
         assert_false(mq_name_exists(other->pid));
     }
-    assert_int_equal(broker_stop(&b), 0);
 }
 
 static void test_multiprocess_publisher_killed(void **state)
@@ -208,26 +233,46 @@ static void test_multiprocess_unprivileged(void **state)
     (void)state;
     if (geteuid() != 0) {
         /* Already unprivileged: the two tests above ran as this user. */
-        scenario(true);
-        return;
+        skip();
     }
     pw = getpwnam(getenv("AGNOCAST_TEST_USER") ? getenv("AGNOCAST_TEST_USER") : "nobody");
     assert_non_null(pw);
+    /* The build tree may sit where the user cannot reach (root's home): run copies of the
+     * broker and CLI from a directory it can read. */
+    char dir[] = "/tmp/agnocast-unpriv-XXXXXX", cmd[1024], broker_copy[128], ctl_copy[128];
+    assert_non_null(mkdtemp(dir));
+    chmod(dir, 0755);
+    snprintf(broker_copy, sizeof(broker_copy), "%s/agnocastd", dir);
+    snprintf(ctl_copy, sizeof(ctl_copy), "%s/agnocastctl", dir);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s' '%s' && chmod 755 '%s' '%s'",
+             getenv("AGNOCAST_TEST_BROKER"), broker_copy, getenv("AGNOCAST_TEST_CTL"), ctl_copy,
+             broker_copy, ctl_copy);
+    assert_int_equal(system(cmd), 0);
     child = fork();
     if (child == 0) {
         if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
             _exit(99);
         if (getuid() == 0 || setuid(0) == 0)
             _exit(98);
+        /* setuid() made us non-dumpable, which hides /proc/PID/maps even from our own uid;
+         * an ordinary user's processes are dumpable. */
+        prctl(PR_SET_DUMPABLE, 1);
         setenv("TMPDIR", "/tmp", 1);
+        setenv("AGNOCAST_TEST_BROKER", broker_copy, 1);
+        setenv("AGNOCAST_TEST_CTL", ctl_copy, 1);
         /* cmocka's assertions longjmp to the runner of this process: run a private group. */
         const struct CMUnitTest again[] = {
-            cmocka_unit_test(test_multiprocess_publisher_killed),
-            cmocka_unit_test(test_multiprocess_subscriber_killed),
+            cmocka_unit_test_setup_teardown(test_multiprocess_publisher_killed, scenario_setup,
+                                            scenario_teardown),
+            cmocka_unit_test_setup_teardown(test_multiprocess_subscriber_killed, scenario_setup,
+                                            scenario_teardown),
         };
         _exit(cmocka_run_group_tests_name("unprivileged", again, NULL, NULL) == 0 ? 0 : 1);
     }
     assert_int_equal(waitpid(child, &status, 0), child);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        print_error("cannot remove %s\n", dir);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
@@ -235,8 +280,10 @@ static void test_multiprocess_unprivileged(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_multiprocess_publisher_killed),
-        cmocka_unit_test(test_multiprocess_subscriber_killed),
+        cmocka_unit_test_setup_teardown(test_multiprocess_publisher_killed, scenario_setup,
+                                        scenario_teardown),
+        cmocka_unit_test_setup_teardown(test_multiprocess_subscriber_killed, scenario_setup,
+                                        scenario_teardown),
         cmocka_unit_test(test_multiprocess_unprivileged),
     };
 
