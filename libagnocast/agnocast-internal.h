@@ -52,7 +52,7 @@ struct agn_peer {
 /* ---- the context and its objects ---- */
 struct agn_wake_target {
     struct agn_peer *peer;
-    unsigned subscriptions; /* its subscriptions on the topic */
+    uint64_t subscriptions; /* bit i: its subscription index i is on the topic */
 };
 
 struct agnocast_publisher {
@@ -64,7 +64,6 @@ struct agnocast_publisher {
     struct agn_pub_slot *slot; /* in the own segment */
     struct agn_ring_entry *ring;
     uint64_t published;
-    bool registered; /* the broker has it: notices about new subscriptions apply */
     struct agn_wake_target targets[AGN_MAX_PEERS];
     unsigned ntargets;
 };
@@ -159,6 +158,10 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
                        size_t len, const int *fds, int nfds, struct agnocast_frame *reply);
 /* Handles one frame from the broker on the control thread; returns -errno when it is gone. */
 int agn_broker_read(struct agnocast_context *ctx);
+int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64_t want_base,
+                        uint64_t *base, uint64_t *size);
+/* Control thread, broker lost: connects again and re-registers the range and every endpoint. */
+int agn_broker_reconnect(struct agnocast_context *ctx);
 
 /* ---- segment.c ---- */
 int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t size);
@@ -180,10 +183,14 @@ bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr);
 /* ---- notice.c: control notices (broker socket and mqueue) ---- */
 void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *frame, int fd);
 void agn_notice_read_mqueue(struct agnocast_context *ctx);
+/* A peer process is gone (notice, or found dead while the broker was away). Under ctx->lock. */
+void agn_notice_process_gone(struct agnocast_context *ctx, pid_t pid);
 
 /* ---- publisher.c / subscription.c ---- */
-void agn_publisher_add_target(struct agnocast_publisher *pub, struct agn_peer *peer);
-void agn_publisher_remove_target(struct agnocast_publisher *pub, pid_t pid, bool all);
+void agn_publisher_add_target(struct agnocast_publisher *pub, struct agn_peer *peer,
+                              uint32_t sub_index);
+void agn_publisher_remove_target(struct agnocast_publisher *pub, pid_t pid, uint32_t sub_index,
+                                 bool all);
 /* Frees retired messages nobody holds any more (under ctx->lock). */
 void agn_reclaim(struct agnocast_context *ctx);
 void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "agnocast-internal.h"
@@ -55,6 +57,8 @@ int agn_broker_connect(struct agnocast_context *ctx)
     if (strlen(ctx->socket_path) >= sizeof(addr.sun_path))
         return agn_fail(-ENAMETOOLONG, "broker socket path %s is too long", ctx->socket_path);
     strcpy(addr.sun_path, ctx->socket_path);
+    if (ctx->sock >= 0)
+        close(ctx->sock);
     ctx->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (ctx->sock < 0)
         return agn_fail(-errno, "cannot create a socket: %s", strerror(errno));
@@ -106,8 +110,11 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
     ssize_t flen;
     uint32_t id;
     int r;
+    /* The control thread reads the socket itself: before it runs, and when it re-registers. */
+    bool on_control = ctx->thread_started && pthread_equal(pthread_self(), ctx->thread);
+    bool sync = !ctx->thread_started || on_control;
 
-    if (ctx->broker_lost)
+    if (ctx->broker_lost && !on_control)
         return agn_fail(-ENOTCONN,
                         "the broker at %s is gone; publishers and subscriptions already set up "
                         "keep working, new ones need it back (`systemctl start agnocastd`)",
@@ -131,13 +138,12 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
         return agn_fail(r, "cannot send %s to the broker at %s: %s",
                         agnocast_proto_kind_name(kind), ctx->socket_path, strerror(-r));
     }
-    if (ctx->thread_started) {
+    if (!sync) {
         r = wait_reply(ctx, id);
     } else {
-        /* Start-up: nothing else reads the socket yet. */
         for (;;) {
-            int nfd = 0;
-            ssize_t n = recv_sync(ctx, ctx->reply.bytes, sizeof(ctx->reply.bytes), NULL, &nfd);
+            int in_fds[AGNOCAST_PROTO_FDS_MAX], nfd = AGNOCAST_PROTO_FDS_MAX;
+            ssize_t n = recv_sync(ctx, ctx->reply.bytes, sizeof(ctx->reply.bytes), in_fds, &nfd);
             struct agnocast_frame f;
             if (n <= 0) {
                 r = n == 0 ? -ECONNRESET : (int)n;
@@ -145,9 +151,22 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
             }
             r = agnocast_proto_decode(ctx->reply.bytes, (size_t)n, &f);
             if ((r == 0 || r == -EPROTONOSUPPORT) && f.request_id == id) {
+                for (int i = 0; i < nfd; i++)
+                    close(in_fds[i]);
                 ctx->reply_len = (size_t)n;
                 break;
             }
+            if (r == 0 && f.request_id == 0) {
+                /* A notice in between (re-registration makes the broker send them). */
+                pthread_mutex_lock(&ctx->lock);
+                agn_notice_handle(ctx, &f, nfd > 0 ? in_fds[0] : -1);
+                pthread_mutex_unlock(&ctx->lock);
+                for (int i = 1; i < nfd; i++)
+                    close(in_fds[i]);
+                continue;
+            }
+            for (int i = 0; i < nfd; i++)
+                close(in_fds[i]);
             if (r < 0)
                 break;
         }
@@ -175,6 +194,112 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
     }
     pthread_mutex_unlock(&ctx->request_lock);
     return r;
+}
+
+int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64_t want_base,
+                        uint64_t *base, uint64_t *size)
+{
+    struct agnocast_wire_register req = {.pool_size = pool_size, .want_base = want_base};
+    const struct agnocast_wire_register_reply *rr;
+    struct agnocast_frame reply;
+    int r;
+
+    req.flags = ctx->mq >= 0 ? AGNOCAST_REGISTER_HAS_MQUEUE : 0;
+    r = agn_broker_request(ctx, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &ctx->doorbell,
+                           1, &reply);
+    if (r < 0)
+        return r;
+    if (reply.kind != AGNOCAST_MSG_REGISTER_REPLY)
+        return agn_fail(-EPROTO, "unexpected reply %s to REGISTER_PROCESS",
+                        agnocast_proto_kind_name(reply.kind));
+    rr = reply.payload;
+    *base = rr->base;
+    *size = rr->size;
+    return 0;
+}
+
+/* Peers that died while no broker could tell us: their holds must stop pinning our memory. */
+static void forget_dead_peers(struct agnocast_context *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    for (int i = 0; i < AGN_MAX_PEERS; i++) {
+        struct agn_peer *p = &ctx->peers[i];
+        if (p->in_use && !p->gone && kill(p->pid, 0) < 0 && errno == ESRCH)
+            agn_notice_process_gone(ctx, p->pid);
+    }
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+static int readd_endpoints(struct agnocast_context *ctx, unsigned *npubs, unsigned *nsubs)
+{
+    struct agnocast_frame reply;
+    int r;
+
+    for (int i = 0; i < AGN_MAX_PUBS; i++) {
+        struct agnocast_publisher *pub = &ctx->pubs[i];
+        struct agnocast_wire_endpoint req = {.index = pub->index};
+        if (!pub->in_use)
+            continue;
+        req.qos = pub->qos;
+        memcpy(req.topic, pub->topic, sizeof(req.topic));
+        pthread_mutex_lock(&ctx->lock);
+        ctx->pending_pub = pub;
+        pthread_mutex_unlock(&ctx->lock);
+        r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_PUBLISHER, &req, sizeof(req), NULL, 0,
+                               &reply);
+        pthread_mutex_lock(&ctx->lock);
+        ctx->pending_pub = NULL;
+        pthread_mutex_unlock(&ctx->lock);
+        if (r < 0)
+            return r;
+        (*npubs)++;
+    }
+    for (int i = 0; i < AGN_MAX_SUBS; i++) {
+        struct agnocast_subscription *sub = &ctx->subs[i];
+        struct agnocast_wire_endpoint req = {.index = sub->index};
+        if (!sub->in_use)
+            continue;
+        req.qos = sub->qos;
+        memcpy(req.topic, sub->topic, sizeof(req.topic));
+        r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_SUBSCRIPTION, &req, sizeof(req), NULL, 0,
+                               &reply);
+        if (r < 0)
+            return r;
+        (*nsubs)++;
+    }
+    return 0;
+}
+
+int agn_broker_reconnect(struct agnocast_context *ctx)
+{
+    uint64_t base, size;
+    unsigned npubs = 0, nsubs = 0;
+    int r;
+
+    forget_dead_peers(ctx);
+    if ((r = agn_broker_connect(ctx)) < 0)
+        return r;
+    /* Clients are the source of truth: ask for the very range we live in. */
+    r = agn_broker_register(ctx, ctx->seg_size, (uint64_t)(uintptr_t)ctx->seg, &base, &size);
+    if (r == 0 && (base != (uint64_t)(uintptr_t)ctx->seg || size != ctx->seg_size))
+        r = agn_fail(-EADDRINUSE, "the restarted broker gave another range (0x%llx)",
+                     (unsigned long long)base);
+    if (r == 0)
+        r = readd_endpoints(ctx, &npubs, &nsubs);
+    if (r < 0) {
+        close(ctx->sock);
+        ctx->sock = -1;
+        return r;
+    }
+    fcntl(ctx->sock, F_SETFL, fcntl(ctx->sock, F_GETFL) | O_NONBLOCK);
+    pthread_mutex_lock(&ctx->reply_lock);
+    ctx->broker_lost = false;
+    pthread_mutex_unlock(&ctx->reply_lock);
+    agn_log(AGNOCAST_LOG_INFO,
+            "reconnected to the broker at %s: re-registered the pool, %u publishers, %u "
+            "subscriptions",
+            ctx->socket_path, npubs, nsubs);
+    return 0;
 }
 
 static void deliver_reply(struct agnocast_context *ctx, const void *buf, size_t len, uint32_t id)
@@ -213,12 +338,6 @@ int agn_broker_read(struct agnocast_context *ctx)
     }
     r = agnocast_proto_decode(in.bytes, (size_t)n, &f);
     if (r == 0 && f.request_id != 0) {
-        if (f.kind == AGNOCAST_MSG_OK) {
-            pthread_mutex_lock(&ctx->lock);
-            if (ctx->pending_pub)
-                ctx->pending_pub->registered = true;
-            pthread_mutex_unlock(&ctx->lock);
-        }
         deliver_reply(ctx, in.bytes, (size_t)n, f.request_id);
     } else if (r == -EPROTONOSUPPORT && f.request_id != 0) {
         deliver_reply(ctx, in.bytes, (size_t)n, f.request_id);

@@ -74,16 +74,44 @@ bad:
                     s);
 }
 
+#define RECONNECT_FIRST_MS 50
+#define RECONNECT_MAX_MS 2000
+
+static int add_epoll(struct agnocast_context *ctx, int fd);
+
+/* Broker gone: the message path goes on; try to get it back with a bounded back-off. */
+static void try_reconnect(struct agnocast_context *ctx, int *backoff_ms, uint64_t *next_try)
+{
+    int r;
+
+    if (agn_now_ns() < *next_try)
+        return;
+    r = agn_broker_reconnect(ctx);
+    if (r == 0 && add_epoll(ctx, ctx->sock) == 0) {
+        *backoff_ms = 0;
+        return;
+    }
+    agn_log(AGNOCAST_LOG_DEBUG, "reconnect failed: %s", agnocast_last_error());
+    *backoff_ms = *backoff_ms ? *backoff_ms * 2 : RECONNECT_FIRST_MS;
+    if (*backoff_ms > RECONNECT_MAX_MS)
+        *backoff_ms = RECONNECT_MAX_MS;
+    *next_try = agn_now_ns() + (uint64_t)*backoff_ms * 1000000ull;
+}
+
 static void *control_thread(void *arg)
 {
     struct agnocast_context *ctx = arg;
     struct epoll_event ev[4];
+    int backoff_ms = 0; /* > 0 while the broker is away */
+    uint64_t next_try = 0;
 
     for (;;) {
         int timeout, n;
         pthread_mutex_lock(&ctx->lock);
         timeout = ctx->retired ? 100 : -1;
         pthread_mutex_unlock(&ctx->lock);
+        if (backoff_ms > 0 && (timeout < 0 || timeout > backoff_ms))
+            timeout = backoff_ms;
         n = epoll_wait(ctx->epoll, ev, 4, timeout);
         if (n < 0 && errno != EINTR)
             break;
@@ -91,13 +119,18 @@ static void *control_thread(void *arg)
             int fd = ev[i].data.fd;
             if (fd == ctx->stop_pipe[0])
                 return NULL;
-            if (fd == ctx->sock) {
-                if (agn_broker_read(ctx) < 0)
+            if (fd == ctx->sock && backoff_ms == 0) {
+                if (agn_broker_read(ctx) < 0) {
                     epoll_ctl(ctx->epoll, EPOLL_CTL_DEL, ctx->sock, NULL);
+                    backoff_ms = RECONNECT_FIRST_MS;
+                    next_try = agn_now_ns() + RECONNECT_FIRST_MS * 1000000ull;
+                }
             } else if (fd == ctx->mq) {
                 agn_notice_read_mqueue(ctx);
             }
         }
+        if (backoff_ms > 0)
+            try_reconnect(ctx, &backoff_ms, &next_try);
         /* Messages released since the last publish go back to the pool. */
         pthread_mutex_lock(&ctx->lock);
         agn_reclaim(ctx);
@@ -133,15 +166,13 @@ static int add_epoll(struct agnocast_context *ctx, int fd)
 
 static int start(struct agnocast_context *ctx)
 {
-    struct agnocast_wire_register req = {0};
-    const struct agnocast_wire_register_reply *rr;
-    struct agnocast_frame reply;
     const char *path = getenv("AGNOCAST_SOCKET");
+    uint64_t pool_size, base, size;
     int r;
 
     snprintf(ctx->socket_path, sizeof(ctx->socket_path), "%s",
              path && *path ? path : AGNOCAST_DEFAULT_SOCKET_PATH);
-    if ((r = agn_pool_size_from_env(&req.pool_size)) < 0)
+    if ((r = agn_pool_size_from_env(&pool_size)) < 0)
         return r;
     ctx->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     ctx->epoll = epoll_create1(EPOLL_CLOEXEC);
@@ -150,16 +181,9 @@ static int start(struct agnocast_context *ctx)
     if ((r = agn_broker_connect(ctx)) < 0)
         return r;
     open_mqueue(ctx);
-    req.flags = ctx->mq >= 0 ? AGNOCAST_REGISTER_HAS_MQUEUE : 0;
-    r = agn_broker_request(ctx, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &ctx->doorbell,
-                           1, &reply);
-    if (r < 0)
+    if ((r = agn_broker_register(ctx, pool_size, 0, &base, &size)) < 0)
         return r;
-    if (reply.kind != AGNOCAST_MSG_REGISTER_REPLY)
-        return agn_fail(-EPROTO, "unexpected reply %s to REGISTER_PROCESS",
-                        agnocast_proto_kind_name(reply.kind));
-    rr = reply.payload;
-    if ((r = agn_segment_create(ctx, rr->base, rr->size)) < 0)
+    if ((r = agn_segment_create(ctx, base, size)) < 0)
         return r;
     if ((r = add_epoll(ctx, ctx->sock)) < 0 || (r = add_epoll(ctx, ctx->stop_pipe[0])) < 0 ||
         (ctx->mq >= 0 && (r = add_epoll(ctx, ctx->mq)) < 0))
@@ -170,7 +194,7 @@ static int start(struct agnocast_context *ctx)
         return agn_fail(-r, "cannot start the control thread: %s", strerror(r));
     ctx->thread_started = true;
     agn_log(AGNOCAST_LOG_INFO, "registered with %s: pool 0x%" PRIx64 "-0x%" PRIx64,
-            ctx->socket_path, rr->base, rr->base + rr->size);
+            ctx->socket_path, base, base + size);
     return 0;
 }
 

@@ -76,17 +76,11 @@ static void subscriber_added(struct agnocast_context *ctx,
 
     for (int i = 0; i < AGN_MAX_PUBS; i++) {
         struct agnocast_publisher *pub = &ctx->pubs[i];
-        bool applies;
         if (!pub->in_use || strcmp(pub->topic, n->topic) != 0)
             continue;
-        /* An announced subscriber is news only to the publisher being added; any other is news
-         * to every publisher the broker already knows (see docs/design.md). */
-        applies = (n->flags & AGNOCAST_NOTICE_ANNOUNCE) ? pub == ctx->pending_pub
-                                                        : pub->registered;
-        if (!applies)
-            continue;
-        agn_publisher_add_target(pub, peer);
-        if (n->flags & AGNOCAST_NOTICE_ANNOUNCE) {
+        agn_publisher_add_target(pub, peer, n->index);
+        /* An announced subscriber learns of the publisher being added, from that publisher. */
+        if ((n->flags & AGNOCAST_NOTICE_ANNOUNCE) && pub == ctx->pending_pub) {
             if (pid == ctx->pid) {
                 struct agnocast_wire_notice_endpoint self = {0};
                 self.pid = (uint32_t)ctx->pid;
@@ -116,13 +110,13 @@ static void publisher_added(struct agnocast_context *ctx,
     agn_doorbell_ring(ctx->doorbell);
 }
 
-static void process_gone(struct agnocast_context *ctx, pid_t pid)
+void agn_notice_process_gone(struct agnocast_context *ctx, pid_t pid)
 {
     struct agn_peer *peer;
 
     for (int i = 0; i < AGN_MAX_PUBS; i++)
         if (ctx->pubs[i].in_use)
-            agn_publisher_remove_target(&ctx->pubs[i], pid, true);
+            agn_publisher_remove_target(&ctx->pubs[i], pid, 0, true);
     for (int s = 0; s < AGN_MAX_SUBS; s++)
         if (ctx->subs[s].in_use)
             agn_subscription_remove_source(&ctx->subs[s], pid, 0, true);
@@ -145,9 +139,8 @@ void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame
         break;
     case AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED:
         for (int i = 0; i < AGN_MAX_PUBS; i++)
-            if (ctx->pubs[i].in_use && ctx->pubs[i].registered &&
-                !strcmp(ctx->pubs[i].topic, n->topic))
-                agn_publisher_remove_target(&ctx->pubs[i], (pid_t)n->pid, false);
+            if (ctx->pubs[i].in_use && !strcmp(ctx->pubs[i].topic, n->topic))
+                agn_publisher_remove_target(&ctx->pubs[i], (pid_t)n->pid, n->index, false);
         break;
     case AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED:
         for (int s = 0; s < AGN_MAX_SUBS; s++)
@@ -155,7 +148,7 @@ void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame
                 agn_subscription_remove_source(&ctx->subs[s], (pid_t)n->pid, n->index, false);
         break;
     case AGNOCAST_MSG_NOTICE_PROCESS_GONE:
-        process_gone(ctx, (pid_t)((const struct agnocast_wire_notice_process *)f->payload)->pid);
+        agn_notice_process_gone(ctx, (pid_t)((const struct agnocast_wire_notice_process *)f->payload)->pid);
         break;
     default:
         agn_log(AGNOCAST_LOG_DEBUG, "ignoring %s", agnocast_proto_kind_name(f->kind));

@@ -88,29 +88,36 @@ void agn_doorbell_ring(int fd)
     }
 }
 
-void agn_publisher_add_target(struct agnocast_publisher *pub, struct agn_peer *peer)
+/* Idempotent: the same subscription may be announced twice (a broker restart re-registers
+ * everything), so targets record which subscriptions they stand for, not how many. */
+void agn_publisher_add_target(struct agnocast_publisher *pub, struct agn_peer *peer,
+                              uint32_t sub_index)
 {
+    uint64_t bit = 1ull << (sub_index % 64);
+
     for (unsigned i = 0; i < pub->ntargets; i++) {
         if (pub->targets[i].peer == peer) {
-            pub->targets[i].subscriptions++;
+            pub->targets[i].subscriptions |= bit;
             return;
         }
     }
     if (pub->ntargets == AGN_MAX_PEERS)
         return;
-    pub->targets[pub->ntargets++] = (struct agn_wake_target){.peer = peer, .subscriptions = 1};
+    pub->targets[pub->ntargets++] = (struct agn_wake_target){.peer = peer, .subscriptions = bit};
     if (peer)
         peer->refs++;
 }
 
-void agn_publisher_remove_target(struct agnocast_publisher *pub, pid_t pid, bool all)
+void agn_publisher_remove_target(struct agnocast_publisher *pub, pid_t pid, uint32_t sub_index,
+                                 bool all)
 {
     for (unsigned i = 0; i < pub->ntargets; i++) {
         struct agn_wake_target *t = &pub->targets[i];
         pid_t tpid = t->peer ? t->peer->pid : pub->ctx->pid;
         if (tpid != pid)
             continue;
-        if (!all && --t->subscriptions > 0)
+        t->subscriptions &= ~(1ull << (sub_index % 64));
+        if (!all && t->subscriptions != 0)
             return;
         if (t->peer)
             agn_peer_unref(pub->ctx, t->peer);
@@ -216,7 +223,6 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
         agn_pool_free(&ctx->pool, ring);
         return r;
     }
-    pub->registered = true;
     pthread_mutex_unlock(&ctx->lock);
     *ret = pub;
     return 0;

@@ -39,22 +39,16 @@ static bool can_connect(const char *path)
     return ok;
 }
 
-int broker_start(struct broker *b)
+static int broker_spawn(struct broker *b)
 {
     const char *exe = getenv("AGNOCAST_TEST_BROKER");
     const char *base = getenv("AGNOCAST_TEST_WINDOW_BASE");
-    const char *tmp = getenv("TMPDIR");
     uint64_t deadline;
 
     if (!exe) {
         fprintf(stderr, "harness: AGNOCAST_TEST_BROKER is not set (run through meson test)\n");
         return -1;
     }
-    snprintf(b->dir, sizeof(b->dir), "%s/agnocast-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(b->dir))
-        return -1;
-    chmod(b->dir, 0755);
-    snprintf(b->socket, sizeof(b->socket), "%s/broker.sock", b->dir);
     b->pid = fork();
     if (b->pid == 0) {
         char *argv[8];
@@ -85,6 +79,32 @@ int broker_start(struct broker *b)
         usleep(10000);
     }
     return -1;
+}
+
+int broker_start(struct broker *b)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(b->dir, sizeof(b->dir), "%s/agnocast-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(b->dir))
+        return -1;
+    chmod(b->dir, 0755);
+    snprintf(b->socket, sizeof(b->socket), "%s/broker.sock", b->dir);
+    return broker_spawn(b);
+}
+
+void broker_kill(struct broker *b)
+{
+    if (b->pid > 0) {
+        kill(b->pid, SIGKILL);
+        waitpid(b->pid, NULL, 0);
+        b->pid = 0;
+    }
+}
+
+int broker_restart(struct broker *b)
+{
+    return broker_spawn(b);
 }
 
 int broker_stop(struct broker *b)

@@ -17,6 +17,10 @@ struct broker {
  * --window-base $AGNOCAST_TEST_WINDOW_BASE when set, waits until it accepts, and points
  * AGNOCAST_SOCKET at it. Returns 0 or -1. */
 int broker_start(struct broker *b);
+/* SIGKILL the broker, keeping its directory (and stale socket file). */
+void broker_kill(struct broker *b);
+/* Starts the broker again on the same socket; 0 or -1. */
+int broker_restart(struct broker *b);
 /* SIGTERM, wait, remove the directory. Returns the broker's exit status (0 = clean). */
 int broker_stop(struct broker *b);
 
