@@ -23,18 +23,40 @@ void agn_log(enum agnocast_log_level level, const char *fmt, ...)
 int agn_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void agn_clear_error(void);
 
-/* ---- pool.c: the allocator of the own segment's heap ---- */
+/* ---- pool.c: the allocator of the own segment's heap (TLSF; all metadata inside the pool) ---- */
 struct agn_pool {
     pthread_mutex_t lock;
-    uintptr_t start, end;
-    uintptr_t free_head; /* first free block, address order */
-    size_t used;         /* bytes in allocated blocks, headers included */
+    uintptr_t start, end; /* the area given to agn_pool_init */
+    uintptr_t ctl;        /* the control block, at `start`; 0 if the area was too small */
+    size_t used;          /* bytes in allocated blocks, headers included */
     size_t allocations;
+    size_t bad_frees;     /* frees of pointers that were not live blocks (ignored) */
 };
+struct agn_pool_stats {
+    size_t used_blocks, used_bytes;
+    size_t free_blocks, free_bytes;
+    size_t largest_free; /* the largest payload one allocation could get */
+};
+/* Blocks are 16-byte aligned; a request of 0 bytes gets a minimal block (as malloc does). */
 void agn_pool_init(struct agn_pool *pool, void *start, size_t size);
+/* Forgets the pool's area in the table agn_pool_owner() reads; call before unmapping it. */
+void agn_pool_fini(struct agn_pool *pool);
 void *agn_pool_alloc(struct agn_pool *pool, size_t size);
+/* `align` a power of two (any size up to the pool's); NULL if it is not or there is no room. */
+void *agn_pool_memalign(struct agn_pool *pool, size_t align, size_t size);
+/* A block whose payload p has (p + offset) % align == 0: room for a header of `offset` bytes
+ * (a multiple of 16) in front of aligned data. */
+void *agn_pool_memalign_offset(struct agn_pool *pool, size_t align, size_t offset, size_t size);
+/* In place when it can; NULL (ptr untouched) when there is no room. size 0 keeps a minimal block. */
+void *agn_pool_realloc(struct agn_pool *pool, void *ptr, size_t size);
 void agn_pool_free(struct agn_pool *pool, void *ptr);
+/* Payload bytes of a live block (>= the size asked for), 0 for anything else. */
+size_t agn_pool_usable_size(struct agn_pool *pool, const void *ptr);
 size_t agn_pool_used(struct agn_pool *pool);
+/* The pool one of whose areas holds ptr, NULL for any other address. Lock-free; any thread. */
+struct agn_pool *agn_pool_owner(const void *ptr);
+/* Walks every block and list; fills st; -EBADMSG if any invariant is broken. For tests. */
+int agn_pool_check(struct agn_pool *pool, struct agn_pool_stats *st);
 
 /* ---- peer.c: other processes' segments and doorbells ---- */
 struct agn_peer {

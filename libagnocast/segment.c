@@ -87,6 +87,7 @@ void agn_segment_destroy(struct agnocast_context *ctx)
         return;
     snprintf(name, sizeof(name), AGN_SEG_NAME_FMT, (int)ctx->pid);
     shm_unlink(name);
+    agn_pool_fini(&ctx->pool);
     munmap(ctx->seg, ctx->seg_size);
     ctx->seg = NULL;
 }
