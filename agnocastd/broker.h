@@ -7,17 +7,23 @@
 
 struct event_base;
 struct listener;
+struct state;
 
 #define BROKER_KIND_SLOTS 1000 /* message kinds are below 1000 (grouped by hundreds) */
 
 struct broker_config {
     char *socket_path; /* NULL: $AGNOCAST_SOCKET, else the built-in default */
+    char *state_file;  /* NULL: next to the socket; "" keeps no state file */
     guint socket_mode;
     uint64_t pool_size;
     uint64_t max_pool_size;
     uint64_t window_base;
     uint64_t window_size;
     guint max_clients;
+    guint max_connections_per_uid;
+    guint max_endpoints; /* publishers + subscriptions of one process */
+    guint max_topics;
+    guint restart_grace; /* seconds a restarted broker keeps the ranges of live processes */
     gboolean verbose;
 };
 
@@ -27,9 +33,19 @@ struct broker {
     struct registry *reg;
     struct ranges *ranges;
     struct listener *listener;
+    struct state *state;     /* the persisted range table and restart reservations */
     GHashTable *clients;     /* struct client * set */
+    GHashTable *uid_conns;   /* uid -> open connections of that uid */
     GHashTable *warned_uids; /* uids whose names we could not remove (logged once each) */
     uint64_t requests[BROKER_KIND_SLOTS]; /* frames received, by kind */
 };
+
+/*
+ * Builds the registry, ranges and tables of a broker whose cfg is filled, on event loop `base`
+ * (not owned). No listener and no state file: main() and the fuzz target add what they need.
+ */
+void broker_init(struct broker *b, struct event_base *base);
+/* Frees every connection without clean-up (the processes live on), then the tables. */
+void broker_fini(struct broker *b);
 
 #endif

@@ -14,6 +14,7 @@
 #include "client.h"
 #include "ranges.h"
 #include "registry.h"
+#include "state.h"
 
 /*
  * A name left behind by a process of another uid cannot be removed by us: /dev/shm is sticky
@@ -66,6 +67,7 @@ void cleanup_process_leave(struct broker *b, struct reg_process *proc, struct cl
         client_send(peer->owner, AGNOCAST_MSG_NOTICE_PROCESS_GONE, 0, &gone, sizeof(gone), NULL, 0);
     }
     ranges_release(b->ranges, base);
+    state_save(b->state);
     /* A new process with the same pid owns those names now. */
     if (!client_pid_connected(b, pid, from))
         remove_names(b, pid, uid);

@@ -78,6 +78,7 @@ static void flush(struct client *c)
             client_drop(c, "cannot send to it: %s", g_strerror(-rc));
             return;
         }
+        c->out_bytes -= o->len;
         outframe_free(g_queue_pop_head(&c->out));
     }
     event_del(c->ev_write);
@@ -89,8 +90,10 @@ static int queue_frame(struct client *c, const void *frame, size_t len, const in
 {
     struct outframe *o;
 
-    if (g_queue_get_length(&c->out) >= CLIENT_QUEUE_MAX_FRAMES) {
-        client_drop(c, "it does not read its socket (%u frames queued)", CLIENT_QUEUE_MAX_FRAMES);
+    if (g_queue_get_length(&c->out) >= CLIENT_QUEUE_MAX_FRAMES ||
+        c->out_bytes + len > CLIENT_QUEUE_MAX_BYTES) {
+        client_drop(c, "it does not read its socket (%u frames, %zu bytes queued)",
+                    g_queue_get_length(&c->out), c->out_bytes);
         return -ENOBUFS;
     }
     o = g_malloc(sizeof(*o) + len);
@@ -108,6 +111,7 @@ static int queue_frame(struct client *c, const void *frame, size_t len, const in
         o->fds[o->nfds++] = d;
     }
     g_queue_push_tail(&c->out, o);
+    c->out_bytes += len;
     event_add(c->ev_write, NULL);
     return 0;
 }
@@ -209,8 +213,22 @@ static void close_cb(evutil_socket_t fd, short what, void *arg)
     client_close(arg);
 }
 
+static guint uid_conns(struct broker *b, uid_t uid)
+{
+    return GPOINTER_TO_UINT(g_hash_table_lookup(b->uid_conns, GUINT_TO_POINTER(uid)));
+}
+
+static void uid_conns_set(struct broker *b, uid_t uid, guint n)
+{
+    if (n == 0)
+        g_hash_table_remove(b->uid_conns, GUINT_TO_POINTER(uid));
+    else
+        g_hash_table_insert(b->uid_conns, GUINT_TO_POINTER(uid), GUINT_TO_POINTER(n));
+}
+
 static void client_destroy(struct client *c)
 {
+    uid_conns_set(c->broker, c->uid, uid_conns(c->broker, c->uid) - 1);
     g_hash_table_remove(c->broker->clients, c);
     event_free(c->ev_read);
     event_free(c->ev_write);
@@ -252,29 +270,23 @@ bool client_pid_connected(struct broker *b, pid_t pid, const struct client *exce
     return false;
 }
 
-void client_accept(int fd, void *arg)
+struct client *client_attach(struct broker *b, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
-    struct broker *b = arg;
-    struct ucred cred;
-    socklen_t clen = sizeof(cred);
-    struct client *c;
+    struct client *c = g_new0(struct client, 1);
+    guint same_uid;
 
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-        g_warning("cannot read the credentials of a new connection: %s", g_strerror(errno));
-        close(fd);
-        return;
-    }
-    c = g_new0(struct client, 1);
     c->broker = b;
     c->fd = fd;
-    c->pid = cred.pid;
-    c->uid = cred.uid;
-    c->gid = cred.gid;
+    c->pid = pid;
+    c->uid = uid;
+    c->gid = gid;
     g_queue_init(&c->out);
     c->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST, read_cb, c);
     c->ev_write = event_new(b->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
     c->ev_close = evtimer_new(b->base, close_cb, c);
     g_hash_table_add(b->clients, c);
+    same_uid = uid_conns(b, uid) + 1;
+    uid_conns_set(b, uid, same_uid);
     if (g_hash_table_size(b->clients) > b->cfg.max_clients) {
         g_warning("refusing a connection from pid %d (uid %u): %u clients already (--max-clients)",
                   (int)c->pid, (unsigned)c->uid, b->cfg.max_clients);
@@ -283,8 +295,36 @@ void client_accept(int fd, void *arg)
                           "retry later or raise --max-clients",
                           b->cfg.max_clients);
         client_close_after_flush(c);
-        return;
+        return c;
+    }
+    /* Root too: a runaway process of any user must not starve the others of connections. */
+    if (same_uid > b->cfg.max_connections_per_uid) {
+        g_warning("refusing a connection from pid %d (uid %u): that uid has %u open already "
+                  "(--max-connections-per-uid)",
+                  (int)c->pid, (unsigned)c->uid, b->cfg.max_connections_per_uid);
+        client_send_error(c, 0, -EUSERS,
+                          "uid %u already has %u connections to the broker, the most "
+                          "--max-connections-per-uid allows; close some or raise "
+                          "--max-connections-per-uid",
+                          (unsigned)c->uid, b->cfg.max_connections_per_uid);
+        client_close_after_flush(c);
+        return c;
     }
     g_debug("connection from pid %d (uid %u)", (int)c->pid, (unsigned)c->uid);
     event_add(c->ev_read, NULL);
+    return c;
+}
+
+void client_accept(int fd, void *arg)
+{
+    struct broker *b = arg;
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+        g_warning("cannot read the credentials of a new connection: %s", g_strerror(errno));
+        close(fd);
+        return;
+    }
+    client_attach(b, fd, cred.pid, cred.uid, cred.gid);
 }

@@ -12,7 +12,8 @@ struct broker;
 struct event;
 struct reg_process;
 
-#define CLIENT_QUEUE_MAX_FRAMES 4096 /* a peer that lets more pile up is dropped */
+#define CLIENT_QUEUE_MAX_FRAMES 4096        /* a peer that lets more pile up is dropped */
+#define CLIENT_QUEUE_MAX_BYTES  (16u << 20) /* likewise in bytes (list replies are large) */
 
 struct client {
     struct broker *broker;
@@ -27,11 +28,18 @@ struct client {
     struct event *ev_read;
     struct event *ev_write;
     struct event *ev_close;
-    GQueue out; /* struct outframe */
+    GQueue out;       /* struct outframe */
+    size_t out_bytes; /* bytes in `out` */
 };
 
-/* Called by the listener for each new connection; refuses it past --max-clients. */
+/* Called by the listener for each new connection: reads SO_PEERCRED, then client_attach. */
 void client_accept(int fd, void *broker);
+/*
+ * Serves connection `fd` of process `pid`/`uid`/`gid` (the kernel's word: client_accept passes
+ * SO_PEERCRED; the fuzz target passes its own). Refuses it, with an ERROR naming the option,
+ * past --max-clients or --max-connections-per-uid. Returns the connection.
+ */
+struct client *client_attach(struct broker *b, int fd, pid_t pid, uid_t uid, gid_t gid);
 
 /* Queues or sends one frame; the fds stay the caller's (they are duplicated if queued). */
 void client_send(struct client *c, uint16_t kind, uint32_t request_id, const void *payload,

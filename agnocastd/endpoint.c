@@ -49,6 +49,20 @@ static int add_endpoint(struct client *c, const struct agnocast_frame *f, bool i
         *why = g_strdup("the topic name or QoS is invalid");
         return -EINVAL;
     }
+    if (g_hash_table_size(c->proc->pubs) + g_hash_table_size(c->proc->subs) >=
+        c->broker->cfg.max_endpoints) {
+        *why = g_strdup_printf("process %d has %u publishers and subscriptions, the most "
+                               "--max-endpoints allows; remove some or raise --max-endpoints",
+                               (int)c->pid, c->broker->cfg.max_endpoints);
+        return -ENOSPC;
+    }
+    if (registry_topic_find(c->broker->reg, req->topic) == NULL &&
+        registry_topic_count(c->broker->reg) >= c->broker->cfg.max_topics) {
+        *why = g_strdup_printf("the broker has %u topics, the most --max-topics allows; cannot "
+                               "create %s: remove unused endpoints or raise --max-topics",
+                               c->broker->cfg.max_topics, req->topic);
+        return -ENOSPC;
+    }
     rc = registry_endpoint_add(c->broker->reg, c->proc, is_publisher, req->index, &req->qos,
                                req->topic, out);
     if (rc == -EEXIST)

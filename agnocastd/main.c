@@ -17,6 +17,7 @@
 #include "options.h"
 #include "ranges.h"
 #include "registry.h"
+#include "state.h"
 
 static int check_config(const struct broker_config *cfg)
 {
@@ -63,20 +64,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(b->base);
 }
 
-static void free_clients(struct broker *b)
-{
-    GList *all = g_hash_table_get_keys(b->clients);
-
-    for (GList *l = all; l != NULL; l = l->next)
-        client_free(l->data);
-    g_list_free(all);
-}
-
 int main(int argc, char **argv)
 {
     struct broker b = {0};
     struct event *ev_term, *ev_int;
-    char *err = NULL;
+    char *err = NULL, *state_path;
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
@@ -110,10 +102,11 @@ int main(int argc, char **argv)
         options_clear(&b.cfg);
         return 1;
     }
-    b.reg = registry_new();
-    b.ranges = ranges_new(b.cfg.window_base, b.cfg.window_size);
-    b.clients = g_hash_table_new(g_direct_hash, g_direct_equal);
-    b.warned_uids = g_hash_table_new(g_direct_hash, g_direct_equal);
+    broker_init(&b, b.base);
+    state_path = b.cfg.state_file != NULL ? g_strdup(b.cfg.state_file)
+                                          : state_default_path(listener_path(b.listener),
+                                                               !listener_from_systemd(b.listener));
+    b.state = state_open(&b, state_path, b.cfg.restart_grace);
     listener_start(b.listener, b.base, client_accept, &b);
     ev_term = evsignal_new(b.base, SIGTERM, signal_cb, &b);
     ev_int = evsignal_new(b.base, SIGINT, signal_cb, &b);
@@ -121,9 +114,11 @@ int main(int argc, char **argv)
     event_add(ev_int, NULL);
 
     g_message("agnocastd %s (protocol %d) listening on %s; window 0x%" G_GINT64_MODIFIER
-              "x-0x%" G_GINT64_MODIFIER "x, default pool %" G_GUINT64_FORMAT " bytes",
+              "x-0x%" G_GINT64_MODIFIER "x, default pool %" G_GUINT64_FORMAT " bytes; state %s",
               AGNOCAST_VERSION_STRING, AGNOCAST_PROTO_VERSION, listener_path(b.listener),
-              b.cfg.window_base, b.cfg.window_base + b.cfg.window_size, b.cfg.pool_size);
+              b.cfg.window_base, b.cfg.window_base + b.cfg.window_size, b.cfg.pool_size,
+              state_path[0] != '\0' ? state_path : "not kept");
+    g_free(state_path);
     rc = notify_send("READY=1");
     if (rc < 0)
         g_warning("cannot notify the service manager ($NOTIFY_SOCKET): %s", g_strerror(-rc));
@@ -131,15 +126,13 @@ int main(int argc, char **argv)
     event_base_dispatch(b.base);
 
     notify_send("STOPPING=1");
-    /* Clients keep running without us (and re-register with the next broker): no clean-up. */
-    free_clients(&b);
+    /* Clients keep running without us (and re-register with the next broker): no clean-up, and
+     * the state file stays while anything is registered. */
+    state_shutdown(b.state);
+    broker_fini(&b);
     listener_close(b.listener);
     event_free(ev_term);
     event_free(ev_int);
-    registry_free(b.reg);
-    ranges_free(b.ranges);
-    g_hash_table_destroy(b.clients);
-    g_hash_table_destroy(b.warned_uids);
     event_base_free(b.base);
     libevent_global_shutdown();
     options_clear(&b.cfg);

@@ -96,6 +96,10 @@ int options_parse(int argc, char **argv, struct broker_config *cfg, char **err)
 {
     gboolean version = FALSE;
     gint max_clients = OPTIONS_DEFAULT_MAX_CLIENTS;
+    gint per_uid = OPTIONS_DEFAULT_MAX_CONNECTIONS_PER_UID;
+    gint max_endpoints = OPTIONS_DEFAULT_MAX_ENDPOINTS;
+    gint max_topics = OPTIONS_DEFAULT_MAX_TOPICS;
+    gint grace = OPTIONS_DEFAULT_RESTART_GRACE;
     GOptionEntry entries[] = {
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &cfg->verbose, "Log debug messages", NULL},
@@ -114,6 +118,18 @@ int options_parse(int argc, char **argv, struct broker_config *cfg, char **err)
          "Size of the address window (default 16T)", "SIZE"},
         {"max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients,
          "Most connections served at once (default 1024)", "N"},
+        {"max-connections-per-uid", 0, 0, G_OPTION_ARG_INT, &per_uid,
+         "Most connections of one user, root included (default 256)", "N"},
+        {"max-endpoints", 0, 0, G_OPTION_ARG_INT, &max_endpoints,
+         "Most publishers plus subscriptions of one process (default 256)", "N"},
+        {"max-topics", 0, 0, G_OPTION_ARG_INT, &max_topics, "Most topics overall (default 10000)",
+         "N"},
+        {"state-file", 0, 0, G_OPTION_ARG_FILENAME, &cfg->state_file,
+         "Keep the range table in PATH for a restarted broker (default: <socket>.state; "
+         "\"\" keeps none)",
+         "PATH"},
+        {"restart-grace", 0, 0, G_OPTION_ARG_INT, &grace,
+         "Seconds a restarted broker keeps the ranges of live processes (default 10)", "SEC"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *ctx;
@@ -146,8 +162,24 @@ int options_parse(int argc, char **argv, struct broker_config *cfg, char **err)
     } else if (max_clients < 1) {
         *err = g_strdup_printf("--max-clients %d: give at least 1", max_clients);
         rc = -1;
+    } else if (per_uid < 1) {
+        *err = g_strdup_printf("--max-connections-per-uid %d: give at least 1", per_uid);
+        rc = -1;
+    } else if (max_endpoints < 1) {
+        *err = g_strdup_printf("--max-endpoints %d: give at least 1", max_endpoints);
+        rc = -1;
+    } else if (max_topics < 1) {
+        *err = g_strdup_printf("--max-topics %d: give at least 1", max_topics);
+        rc = -1;
+    } else if (grace < 0) {
+        *err = g_strdup_printf("--restart-grace %d: give 0 or more seconds", grace);
+        rc = -1;
     }
     cfg->max_clients = (guint)max_clients;
+    cfg->max_connections_per_uid = (guint)per_uid;
+    cfg->max_endpoints = (guint)max_endpoints;
+    cfg->max_topics = (guint)max_topics;
+    cfg->restart_grace = (guint)grace;
     g_option_context_free(ctx);
     parsing = NULL;
     return rc;
@@ -156,5 +188,7 @@ int options_parse(int argc, char **argv, struct broker_config *cfg, char **err)
 void options_clear(struct broker_config *cfg)
 {
     g_free(cfg->socket_path);
+    g_free(cfg->state_file);
     cfg->socket_path = NULL;
+    cfg->state_file = NULL;
 }

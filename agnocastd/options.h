@@ -6,10 +6,14 @@
 
 #include "broker.h"
 
-#define OPTIONS_DEFAULT_POOL_SIZE     (64ull << 20)
-#define OPTIONS_DEFAULT_MAX_POOL_SIZE (4ull << 30)
-#define OPTIONS_DEFAULT_SOCKET_MODE   0660
-#define OPTIONS_DEFAULT_MAX_CLIENTS   1024
+#define OPTIONS_DEFAULT_POOL_SIZE               (64ull << 20)
+#define OPTIONS_DEFAULT_MAX_POOL_SIZE           (4ull << 30)
+#define OPTIONS_DEFAULT_SOCKET_MODE             0660
+#define OPTIONS_DEFAULT_MAX_CLIENTS             1024
+#define OPTIONS_DEFAULT_MAX_CONNECTIONS_PER_UID 256
+#define OPTIONS_DEFAULT_MAX_ENDPOINTS           256
+#define OPTIONS_DEFAULT_MAX_TOPICS              10000
+#define OPTIONS_DEFAULT_RESTART_GRACE           10
 
 /* Parses "123", "0x1000", "64M", "4G", "16T" (binary suffixes K M G T). -EINVAL if malformed or
  * if it overflows 64 bits. */

@@ -94,6 +94,27 @@ guint registry_process_count(struct registry *reg)
     return (guint)g_tree_nnodes(reg->processes);
 }
 
+struct foreach {
+    void (*fn)(struct reg_process *, void *);
+    void *data;
+};
+
+static gboolean foreach_cb(gpointer key, gpointer value, gpointer data)
+{
+    struct foreach *fe = data;
+
+    fe->fn(value, fe->data);
+    return FALSE;
+}
+
+void registry_foreach_process(struct registry *reg, void (*fn)(struct reg_process *, void *),
+                              void *data)
+{
+    struct foreach fe = {fn, data};
+
+    g_tree_foreach(reg->processes, foreach_cb, &fe);
+}
+
 /* Unlinks an endpoint from its topic, deleting the topic once empty; does not free it. */
 static void endpoint_detach(struct registry *reg, struct reg_endpoint *ep)
 {

@@ -17,11 +17,12 @@ struct reg_process {
     uid_t uid;
     uint64_t base; /* its address range */
     uint64_t size;
-    uint32_t flags;   /* AGNOCAST_REGISTER_* */
-    int eventfd;      /* its doorbell; owned (closed) by the registry, -1 if none */
-    void *owner;      /* the connection it came on; the registry never looks inside */
-    GHashTable *pubs; /* index -> struct reg_endpoint */
-    GHashTable *subs; /* index -> struct reg_endpoint */
+    uint32_t flags;     /* AGNOCAST_REGISTER_* */
+    uint64_t starttime; /* /proc/PID/stat start time, kept in the state file; 0 if unknown */
+    int eventfd;        /* its doorbell; owned (closed) by the registry, -1 if none */
+    void *owner;        /* the connection it came on; the registry never looks inside */
+    GHashTable *pubs;   /* index -> struct reg_endpoint */
+    GHashTable *subs;   /* index -> struct reg_endpoint */
 };
 
 struct reg_endpoint {
@@ -51,6 +52,9 @@ void registry_process_remove(struct registry *reg, struct reg_process *proc);
 /* Other processes that have an endpoint on a topic where `proc` has one, sorted by pid. */
 GPtrArray *registry_process_peers(struct registry *reg, struct reg_process *proc);
 guint registry_process_count(struct registry *reg);
+/* Calls fn for every process, in pid order. */
+void registry_foreach_process(struct registry *reg, void (*fn)(struct reg_process *, void *),
+                              void *data);
 
 /* Adds an endpoint on `topic` (created if needed). -EEXIST if the index is taken in that
  * process for that kind (publisher or subscription). */

@@ -12,6 +12,7 @@
 #include "dispatch.h"
 #include "ranges.h"
 #include "registry.h"
+#include "state.h"
 
 int session_hello(struct client *c, const struct agnocast_frame *f, int *fds, int nfds, char **why)
 {
@@ -58,6 +59,11 @@ static int range_error(struct broker *b, int rc, uint64_t size, uint64_t want, c
                                "of %" G_GUINT64_FORMAT " bytes; raise --window-size or ask for a "
                                "smaller pool",
                                wb, wb + ws, registry_process_count(b->reg), size);
+    else if (rc == -EADDRINUSE && state_reserved_by(b->state, want, size) != 0)
+        *why = g_strdup_printf("the range at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
+                               " bytes) overlaps one the broker keeps for process %d, which held "
+                               "it before the broker restarted; register with want_base 0",
+                               want, size, (int)state_reserved_by(b->state, want, size));
     else if (rc == -EADDRINUSE)
         *why =
             g_strdup_printf("the range at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
@@ -76,8 +82,9 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
     struct broker *b = c->broker;
     struct agnocast_wire_register_reply r;
     struct reg_process *old, *proc = NULL;
+    struct state_reservation res;
     uint64_t size, base;
-    int rc;
+    int rc, claimed;
 
     if (c->proc != NULL) {
         *why = g_strdup_printf("this connection already registered process %d", (int)c->pid);
@@ -105,21 +112,31 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
                                req->pool_size, b->cfg.max_pool_size);
         return -EINVAL;
     }
+    /* A process that held want_base before a broker restart gets it back, and only it. */
+    claimed = state_claim(b->state, c->pid, c->uid, req->want_base, &res);
     rc = ranges_alloc(b->ranges, size, req->want_base, &base);
-    if (rc < 0)
+    if (rc < 0) {
+        if (claimed)
+            state_restore(b->state, &res);
         return range_error(b, rc, size, req->want_base, why);
+    }
     rc = registry_process_add(b->reg, c->pid, c->uid, base, size,
                               req->flags & AGNOCAST_REGISTER_HAS_MQUEUE, fds[0], c, &proc);
     if (rc < 0) {
         ranges_release(b->ranges, base);
+        if (claimed)
+            state_restore(b->state, &res);
         *why = g_strdup_printf("process %d cannot be registered: %s", (int)c->pid, g_strerror(-rc));
         return rc;
     }
     fds[0] = -1;
     c->proc = proc;
-    g_message("process %d (uid %u) registered: range 0x%" G_GINT64_MODIFIER
-              "x-0x%" G_GINT64_MODIFIER "x (%.1f MiB)%s",
-              (int)c->pid, (unsigned)c->uid, base, base + size, (double)size / (1024.0 * 1024.0),
+    proc->starttime = claimed ? res.starttime : state_pid_starttime(c->pid);
+    state_save(b->state);
+    g_message("process %d (uid %u) %s: range 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+              "x (%.1f MiB)%s",
+              (int)c->pid, (unsigned)c->uid, claimed ? "re-registered its range" : "registered",
+              base, base + size, (double)size / (1024.0 * 1024.0),
               proc->flags & AGNOCAST_REGISTER_HAS_MQUEUE ? "" : ", notices over the socket");
     memset(&r, 0, sizeof(r));
     r.base = base;
