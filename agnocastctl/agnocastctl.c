@@ -12,8 +12,16 @@
 #define CTL_TIMEOUT_DEFAULT_S 5
 
 const struct ctl_cmd *const ctl_cmd_table[] = {
-    &cmd_list_topics_entry, &cmd_topic_info_entry, &cmd_list_processes_entry,
-    &cmd_stats_entry,       &cmd_help_entry,       NULL,
+    &cmd_list_topics_entry,
+    &cmd_topic_info_entry,
+    &cmd_list_processes_entry,
+    &cmd_stats_entry,
+    &cmd_hz_entry,
+    &cmd_bw_entry,
+    &cmd_echo_entry,
+    &cmd_watch_entry,
+    &cmd_help_entry,
+    NULL,
 };
 
 static const char ctl_exit_text[] =
@@ -23,6 +31,8 @@ static const char ctl_exit_text[] =
     "  2   no broker at the socket, or no permission to connect to it\n"
     "  3   the broker could not be understood (protocol version mismatch, malformed or\n"
     "      missing reply, connection closed)\n"
+    "  4   no publisher segment of the topic could be read (hz, bw, echo: permission\n"
+    "      denied, or the publishing processes are gone)\n"
     "  64  usage error (unknown command or option, wrong arguments, invalid topic name)\n";
 
 /* Option values; the global and the per-command parsers write to the same places. */
@@ -98,6 +108,8 @@ static GOptionContext *ctl_cmd_context(const struct ctl_cmd *cmd)
     GOptionContext *ctx = g_option_context_new(cmd->usage);
     g_option_context_set_summary(ctx, cmd->summary);
     g_option_context_set_description(ctx, desc->str);
+    if (cmd->options != NULL)
+        g_option_context_add_main_entries(ctx, cmd->options, NULL);
     if (cmd->flags & CTL_CMD_JSON)
         g_option_context_add_main_entries(ctx, ctl_json_entries, NULL);
     if (cmd->flags & CTL_CMD_BROKER)
@@ -122,6 +134,18 @@ char *ctl_overview(void)
 
     g_option_context_free(ctx);
     return text;
+}
+
+gboolean ctl_check_topic(const char *topic, GError **error)
+{
+    if (agnocast_topic_name_valid(topic))
+        return TRUE;
+    g_set_error(error, CTL_ERROR, CTL_EXIT_USAGE,
+                "'%s' is not a valid topic name: a topic starts with '/' and is made of "
+                "segments of letters, digits and '_' joined by '/', no segment empty or "
+                "starting with a digit, no trailing '/', at most %d bytes (e.g. /sensor/lidar_0)",
+                topic, AGNOCAST_TOPIC_NAME_MAX);
+    return FALSE;
 }
 
 static int ctl_usage_error(const char *prgname, const char *message, const char *help_hint)

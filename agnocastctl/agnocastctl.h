@@ -10,6 +10,7 @@ enum ctl_exit {
     CTL_EXIT_BROKER_ERROR = 1, /* the broker answered with an error (unknown topic, ...) */
     CTL_EXIT_NO_BROKER = 2,    /* no broker at the socket, or no permission to connect */
     CTL_EXIT_PROTOCOL = 3,     /* protocol version mismatch, bad or missing reply */
+    CTL_EXIT_SEGMENT = 4,      /* no publisher segment of the topic could be read (hz, bw, echo) */
     CTL_EXIT_USAGE = 64,       /* bad command line (EX_USAGE) */
 };
 
@@ -38,6 +39,7 @@ struct ctl_cmd {
     int args_min;
     int args_max;
     unsigned flags;
+    const GOptionEntry *options; /* the command's own options, or NULL */
     /* Writes the result to stdout; returns an enum ctl_exit value, setting *error unless 0. */
     int (*run)(const struct ctl_invocation *inv, GError **error);
 };
@@ -46,12 +48,19 @@ extern const struct ctl_cmd cmd_list_topics_entry;
 extern const struct ctl_cmd cmd_topic_info_entry;
 extern const struct ctl_cmd cmd_list_processes_entry;
 extern const struct ctl_cmd cmd_stats_entry;
+extern const struct ctl_cmd cmd_hz_entry;
+extern const struct ctl_cmd cmd_bw_entry;
+extern const struct ctl_cmd cmd_echo_entry;
+extern const struct ctl_cmd cmd_watch_entry;
 extern const struct ctl_cmd cmd_help_entry;
 
 /* The command table, NULL-terminated (agnocastctl.c). */
 extern const struct ctl_cmd *const ctl_cmd_table[];
 
 const struct ctl_cmd *ctl_cmd_find(const char *name);
+
+/* FALSE with *error (usage, naming the rule) if `topic` is not a valid topic name. */
+gboolean ctl_check_topic(const char *topic, GError **error);
 
 /* The help text of one command, as `agnocastctl CMD --help` prints it; g_free() it. */
 char *ctl_cmd_help(const struct ctl_cmd *cmd);

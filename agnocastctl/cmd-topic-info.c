@@ -1,51 +1,87 @@
-/* `agnocastctl topic-info TOPIC`: the publishers and subscriptions of one topic and their QoS. */
+/* `agnocastctl topic-info TOPIC`: a topic's publishers and subscriptions, QoS and counters. */
 #include "agnocastctl.h"
 #include "client.h"
+#include "counters.h"
+#include "endpoints.h"
 #include "format.h"
+#include "json.h"
+#include "segcache.h"
 
 #include <stdio.h>
+
+static void cmd_topic_info_json(GString *out, const char *topic, const GArray *endpoints)
+{
+    g_string_append_c(out, '{');
+    json_append_key(out, "topic");
+    json_append_string(out, topic);
+    g_string_append_c(out, ',');
+    counters_json_endpoints(out, endpoints, TRUE);
+    g_string_append(out, "}\n");
+}
+
+static void cmd_topic_info_text(GString *out, const char *topic, const GArray *endpoints)
+{
+    g_autofree struct agnocast_wire_endpoint_entry *wire =
+        g_new0(struct agnocast_wire_endpoint_entry, endpoints->len + 1);
+
+    for (guint i = 0; i < endpoints->len; i++)
+        wire[i] = g_array_index(endpoints, struct ctl_endpoint, i).entry;
+    format_topic_info(out, topic, wire, endpoints->len, FALSE);
+    /* Counters come from the processes' segments, which the broker never sees: shown when at
+     * least one could be read (stderr says why the others could not). */
+    if (!endpoints_any_counters(endpoints))
+        return;
+    struct format_table t;
+    format_table_init(&t, 7);
+    counters_table_header(&t, FALSE);
+    counters_table_rows(&t, topic, endpoints, FALSE);
+    g_string_append_c(out, '\n');
+    format_table_flush(&t, out);
+}
 
 static int cmd_topic_info_run(const struct ctl_invocation *inv, GError **error)
 {
     const char *topic = inv->argv[0];
 
     /* Checked here so a typo gets the rule, not a round trip and a terse broker error. */
-    if (!agnocast_topic_name_valid(topic)) {
-        g_set_error(
-            error, CTL_ERROR, CTL_EXIT_USAGE,
-            "'%s' is not a valid topic name: a topic starts with '/' and is made of "
-            "segments of letters, digits and '_' joined by '/', no segment empty or "
-            "starting with a digit, no trailing '/', at most %d bytes (e.g. /sensor/lidar_0)",
-            topic, AGNOCAST_TOPIC_NAME_MAX);
+    if (!ctl_check_topic(topic, error))
         return CTL_EXIT_USAGE;
-    }
 
     struct client *c = client_connect(inv->socket_path, inv->timeout_s, error);
     if (c == NULL)
         return (*error)->code;
 
-    GArray *endpoints = client_query_list(c, AGNOCAST_MSG_TOPIC_INFO, topic, error);
+    struct segcache *sc = segcache_new(TRUE);
+    GArray *endpoints = endpoints_query(c, sc, topic, TRUE, error);
+    int rc = CTL_EXIT_OK;
+    if (endpoints == NULL) {
+        rc = (*error)->code;
+    } else {
+        GString *out = g_string_new(NULL);
+        if (inv->json)
+            cmd_topic_info_json(out, topic, endpoints);
+        else
+            cmd_topic_info_text(out, topic, endpoints);
+        fputs(out->str, stdout);
+        g_string_free(out, TRUE);
+        g_array_free(endpoints, TRUE);
+    }
+    segcache_free(sc);
     client_free(c);
-    if (endpoints == NULL)
-        return (*error)->code;
-
-    GString *out = g_string_new(NULL);
-    format_topic_info(out, topic,
-                      (const struct agnocast_wire_endpoint_entry *)(void *)endpoints->data,
-                      endpoints->len, inv->json);
-    fputs(out->str, stdout);
-    g_string_free(out, TRUE);
-    g_array_free(endpoints, TRUE);
-    return CTL_EXIT_OK;
+    return rc;
 }
 
 const struct ctl_cmd cmd_topic_info_entry = {
     .name = "topic-info",
-    .summary = "Show the publishers and subscriptions of one topic with their QoS",
+    .summary = "Show the publishers and subscriptions of one topic with their QoS and counters",
     .usage = "TOPIC",
     .description = "Prints a summary line, then one line per publisher and per subscription:\n"
-                   "pid, endpoint index, depth, durability, reliability, ignore_local.\n"
-                   "An unknown topic is an error (exit status 1).",
+                   "pid, endpoint index, depth, durability, reliability, ignore_local. Then the\n"
+                   "counters, read from the processes' segments: per publisher the messages\n"
+                   "published, per subscription the messages received, missed and corrupt\n"
+                   "(--json: members published, received, missed, corrupt). A segment that cannot\n"
+                   "be read (permission, process gone) is reported on stderr and its counters\n"
+                   "are left out. An unknown topic is an error (exit status 1).",
     .args_min = 1,
     .args_max = 1,
     .flags = CTL_CMD_JSON | CTL_CMD_BROKER,

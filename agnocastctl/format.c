@@ -67,25 +67,18 @@ char *format_size_human(uint64_t bytes)
     return text;
 }
 
-/* A text table: rows of cells, printed with columns padded to their widest cell. */
-struct format_table {
-    guint ncols;
-    GPtrArray *rows; /* of GStrv, each ncols cells */
-};
-
-static void format_table_init(struct format_table *t, guint ncols)
+void format_table_init(struct format_table *t, guint ncols)
 {
     t->ncols = ncols;
     t->rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
 }
 
-/* Adds a row of ncols cells, each a printf result already. Takes ownership of the cells. */
-static void format_table_add(struct format_table *t, char **cells)
+void format_table_add(struct format_table *t, char **cells)
 {
     g_ptr_array_add(t->rows, cells);
 }
 
-static char **format_cells(guint ncols, ...)
+char **format_cells(guint ncols, ...)
 {
     char **cells = g_new0(char *, ncols + 1);
     va_list ap;
@@ -97,7 +90,7 @@ static char **format_cells(guint ncols, ...)
     return cells;
 }
 
-static void format_table_flush(struct format_table *t, GString *out)
+void format_table_flush(struct format_table *t, GString *out)
 {
     g_autofree size_t *width = g_new0(size_t, t->ncols);
 
@@ -149,7 +142,7 @@ void format_topics(GString *out, const struct agnocast_wire_topic_entry *entries
     format_table_flush(&t, out);
 }
 
-static void format_endpoint_json(GString *out, const struct agnocast_wire_endpoint_entry *e)
+void format_endpoint_json_open(GString *out, const struct agnocast_wire_endpoint_entry *e)
 {
     g_string_append_printf(out, "{\"pid\":%" PRIu32 ",\"index\":%" PRIu32 ",\"qos\":{", e->pid,
                            e->index);
@@ -159,7 +152,13 @@ static void format_endpoint_json(GString *out, const struct agnocast_wire_endpoi
     g_string_append_c(out, ',');
     json_append_key(out, "reliability");
     json_append_string(out, format_reliability(e->qos.reliability));
-    g_string_append_printf(out, ",\"ignore_local\":%s}}", e->qos.ignore_local ? "true" : "false");
+    g_string_append_printf(out, ",\"ignore_local\":%s}", e->qos.ignore_local ? "true" : "false");
+}
+
+static void format_endpoint_json(GString *out, const struct agnocast_wire_endpoint_entry *e)
+{
+    format_endpoint_json_open(out, e);
+    g_string_append_c(out, '}');
 }
 
 static void format_topic_info_json(GString *out, const char *topic,

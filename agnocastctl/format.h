@@ -34,4 +34,22 @@ void format_processes(GString *out, const struct agnocast_wire_process_entry *en
 void format_stats(GString *out, uint32_t broker_pid,
                   const struct agnocast_wire_stats_entry *entries, size_t n, gboolean json);
 
+/* A text table: rows of cells, printed with columns padded to their widest cell. */
+struct format_table {
+    guint ncols;
+    GPtrArray *rows; /* of GStrv, each ncols cells */
+};
+
+void format_table_init(struct format_table *t, guint ncols);
+/* Adds a row of ncols cells (format_cells()); takes ownership of the cells. */
+void format_table_add(struct format_table *t, char **cells);
+/* A NULL-terminated row of `ncols` g_malloc'ed strings passed as arguments. */
+char **format_cells(guint ncols, ...);
+/* Appends the table to `out`, columns separated by at least two spaces, and frees its rows. */
+void format_table_flush(struct format_table *t, GString *out);
+
+/* Appends an endpoint's JSON object without its closing brace, so callers can add members:
+ * {"pid":..,"index":..,"qos":{..} */
+void format_endpoint_json_open(GString *out, const struct agnocast_wire_endpoint_entry *e);
+
 #endif

@@ -1,0 +1,58 @@
+/* A topic's publishers and subscriptions with the counters read from their segments. */
+#include "endpoints.h"
+
+static void endpoints_read_one(struct ctl_endpoint *e)
+{
+    if (e->seg == NULL)
+        return;
+    if (e->entry.is_publisher) {
+        e->ring_ok = segview_ring(e->seg, e->entry.index, &e->ring);
+        e->have_counters = e->ring_ok;
+        if (e->ring_ok)
+            e->published = segview_ring_head(&e->ring);
+    } else {
+        e->have_counters = segview_sub(e->seg, e->entry.index, &e->sub);
+    }
+}
+
+void endpoints_read(GArray *endpoints)
+{
+    for (guint i = 0; i < endpoints->len; i++)
+        endpoints_read_one(&g_array_index(endpoints, struct ctl_endpoint, i));
+}
+
+GArray *endpoints_query(struct client *c, struct segcache *sc, const char *topic, gboolean refresh,
+                        GError **error)
+{
+    GArray *list = client_query_list(c, AGNOCAST_MSG_TOPIC_INFO, topic, error);
+
+    if (list == NULL)
+        return NULL;
+    if (refresh && !segcache_refresh(sc, c, error)) {
+        g_array_free(list, TRUE);
+        return NULL;
+    }
+    GArray *out = g_array_sized_new(FALSE, TRUE, sizeof(struct ctl_endpoint), list->len);
+    for (int pass = 1; pass >= 0; pass--) {
+        for (guint i = 0; i < list->len; i++) {
+            const struct agnocast_wire_endpoint_entry *w =
+                &g_array_index(list, struct agnocast_wire_endpoint_entry, i);
+            if (!!w->is_publisher != pass)
+                continue;
+            struct ctl_endpoint e = {.entry = *w};
+            e.seg = segcache_get(sc, w->pid, &e.why);
+            endpoints_read_one(&e);
+            g_array_append_val(out, e);
+        }
+    }
+    g_array_free(list, TRUE);
+    return out;
+}
+
+gboolean endpoints_any_counters(const GArray *endpoints)
+{
+    for (guint i = 0; i < endpoints->len; i++)
+        if (g_array_index(endpoints, struct ctl_endpoint, i).have_counters)
+            return TRUE;
+    return FALSE;
+}

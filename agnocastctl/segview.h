@@ -1,0 +1,78 @@
+/* A read-only view of one client process's segment, with every read bounds-checked. */
+#ifndef AGNOCASTCTL_SEGVIEW_H
+#define AGNOCASTCTL_SEGVIEW_H
+
+#include <glib.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The segment is mapped anywhere (PROT_READ, MAP_SHARED), not at the owner's address: a segment
+ * address A is read at map + (A - base). Everything in it is written by its owner and trusted by
+ * nobody: the header must name the process and range the broker gave, ring offsets and depths
+ * and message addresses are checked against the segment before anything is dereferenced.
+ */
+struct segview {
+    uint32_t pid;
+    uint64_t base; /* the segment's address in its owner and in every peer */
+    uint64_t size;
+    uint64_t heap_off; /* validated: messages and rings lie in [base + heap_off, base + size) */
+    const unsigned char *map;
+};
+
+/* A publisher's ring, validated by segview_ring(). */
+struct segview_ring {
+    const void *entries; /* struct agn_ring_entry[depth] in the local mapping */
+    const void *head;    /* the slot's _Atomic uint64_t head */
+    uint32_t depth;
+};
+
+/* One ring entry read consistently; `data` is the message in the local mapping. */
+struct segview_msg {
+    uint64_t seq;
+    uint64_t addr; /* segment address, as the publisher's subscribers see it */
+    uint64_t size;
+    uint64_t timestamp_ns;
+    const unsigned char *data;
+};
+
+struct segview_sub_counters {
+    uint64_t received;
+    uint64_t missed;
+    uint64_t corrupt;
+};
+
+/*
+ * Opens /agnocast@PID read-only and maps `size` bytes of it; checks the header (magic, layout,
+ * pid, base, size, heap offset). Returns 0, or a negative errno with *error set to a message
+ * that names the process and what to do (-EACCES: run as its user; -ENOENT: it is gone).
+ */
+int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size, GError **error);
+/* Unmaps; takes a view that failed to open or was never opened (map NULL). */
+void segview_close(struct segview *sv);
+
+/* The ring of publisher slot `index`, if the slot is active and its ring lies in the heap. */
+gboolean segview_ring(const struct segview *sv, uint32_t index, struct segview_ring *ring);
+/* The last message number the publisher published (0: none). */
+uint64_t segview_ring_head(const struct segview_ring *ring);
+
+/*
+ * Reads the entry of message `seq` seqlock-style (seq, fields, seq again). Returns 1 with *msg
+ * filled, 0 if the entry does not hold `seq` (overwritten, or not yet written), -EBADMSG if its
+ * address or size leave the publisher's heap.
+ */
+int segview_ring_read(const struct segview *sv, const struct segview_ring *ring, uint64_t seq,
+                      struct segview_msg *msg);
+
+/*
+ * Copies min(cap, msg->size) bytes of the message into `out`, then checks the entry still holds
+ * msg->seq. FALSE if the message was overwritten meanwhile: the bytes may belong to another
+ * message (or to freed memory) and must not be shown.
+ */
+gboolean segview_copy(const struct segview_ring *ring, const struct segview_msg *msg, void *out,
+                      size_t cap, size_t *copied);
+
+/* The counters of subscription slot `index`; FALSE if the index is out of range. */
+gboolean segview_sub(const struct segview *sv, uint32_t index, struct segview_sub_counters *c);
+
+#endif
