@@ -180,6 +180,9 @@ int recv_line(int fd, char *buf, size_t cap, int timeout_ms)
             return -1;
         if (read(fd, &buf[n], 1) != 1)
             return -1;
+        /* Once a line has begun, wait for the rest of it rather than lose its first bytes. */
+        if (n == 0)
+            deadline = now_ms() + 5000;
         if (buf[n] == '\n')
             break;
         n++;
