@@ -41,6 +41,8 @@ struct agn_pool_stats {
 void agn_pool_init(struct agn_pool *pool, void *start, size_t size);
 /* Forgets the pool's area in the table agn_pool_owner() reads; call before unmapping it. */
 void agn_pool_fini(struct agn_pool *pool);
+/* Counts agn_pool_fini calls: a saved value that differs means a pool may be gone. */
+uint64_t agn_pool_generation(void);
 void *agn_pool_alloc(struct agn_pool *pool, size_t size);
 /* `align` a power of two (any size up to the pool's); NULL if it is not or there is no room. */
 void *agn_pool_memalign(struct agn_pool *pool, size_t align, size_t size);

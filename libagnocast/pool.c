@@ -333,8 +333,16 @@ void agn_pool_init(struct agn_pool *pool, void *start, size_t size)
     reg_add(pool, s, e);
 }
 
+static _Atomic uint64_t generation; /* areas forgotten so far */
+
+uint64_t agn_pool_generation(void)
+{
+    return atomic_load_explicit(&generation, memory_order_acquire);
+}
+
 void agn_pool_fini(struct agn_pool *pool)
 {
+    atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
     pthread_mutex_lock(&reg_lock);
     for (unsigned i = 0; i < REG_MAX; i++)
         if (atomic_load(&reg[i].pool) == pool)

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "agnocast-internal.h"
+#include "heaphook-internal.h"
 
 /*
  * Private bookkeeping in front of every loaned message, in the own segment. Subscribers never
@@ -19,7 +20,8 @@ struct msg_header {
 };
 
 struct child_header {
-    uintptr_t next;
+    uintptr_t next, prev; /* the message's nested allocations; prev 0 at the head */
+    uintptr_t msg;        /* its struct msg_header */
     uint64_t magic;
 };
 
@@ -291,6 +293,7 @@ AGNOCAST_EXPORT int agnocast_publisher_loan(struct agnocast_publisher *pub, size
                         pub->ctx->seg_size, size);
     *h = (struct msg_header){.magic = MSG_LOANED, .owner = pub, .size = size};
     *data = h + 1;
+    agn_hook_loan_begin(pub, *data);
     return 0;
 }
 
@@ -307,14 +310,10 @@ AGNOCAST_EXPORT int agnocast_loan_alloc(struct agnocast_publisher *pub, void *da
     h = header_of(pub, data);
     if (!h)
         return agn_fail(-EINVAL, "%p is not an outstanding loan of this publisher", data);
-    c = agn_pool_alloc(&pub->ctx->pool, sizeof(*c) + size);
-    if (!c)
+    *ret = agn_loan_nested_alloc(pub, data, 16, size);
+    if (!*ret)
         return agn_fail(-ENOMEM, "the pool has no room for a nested allocation of %zu bytes",
                         size);
-    c->magic = MSG_CHILD;
-    c->next = h->children;
-    h->children = (uintptr_t)c;
-    *ret = c + 1;
     return 0;
 }
 
@@ -334,6 +333,7 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
     h = header_of(pub, data);
     if (!h)
         return agn_fail(-EINVAL, "%p is not an outstanding loan of this publisher", data);
+    agn_hook_loan_end(data);
     h->magic = MSG_PUBLISHED;
     n = ++pub->published;
     e = &pub->ring[n % pub->slot->depth];
@@ -373,6 +373,7 @@ AGNOCAST_EXPORT int agnocast_publisher_drop(struct agnocast_publisher *pub, void
     h = header_of(pub, data);
     if (!h)
         return agn_fail(-EINVAL, "%p is not an outstanding loan of this publisher", data);
+    agn_hook_loan_end(data);
     free_message(pub->ctx, h);
     return 0;
 }
@@ -380,4 +381,97 @@ AGNOCAST_EXPORT int agnocast_publisher_drop(struct agnocast_publisher *pub, void
 AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher *pub)
 {
     return pub ? pub->published : 0;
+}
+
+/* ---- nested allocations by address (agnocast_loan_alloc and the heap hook) ---- */
+
+bool agn_loan_outstanding(struct agnocast_publisher *pub, void *data)
+{
+    return header_of(pub, data) != NULL;
+}
+
+void *agn_loan_nested_alloc(struct agnocast_publisher *pub, void *data, size_t align,
+                            size_t size)
+{
+    struct msg_header *h = header_of(pub, data);
+    struct child_header *c;
+
+    if (!h || size > SIZE_MAX - sizeof(*c))
+        return NULL;
+    /* The header sits in front of the data, so the block is aligned for the data. */
+    c = align > 16 ? agn_pool_memalign_offset(&pub->ctx->pool, align, sizeof(*c), sizeof(*c) + size)
+                   : agn_pool_alloc(&pub->ctx->pool, sizeof(*c) + size);
+    if (!c)
+        return NULL;
+    *c = (struct child_header){
+        .next = h->children, .prev = 0, .msg = (uintptr_t)h, .magic = MSG_CHILD};
+    if (h->children)
+        ((struct child_header *)h->children)->prev = (uintptr_t)c;
+    h->children = (uintptr_t)c;
+    return c + 1;
+}
+
+static struct child_header *child_of(struct agn_pool *pool, const void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    struct child_header *c;
+
+    if (p % 16 || p < pool->start + sizeof(*c) + 16 || p >= pool->end)
+        return NULL;
+    c = (struct child_header *)(p - sizeof(*c));
+    if (c->magic != MSG_CHILD || agn_pool_usable_size(pool, c) < sizeof(*c))
+        return NULL;
+    return c;
+}
+
+const void *agn_loan_nested_parent(struct agn_pool *pool, const void *ptr)
+{
+    struct child_header *c = child_of(pool, ptr);
+
+    return c ? (struct msg_header *)c->msg + 1 : NULL;
+}
+
+size_t agn_loan_nested_usable(struct agn_pool *pool, const void *ptr)
+{
+    struct child_header *c = child_of(pool, ptr);
+
+    return c ? agn_pool_usable_size(pool, c) - sizeof(*c) : 0;
+}
+
+/* Points the list at c's new address (after a move) or past it (moved = 0). */
+static void relink(struct msg_header *h, struct child_header *c, uintptr_t moved)
+{
+    uintptr_t to = moved ? moved : c->next;
+
+    if (c->prev)
+        ((struct child_header *)c->prev)->next = to;
+    else
+        h->children = to;
+    if (c->next)
+        ((struct child_header *)c->next)->prev = moved ? moved : c->prev;
+}
+
+void agn_loan_nested_free(struct agnocast_publisher *pub, void *ptr)
+{
+    struct child_header *c = child_of(&pub->ctx->pool, ptr);
+
+    if (!c)
+        return;
+    relink((struct msg_header *)c->msg, c, 0);
+    c->magic = 0;
+    agn_pool_free(&pub->ctx->pool, c);
+}
+
+void *agn_loan_nested_realloc(struct agnocast_publisher *pub, void *ptr, size_t size)
+{
+    struct child_header *c = child_of(&pub->ctx->pool, ptr), *n;
+
+    if (!c || size > SIZE_MAX - sizeof(*c))
+        return NULL;
+    n = agn_pool_realloc(&pub->ctx->pool, c, sizeof(*c) + size);
+    if (!n)
+        return NULL;
+    if (n != c)
+        relink((struct msg_header *)n->msg, n, (uintptr_t)n);
+    return n + 1;
 }
