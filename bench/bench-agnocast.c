@@ -126,7 +126,7 @@ int bench_agnocast_latency(struct bench_case *c)
         return -1;
     rc = bench_case_run(c, sub_main, pub_main);
     if (rc == 0)
-        bench_case_report(c, c->s->nsubs > 1 ? "fanout" : "latency", NULL);
+        bench_case_report(c, "latency", NULL);
     bench_case_fini(c);
     return rc;
 }

@@ -219,7 +219,7 @@ int bench_baseline_latency(struct bench_case *c)
     for (int k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])); k++)
         if (strcmp(c->transport, kinds[k]) == 0)
             st.kind = k;
-    if (st.kind < 0 || (st.kind != EVENTFD && c->nsubs > 1)) {
+    if (st.kind < 0 || (st.kind != EVENTFD && c->fanout)) {
         fprintf(stderr, "bench: unknown baseline transport \"%s\" (or not for fan-out)\n",
                 c->transport);
         return -1;
@@ -233,7 +233,7 @@ int bench_baseline_latency(struct bench_case *c)
     if (rc == 0) {
         rc = bench_case_run(c, sub_main, pub_main);
         if (rc == 0)
-            bench_case_report(c, c->s->nsubs > 1 ? "fanout" : "latency", NULL);
+            bench_case_report(c, "latency", NULL);
         teardown(c, &st);
     }
     bench_case_fini(c);

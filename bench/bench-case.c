@@ -71,7 +71,7 @@ void bench_case_report(struct bench_case *c, const char *case_name, const char *
     struct bench_shared *s = c->s;
     struct bench_stats st;
 
-    if (s->nsubs == 1) {
+    if (!c->fanout) {
         bench_stats_compute(s->samples, s->count, &st);
         bench_stats_print(stdout, case_name, c->transport, c->size, &st, extra);
         return;

@@ -15,6 +15,7 @@ struct bench_case {
     bool busy;             /* subscribers busy-poll instead of sleeping */
     uint64_t count, warm;
     unsigned nsubs;
+    bool fanout;    /* report first/last lines even for one subscriber */
     unsigned index; /* in a subscriber: which one */
     char topic[64];
     struct bench_shared *s;

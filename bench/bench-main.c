@@ -106,6 +106,8 @@ int main(int argc, char **argv)
     if (strcmp(name, "latency") == 0 || strcmp(name, "fanout") == 0) {
         if (strcmp(name, "latency") == 0)
             c.nsubs = 1;
+        else
+            c.fanout = true;
         if (strcmp(c.transport, "agnocast") == 0) {
             c.transport = c.busy ? "agnocast-busy" : "agnocast-event";
             rc = bench_agnocast_latency(&c);
