@@ -62,8 +62,6 @@ static const GOptionEntry ctl_global_entries[] = {
     {NULL},
 };
 
-G_DEFINE_QUARK(agnocastctl - error - quark, ctl_error)
-
 const struct ctl_cmd *ctl_cmd_find(const char *name)
 {
     for (const struct ctl_cmd *const *cmd = ctl_cmd_table; *cmd != NULL; cmd++)
