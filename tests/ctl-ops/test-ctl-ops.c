@@ -325,6 +325,26 @@ static void test_ctl_ops_usage_and_unknown_topic(void **state)
     }
 }
 
+/* Without --count the long-running commands run until SIGINT, then end cleanly (status 0). */
+static void test_ctl_ops_sigint_ends_cleanly(void **state)
+{
+    static const char *const cmds[] = {"hz", "bw", "echo", "watch"};
+
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char *argv[] = {getenv("AGNOCAST_TEST_CTL"), (char *)cmds[i],
+                        i < 3 ? "/chatter" : "--interval", i < 3 ? NULL : "0.1", NULL};
+        pid_t pid = spawn_quiet(argv);
+        int status;
+
+        /* Long enough for the handler to be installed even in a sanitizer build. */
+        usleep(500000);
+        kill(pid, SIGINT);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+}
+
 /* A user who may use the broker but not read the segments: the counters are reported missing,
  * not fatal, and the commands that need a ring say so with exit status 4. */
 static void test_ctl_ops_unreadable_segments_are_reported(void **state)
@@ -358,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_ctl_ops_echo_prints_messages_in_place),
         cmocka_unit_test(test_ctl_ops_watch_repeats_plain_views),
         cmocka_unit_test(test_ctl_ops_usage_and_unknown_topic),
+        cmocka_unit_test(test_ctl_ops_sigint_ends_cleanly),
         cmocka_unit_test(test_ctl_ops_unreadable_segments_are_reported),
     };
     return cmocka_run_group_tests_name("ctl-ops", tests, world_setup, world_teardown);
