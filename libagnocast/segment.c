@@ -25,6 +25,9 @@ static int map_at(uint64_t base, uint64_t size, int prot, int fd)
         munmap(p, size);
         return -EEXIST;
     }
+    /* A forked child must not inherit a writable view of our segment (one writer per segment),
+     * nor occupy addresses the broker may give it. */
+    madvise(p, size, MADV_DONTFORK);
     return 0;
 }
 
