@@ -88,17 +88,24 @@ int main(int argc, char **argv)
     }
     raise_fd_limit();
 
+    /* Signals first: a SIGTERM that comes once clients can connect must stop us cleanly. */
+    b.base = event_base_new();
+    if (b.base == NULL) {
+        g_printerr("agnocastd: cannot create the event loop\n");
+        options_clear(&b.cfg);
+        return 1;
+    }
+    ev_term = evsignal_new(b.base, SIGTERM, signal_cb, &b);
+    ev_int = evsignal_new(b.base, SIGINT, signal_cb, &b);
+    event_add(ev_term, NULL);
+    event_add(ev_int, NULL);
     b.listener = listener_open(b.cfg.socket_path, b.cfg.socket_mode, &err);
     if (b.listener == NULL) {
         g_printerr("agnocastd: %s\n", err);
         g_free(err);
-        options_clear(&b.cfg);
-        return 1;
-    }
-    b.base = event_base_new();
-    if (b.base == NULL) {
-        g_printerr("agnocastd: cannot create the event loop\n");
-        listener_close(b.listener);
+        event_free(ev_term);
+        event_free(ev_int);
+        event_base_free(b.base);
         options_clear(&b.cfg);
         return 1;
     }
@@ -108,10 +115,6 @@ int main(int argc, char **argv)
                                                                !listener_from_systemd(b.listener));
     b.state = state_open(&b, state_path, b.cfg.restart_grace);
     listener_start(b.listener, b.base, client_accept, &b);
-    ev_term = evsignal_new(b.base, SIGTERM, signal_cb, &b);
-    ev_int = evsignal_new(b.base, SIGINT, signal_cb, &b);
-    event_add(ev_term, NULL);
-    event_add(ev_int, NULL);
 
     g_message("agnocastd %s (protocol %d) listening on %s; window 0x%" G_GINT64_MODIFIER
               "x-0x%" G_GINT64_MODIFIER "x, default pool %" G_GUINT64_FORMAT " bytes; state %s",
