@@ -38,6 +38,20 @@ static void agent_register(struct rb_broker *b, struct rb_agent *a, struct rb_pe
         fail_msg("register (want_base 0x%llx) failed: %d %s", (unsigned long long)want, rc, why);
 }
 
+/* Waits until the broker has handled every leave (the test closed all connections). */
+static void wait_all_left(struct rb_broker *b)
+{
+    struct rb_peer q;
+    long total = -1;
+
+    rb_peer_init(&q, rb_connect(b->socket));
+    assert_int_equal(rb_hello(&q), 0);
+    for (int i = 0; i < 250 && (total = rb_list_total(&q, AGNOCAST_MSG_LIST_PROCESSES)) != 0; i++)
+        usleep(20 * 1000);
+    assert_int_equal(total, 0);
+    rb_peer_close(&q);
+}
+
 static void test_restart_reserves_ranges_of_live_processes(void **state)
 {
     struct rb_broker b;
@@ -92,7 +106,8 @@ static void test_restart_reserves_ranges_of_live_processes(void **state)
     assert_int_equal(p_old.range.size, r_old.size);
 
     /* The one that never re-registers loses its reservation after the grace period. */
-    usleep(2600 * 1000);
+    for (int i = 0; i < 100 && !rb_broker_log_has(&b, "expired"); i++)
+        usleep(100 * 1000);
     assert_true(rb_broker_log_has(&b, "expired"));
     rb_peer_close(&p_again);
     rb_peer_init(&p_again, rb_connect(b.socket));
@@ -108,7 +123,7 @@ static void test_restart_reserves_ranges_of_live_processes(void **state)
     rb_agent_stop(&idle);
     rb_agent_stop(&fresh);
     /* Nothing registered at an orderly exit: the state file goes with the socket. */
-    usleep(100 * 1000);
+    wait_all_left(&b);
     assert_int_equal(rb_broker_signal(&b, SIGTERM), 0);
     assert_int_equal(stat(state_path, &st), -1);
     rb_broker_cleanup(&b);
