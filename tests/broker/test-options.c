@@ -107,6 +107,41 @@ static void test_options_parse_errors(void **state)
     options_clear(&cfg);
 }
 
+static void test_options_parse_limits_and_restart(void **state)
+{
+    char *argv0[] = {"agnocastd", NULL};
+    char *argv1[] = {"agnocastd", "--max-connections-per-uid",
+                     "5",         "--max-endpoints",
+                     "6",         "--max-topics",
+                     "7",         "--restart-grace",
+                     "0",         "--state-file",
+                     "/s.state",  NULL};
+    char *bad[] = {"agnocastd", "--max-topics", "0", NULL};
+    struct broker_config cfg;
+    char *err = NULL;
+
+    assert_int_equal(options_parse(1, argv0, &cfg, &err), 0);
+    assert_int_equal(cfg.max_connections_per_uid, 256);
+    assert_int_equal(cfg.max_endpoints, 256);
+    assert_int_equal(cfg.max_topics, 10000);
+    assert_int_equal(cfg.restart_grace, 10);
+    assert_null(cfg.state_file);
+    options_clear(&cfg);
+
+    assert_int_equal(options_parse(11, argv1, &cfg, &err), 0);
+    assert_int_equal(cfg.max_connections_per_uid, 5);
+    assert_int_equal(cfg.max_endpoints, 6);
+    assert_int_equal(cfg.max_topics, 7);
+    assert_int_equal(cfg.restart_grace, 0);
+    assert_string_equal(cfg.state_file, "/s.state");
+    options_clear(&cfg);
+
+    assert_int_equal(options_parse(3, bad, &cfg, &err), -1);
+    assert_non_null(strstr(err, "--max-topics"));
+    g_free(err);
+    options_clear(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -114,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_options_parse_size_rejects_garbage),
         cmocka_unit_test(test_options_parse_defaults_and_values),
         cmocka_unit_test(test_options_parse_errors),
+        cmocka_unit_test(test_options_parse_limits_and_restart),
     };
     return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }
