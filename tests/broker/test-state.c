@@ -106,4 +106,5 @@ int main(void)
         cmocka_unit_test(test_state_load_reserves_live_entries),
     };
 
+    return cmocka_run_group_tests_name("state", tests, NULL, NULL);
 }
