@@ -55,8 +55,10 @@ void agn_pool_free(struct agn_pool *pool, void *ptr);
 /* Payload bytes of a live block (>= the size asked for), 0 for anything else. */
 size_t agn_pool_usable_size(struct agn_pool *pool, const void *ptr);
 size_t agn_pool_used(struct agn_pool *pool);
-/* The pool one of whose areas holds ptr, NULL for any other address. Lock-free; any thread. */
-struct agn_pool *agn_pool_owner(const void *ptr);
+/* The pool one of whose areas holds ptr, NULL for any other address. Lock-free; any thread.
+ * *inherited (if given) is set for a pool of the parent in a fork child: its memory is not
+ * mapped there and must not be read. */
+struct agn_pool *agn_pool_owner(const void *ptr, bool *inherited);
 /* Walks every block and list; fills st; -EBADMSG if any invariant is broken. For tests. */
 int agn_pool_check(struct agn_pool *pool, struct agn_pool_stats *st);
 

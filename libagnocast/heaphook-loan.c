@@ -89,11 +89,14 @@ static struct agnocast_publisher *mine(struct agn_pool *pool, const void *ptr)
 
 AGNOCAST_EXPORT int agnocast__hook_free(void *ptr)
 {
-    struct agn_pool *pool = agn_pool_owner(ptr);
+    bool inherited = false;
+    struct agn_pool *pool = agn_pool_owner(ptr, &inherited);
     struct agnocast_publisher *pub;
 
     if (!pool)
         return 0;
+    if (inherited)
+        return 1; /* a fork child's copy of a parent's pointer: the parent owns it */
     /* Anything else stays: the message it belongs to frees it when it is reclaimed. */
     if ((pub = mine(pool, ptr)))
         agn_loan_nested_free(pub, ptr);
@@ -102,12 +105,19 @@ AGNOCAST_EXPORT int agnocast__hook_free(void *ptr)
 
 AGNOCAST_EXPORT void *agnocast__hook_realloc(void *ptr, size_t size, int *routed)
 {
-    struct agn_pool *pool = agn_pool_owner(ptr);
+    bool inherited = false;
+    struct agn_pool *pool = agn_pool_owner(ptr, &inherited);
     struct agnocast_publisher *pub;
     void *p;
 
     if (!pool) {
         *routed = 0;
+        return NULL;
+    }
+    if (inherited) {
+        /* Not mapped in this fork child: there is nothing to copy from. */
+        *routed = 1;
+        errno = ENOMEM;
         return NULL;
     }
     if (!(pub = mine(pool, ptr))) {
@@ -127,8 +137,9 @@ AGNOCAST_EXPORT void *agnocast__hook_realloc(void *ptr, size_t size, int *routed
 
 AGNOCAST_EXPORT size_t agnocast__hook_usable_size(const void *ptr, int *routed)
 {
-    struct agn_pool *pool = agn_pool_owner(ptr);
+    bool inherited = false;
+    struct agn_pool *pool = agn_pool_owner(ptr, &inherited);
 
     *routed = pool != NULL;
-    return pool ? agn_loan_nested_usable(pool, ptr) : 0;
+    return pool && !inherited ? agn_loan_nested_usable(pool, ptr) : 0;
 }

@@ -63,6 +63,7 @@ _Static_assert(FL_COUNT < 64, "first-level bitmap fits in 64 bits");
 static struct {
     _Atomic uintptr_t lo, hi;
     struct agn_pool *_Atomic pool;
+    _Atomic bool inherited; /* from before a fork: not mapped here (MADV_DONTFORK) */
 } reg[REG_MAX];
 static _Atomic unsigned reg_count; /* entries in use or once used: the scan bound */
 static _Atomic uintptr_t reg_lo = UINTPTR_MAX, reg_hi;
@@ -76,6 +77,7 @@ static void reg_add(struct agn_pool *pool, uintptr_t lo, uintptr_t hi)
             continue;
         atomic_store(&reg[i].lo, lo);
         atomic_store(&reg[i].hi, hi);
+        atomic_store(&reg[i].inherited, false);
         atomic_store(&reg[i].pool, pool);
         if (i >= atomic_load(&reg_count))
             atomic_store(&reg_count, i + 1);
@@ -88,7 +90,20 @@ static void reg_add(struct agn_pool *pool, uintptr_t lo, uintptr_t hi)
     pthread_mutex_unlock(&reg_lock);
 }
 
-struct agn_pool *agn_pool_owner(const void *ptr)
+/* A fork child keeps the table (so it never hands segment addresses to another allocator)
+ * but must not read the areas: they are not mapped in it. */
+static void reg_mark_inherited(void)
+{
+    for (unsigned i = 0; i < REG_MAX; i++)
+        atomic_store(&reg[i].inherited, true);
+}
+
+__attribute__((constructor)) static void reg_register_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, reg_mark_inherited);
+}
+
+struct agn_pool *agn_pool_owner(const void *ptr, bool *inherited)
 {
     uintptr_t p = (uintptr_t)ptr;
     unsigned n;
@@ -101,8 +116,11 @@ struct agn_pool *agn_pool_owner(const void *ptr)
     for (unsigned i = 0; i < n; i++) {
         struct agn_pool *pool = atomic_load_explicit(&reg[i].pool, memory_order_acquire);
         if (pool && p >= atomic_load_explicit(&reg[i].lo, memory_order_relaxed) &&
-            p < atomic_load_explicit(&reg[i].hi, memory_order_relaxed))
+            p < atomic_load_explicit(&reg[i].hi, memory_order_relaxed)) {
+            if (inherited)
+                *inherited = atomic_load_explicit(&reg[i].inherited, memory_order_relaxed);
             return pool;
+        }
     }
     return NULL;
 }

@@ -101,7 +101,7 @@ static void check_model(struct fixture *f)
         assert_true(usable >= l->size);
         assert_true((uintptr_t)l->p % l->align == 0);
         assert_true((uintptr_t)l->p >= f->pool.start && (uintptr_t)l->p + usable <= f->pool.end);
-        assert_ptr_equal(agn_pool_owner(l->p), &f->pool);
+        assert_ptr_equal(agn_pool_owner(l->p, NULL), &f->pool);
         iv[n].lo = (uintptr_t)l->p;
         iv[n].hi = (uintptr_t)l->p + usable;
         n++;
@@ -369,11 +369,11 @@ static void test_pool_owner_knows_only_live_pools(void **state)
     int on_stack;
     void *p = agn_pool_alloc(&f->pool, 10);
 
-    assert_ptr_equal(agn_pool_owner(p), &f->pool);
-    assert_null(agn_pool_owner(&on_stack));
-    assert_null(agn_pool_owner(f)); /* the private heap */
+    assert_ptr_equal(agn_pool_owner(p, NULL), &f->pool);
+    assert_null(agn_pool_owner(&on_stack, NULL));
+    assert_null(agn_pool_owner(f, NULL)); /* the private heap */
     agn_pool_fini(&f->pool);
-    assert_null(agn_pool_owner(p));
+    assert_null(agn_pool_owner(p, NULL));
     agn_pool_init(&f->pool, f->area, f->area_size); /* for teardown */
 }
 
