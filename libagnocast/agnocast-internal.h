@@ -138,6 +138,7 @@ struct agnocast_message {
 
 struct agnocast_context {
     pid_t pid;
+    unsigned fork_generation; /* see agn_context_forked() */
     char socket_path[108];
     int sock;      /* broker connection */
     int doorbell;  /* own eventfd */
@@ -235,6 +236,7 @@ void agn_message_free_handle(struct agnocast_message *msg);
 
 /* ---- context.c ---- */
 bool agn_context_forked(struct agnocast_context *ctx);
+int agn_dispatch(struct agnocast_context *ctx, bool drain);
 uint64_t agn_now_ns(void);
 int agn_pool_size_from_env(uint64_t *size);
 

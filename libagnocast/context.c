@@ -18,6 +18,20 @@
 
 static pthread_mutex_t the_context_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct agnocast_context *the_context; /* one per process */
+/* Bumped in every forked child: a context made before the fork belongs to the parent. Cheaper
+ * than getpid() on every call, which glibc no longer caches. */
+static _Atomic unsigned fork_generation;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+static void install_atfork(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
 
 uint64_t agn_now_ns(void)
 {
@@ -29,7 +43,8 @@ uint64_t agn_now_ns(void)
 
 bool agn_context_forked(struct agnocast_context *ctx)
 {
-    if (ctx->pid == getpid())
+    if (ctx->fork_generation ==
+        atomic_load_explicit(&fork_generation, memory_order_relaxed))
         return false;
     agn_fail(-ECHILD, "this handle belongs to the parent process; create a new context after fork");
     return true;
@@ -251,7 +266,9 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
         pthread_mutex_unlock(&the_context_lock);
         return agn_fail(-ENOMEM, "cannot allocate the context");
     }
+    pthread_once(&atfork_once, install_atfork);
     ctx->pid = getpid();
+    ctx->fork_generation = atomic_load(&fork_generation);
     ctx->sock = ctx->doorbell = ctx->mq = ctx->epoll = -1;
     ctx->stop_pipe[0] = ctx->stop_pipe[1] = -1;
     pthread_mutex_init(&ctx->lock, NULL);
@@ -373,7 +390,7 @@ AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int time
             if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
                 return agn_fail(-errno, "poll: %s", strerror(errno));
         }
-        r = agnocast_context_dispatch(ctx);
+        r = agn_dispatch(ctx, !busy);
         if (r < 0 && r != -ENOBUFS)
             return r;
     }

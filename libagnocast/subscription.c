@@ -266,7 +266,9 @@ static unsigned collect(struct agnocast_context *ctx, struct agnocast_message **
     return n;
 }
 
-AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx)
+/* Runs callbacks for what is available; `drain` first empties the doorbell (event-driven
+ * use), busy polling skips that syscall and leaves the count to coalesce. */
+int agn_dispatch(struct agnocast_context *ctx, bool drain)
 {
     struct agnocast_message *msgs[DISPATCH_BATCH];
     struct agnocast_subscription *subs[DISPATCH_BATCH];
@@ -274,13 +276,9 @@ AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx)
     int total = 0, err = 0;
     unsigned n;
 
-    if (!ctx)
-        return agn_fail(-EINVAL, "agnocast_context_dispatch: NULL context");
-    if (agn_context_forked(ctx))
-        return -ECHILD;
     /* Drain the doorbell before looking, so a publish after the look rings it again. */
-    if (read(ctx->doorbell, &drained, sizeof(drained)) < 0) {
-        /* EAGAIN: nothing rang; look anyway (busy polling, or a spurious call). */
+    if (drain && read(ctx->doorbell, &drained, sizeof(drained)) < 0) {
+        /* EAGAIN: nothing rang; look anyway (a spurious call). */
     }
     do {
         n = collect(ctx, msgs, subs, DISPATCH_BATCH, &err);
@@ -292,6 +290,15 @@ AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx)
         total += (int)n;
     } while (n == DISPATCH_BATCH);
     return total > 0 || err == 0 ? total : err;
+}
+
+AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx)
+{
+    if (!ctx)
+        return agn_fail(-EINVAL, "agnocast_context_dispatch: NULL context");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    return agn_dispatch(ctx, true);
 }
 
 AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, const char *topic,

@@ -618,13 +618,13 @@ static uint64_t broker_requests(void)
     const char *p = out;
 
     assert_int_equal(run_capture(argv, out, sizeof(out)), 0);
-    /* Sum the requests of every kind except the ones agnocastctl itself sends. */
-    while ((p = strstr(p, "{\"kind\":\"")) != NULL) {
+    /* Sum the requests a client makes to register and to add or remove endpoints (codes 101
+     * to 399); HELLO and the 4xx queries are agnocastctl's own. */
+    while ((p = strstr(p, "\"code\":")) != NULL) {
         const char *count = strstr(p, "\"count\":");
-        p += 9;
-        if (!count)
-            break;
-        if (strncmp(p, "HELLO\"", 6) != 0 && strncmp(p, "STATS\"", 6) != 0)
+        unsigned long code = strtoul(p + 7, NULL, 10);
+        p += 7;
+        if (count && code > 100 && code < 400)
             total += strtoull(count + 8, NULL, 10);
     }
     return total;
