@@ -134,8 +134,11 @@ int role_start(struct role *r, int (*fn)(void *arg, int out, int in), void *arg)
     if (r->pid < 0)
         return -1;
     if (r->pid == 0) {
-        close(up[0]);
-        close(down[1]);
+        /* Other roles' pipe ends must not stay open here: a role waiting for its pipe to close
+         * would wait for every sibling. */
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != up[1] && fd != down[0])
+                close(fd);
         _exit(fn(arg, up[1], down[0]));
     }
     close(up[1]);
