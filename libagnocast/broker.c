@@ -272,7 +272,7 @@ static int readd_endpoints(struct agnocast_context *ctx, unsigned *npubs, unsign
 
 int agn_broker_reconnect(struct agnocast_context *ctx)
 {
-    uint64_t base, size;
+    uint64_t base = 0, size = 0;
     unsigned npubs = 0, nsubs = 0;
     int r;
 

@@ -182,7 +182,7 @@ static int add_epoll(struct agnocast_context *ctx, int fd)
 static int start(struct agnocast_context *ctx)
 {
     const char *path = getenv("AGNOCAST_SOCKET");
-    uint64_t pool_size, base, size;
+    uint64_t pool_size, base = 0, size = 0;
     int r;
 
     snprintf(ctx->socket_path, sizeof(ctx->socket_path), "%s",
