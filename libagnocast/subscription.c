@@ -115,23 +115,28 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
                        struct agnocast_message **msg)
 {
     struct agnocast_context *ctx = sub->ctx;
-    uint64_t head;
 
     if (!src->ready) {
         if (!source_accepted(ctx, src))
             return 0;
         src->ready = true;
     }
-    if (!atomic_load_explicit(&src->slot->active, memory_order_acquire))
-        return 0;
-    head = atomic_load_explicit(&src->slot->head, memory_order_acquire);
-    while (src->next <= head) {
-        uint64_t seq;
+    for (;;) {
+        const struct agn_ring_entry *e = &src->ring[src->next % src->depth];
+        uint64_t seq, head;
         int r;
-        if (head - src->next >= src->window) {
-            uint64_t skip = head - src->window + 1 - src->next;
-            atomic_fetch_add_explicit(&sub->stats->missed, skip, memory_order_relaxed);
-            src->next += skip;
+        /* Fast path: when the window is the whole ring, an entry carrying the number we want
+         * is a message inside it, and the head (another cache line) need not be read. */
+        if (atomic_load_explicit(&e->seq, memory_order_acquire) != src->next ||
+            src->window < src->depth) {
+            head = atomic_load_explicit(&src->slot->head, memory_order_acquire);
+            if (src->next > head)
+                return 0;
+            if (head - src->next >= src->window) {
+                uint64_t skip = head - src->window + 1 - src->next;
+                atomic_fetch_add_explicit(&sub->stats->missed, skip, memory_order_relaxed);
+                src->next += skip;
+            }
         }
         seq = src->next++;
         r = agn_message_acquire(ctx, sub, src, seq, msg);
@@ -153,7 +158,6 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
         atomic_fetch_add_explicit(&sub->stats->received, 1, memory_order_relaxed);
         return 1;
     }
-    return 0;
 }
 
 /* Under ctx->lock: the oldest available message over all sources (by publish time). */
