@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,6 +162,7 @@ struct sub_args {
     unsigned flags;
     int publishers;    /* distinct publishers expected */
     uint64_t per_pub;  /* messages expected from each */
+    bool no_mqueue;    /* start with RLIMIT_MSGQUEUE 0, so the system refuses the mqueue */
 };
 
 /* Receives by callback until per_pub messages from each publisher arrived; checks each arrives
@@ -222,6 +224,10 @@ static int subscriber_role(void *arg, int out, int in)
     struct sub_state st = {.a = arg};
     struct agnocast_subscription *sub;
 
+    if (st.a->no_mqueue) {
+        struct rlimit none = {0, 0};
+        setrlimit(RLIMIT_MSGQUEUE, &none);
+    }
     if (agnocast_context_new(&st.ctx) < 0 ||
         agnocast_subscription_new(st.ctx, st.a->topic, st.a->depth, st.a->flags, on_message, &st,
                                   &sub) < 0) {
@@ -248,7 +254,7 @@ static int subscriber_role(void *arg, int out, int in)
 static void test_message_path_one_to_one(void **state)
 {
     struct pub_args pa = {"/mpath/one", 1024, 0};
-    struct sub_args sa = {"/mpath/one", 1024, 0, 1, 1000};
+    struct sub_args sa = {"/mpath/one", 1024, 0, 1, 1000, false};
     struct role pub, sub;
 
     (void)state;
@@ -271,7 +277,7 @@ static void test_message_path_one_to_one(void **state)
 static void test_message_path_two_to_two(void **state)
 {
     struct pub_args pa = {"/mpath/two", 1024, 0};
-    struct sub_args sa = {"/mpath/two", 1024, 0, 2, 500};
+    struct sub_args sa = {"/mpath/two", 1024, 0, 2, 500, false};
     struct role pubs[2], subs[2];
 
     (void)state;
@@ -297,6 +303,31 @@ static void test_message_path_two_to_two(void **state)
         assert_int_equal(role_wait(&pubs[i]), 0);
         assert_int_equal(role_wait(&subs[i]), 0);
     }
+}
+
+/* Without an mqueue (queues_max is system-wide and may run out) a process still learns of new
+ * publishers: the broker relays the notice over its socket. */
+static void test_message_path_no_mqueue(void **state)
+{
+    struct pub_args pa = {"/mpath/nomq", 1024, 0};
+    struct sub_args sa = {"/mpath/nomq", 1024, 0, 1, 300, true};
+    struct role pub, sub;
+
+    (void)state;
+    assert_int_equal(role_start(&sub, subscriber_role, &sa), 0);
+    expect_line(&sub, "joined");
+    assert_false(mq_name_exists(sub.pid));
+    assert_int_equal(role_start(&pub, publisher_role, &pa), 0);
+    expect_line(&pub, "ready");
+    for (int i = 0; i < 3; i++) {
+        send_line(pub.to_child, "pub 100");
+        expect_line(&pub, "done");
+        usleep(20000);
+    }
+    expect_line(&sub, "ok 300 missed 0");
+    send_line(pub.to_child, "quit");
+    assert_int_equal(role_wait(&sub), 0);
+    assert_int_equal(role_wait(&pub), 0);
 }
 
 /* ---- take-based subscriber: commands from the parent ------------------------------------ */
@@ -633,7 +664,7 @@ static uint64_t broker_requests(void)
 static void test_message_path_broker_requests_flat(void **state)
 {
     struct pub_args pa = {"/mpath/flat", 1024, 0};
-    struct sub_args sa = {"/mpath/flat", 1024, 0, 1, 10000};
+    struct sub_args sa = {"/mpath/flat", 1024, 0, 1, 10000, false};
     struct role pub, sub;
     uint64_t before, after;
     char line[128];
@@ -664,6 +695,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_message_path_one_to_one),
         cmocka_unit_test(test_message_path_two_to_two),
+        cmocka_unit_test(test_message_path_no_mqueue),
         cmocka_unit_test(test_message_path_keep_last_slow_subscriber),
         cmocka_unit_test(test_message_path_transient_local_matrix),
         cmocka_unit_test(test_message_path_volatile_joiner),
