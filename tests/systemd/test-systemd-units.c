@@ -108,7 +108,7 @@ static void test_systemd_service_shares_ipc_namespace_and_dev_shm(void **state)
     g_autoptr(GKeyFile) kf = unit_load("agnocastd.service");
 
     /* The broker unlinks clients' /dev/shm segments and mqueues: both must be the host's. */
-    expect_unit_value(kf, "Service", "ReadWritePaths", "/dev/shm");
+    expect_unit_value(kf, "Service", "ReadWritePaths", "/dev/shm /run/agnocast");
     assert_false(g_key_file_has_key(kf, "Service", "PrivateDevices", NULL));
     assert_false(g_key_file_has_key(kf, "Service", "PrivateIPC", NULL));
     assert_false(g_key_file_has_key(kf, "Service", "InaccessiblePaths", NULL));
