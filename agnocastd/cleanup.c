@@ -2,6 +2,7 @@
 #include "cleanup.h"
 
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <glib.h>
 #include <mqueue.h>
@@ -60,13 +61,18 @@ void cleanup_process_leave(struct broker *b, struct reg_process *proc, struct cl
     guint npubs = g_hash_table_size(proc->pubs), nsubs = g_hash_table_size(proc->subs);
     GPtrArray *peers = registry_process_peers(b->reg, proc);
     struct agnocast_wire_notice_process gone = {.pid = (uint32_t)pid};
+    uint64_t quarantine[G_N_ELEMENTS(proc->quarantine)];
+    unsigned nquarantine = proc->nquarantine;
 
+    memcpy(quarantine, proc->quarantine, sizeof(quarantine));
     registry_process_remove(b->reg, proc); /* also closes its eventfd */
     for (guint i = 0; i < peers->len; i++) {
         struct reg_process *peer = peers->pdata[i];
         client_send(peer->owner, AGNOCAST_MSG_NOTICE_PROCESS_GONE, 0, &gone, sizeof(gone), NULL, 0);
     }
     ranges_release(b->ranges, base);
+    for (unsigned i = 0; i < nquarantine; i++)
+        ranges_release(b->ranges, quarantine[i]);
     state_save(b->state);
     /* A new process with the same pid owns those names now. */
     if (!client_pid_connected(b, pid, from))

@@ -23,6 +23,10 @@ struct reg_process {
     void *owner;        /* the connection it came on; the registry never looks inside */
     GHashTable *pubs;   /* index -> struct reg_endpoint */
     GHashTable *subs;   /* index -> struct reg_endpoint */
+    /* Ranges it was given but found occupied in its own address space (RELOCATE): kept from
+     * everyone until it leaves, so it is never handed the same one again. */
+    uint64_t quarantine[8];
+    unsigned nquarantine;
 };
 
 struct reg_endpoint {

@@ -75,6 +75,43 @@ static int range_error(struct broker *b, int rc, uint64_t size, uint64_t want, c
     return rc;
 }
 
+/* The range given to a registered process is occupied in its address space: give it another,
+ * keeping the bad one from everyone (it is only bad there) until the process leaves. */
+static int relocate(struct client *c, uint32_t request_id, char **why)
+{
+    struct reg_process *proc = c->proc;
+    struct broker *b = c->broker;
+    struct agnocast_wire_register_reply r;
+    uint64_t base;
+    int rc;
+
+    if (g_hash_table_size(proc->pubs) + g_hash_table_size(proc->subs) > 0) {
+        *why = g_strdup_printf("process %d has endpoints: its pool cannot move any more",
+                               (int)c->pid);
+        return -EBUSY;
+    }
+    if (proc->nquarantine == G_N_ELEMENTS(proc->quarantine)) {
+        *why = g_strdup_printf("%u ranges in a row were occupied in process %d: start agnocastd "
+                               "with another --window-base",
+                               proc->nquarantine + 1, (int)c->pid);
+        return -ENOMEM;
+    }
+    rc = ranges_alloc(b->ranges, proc->size, 0, &base);
+    if (rc < 0)
+        return range_error(b, rc, proc->size, 0, why);
+    g_message("process %d: range 0x%" G_GINT64_MODIFIER "x is occupied in its address space; "
+              "moved it to 0x%" G_GINT64_MODIFIER "x",
+              (int)c->pid, proc->base, base);
+    proc->quarantine[proc->nquarantine++] = proc->base;
+    proc->base = base;
+    state_save(b->state);
+    memset(&r, 0, sizeof(r));
+    r.base = base;
+    r.size = proc->size;
+    client_send(c, AGNOCAST_MSG_REGISTER_REPLY, request_id, &r, sizeof(r), NULL, 0);
+    return 0;
+}
+
 int session_register(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                      char **why)
 {
@@ -86,6 +123,8 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
     uint64_t size, base;
     int rc, claimed;
 
+    if (c->proc != NULL && (req->flags & AGNOCAST_REGISTER_RELOCATE))
+        return relocate(c, f->request_id, why);
     if (c->proc != NULL) {
         *why = g_strdup_printf("this connection already registered process %d", (int)c->pid);
         return -EALREADY;

@@ -186,7 +186,7 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
 /* Handles one frame from the broker on the control thread; returns -errno when it is gone. */
 int agn_broker_read(struct agnocast_context *ctx);
 int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64_t want_base,
-                        uint64_t *base, uint64_t *size);
+                        uint32_t flags, uint64_t *base, uint64_t *size);
 /* Control thread, broker lost: connects again and re-registers the range and every endpoint. */
 int agn_broker_reconnect(struct agnocast_context *ctx);
 

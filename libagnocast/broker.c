@@ -197,14 +197,14 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
 }
 
 int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64_t want_base,
-                        uint64_t *base, uint64_t *size)
+                        uint32_t flags, uint64_t *base, uint64_t *size)
 {
     struct agnocast_wire_register req = {.pool_size = pool_size, .want_base = want_base};
     const struct agnocast_wire_register_reply *rr;
     struct agnocast_frame reply;
     int r;
 
-    req.flags = ctx->mq >= 0 ? AGNOCAST_REGISTER_HAS_MQUEUE : 0;
+    req.flags = flags | (ctx->mq >= 0 ? AGNOCAST_REGISTER_HAS_MQUEUE : 0);
     r = agn_broker_request(ctx, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &ctx->doorbell,
                            1, &reply);
     if (r < 0)
@@ -280,7 +280,7 @@ int agn_broker_reconnect(struct agnocast_context *ctx)
     if ((r = agn_broker_connect(ctx)) < 0)
         return r;
     /* Clients are the source of truth: ask for the very range we live in. */
-    r = agn_broker_register(ctx, ctx->seg_size, (uint64_t)(uintptr_t)ctx->seg, &base, &size);
+    r = agn_broker_register(ctx, ctx->seg_size, (uint64_t)(uintptr_t)ctx->seg, 0, &base, &size);
     if (r == 0 && (base != (uint64_t)(uintptr_t)ctx->seg || size != ctx->seg_size))
         r = agn_fail(-EADDRINUSE, "the restarted broker gave another range (0x%llx)",
                      (unsigned long long)base);

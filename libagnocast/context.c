@@ -196,9 +196,18 @@ static int start(struct agnocast_context *ctx)
     if ((r = agn_broker_connect(ctx)) < 0)
         return r;
     open_mqueue(ctx);
-    if ((r = agn_broker_register(ctx, pool_size, 0, &base, &size)) < 0)
+    if ((r = agn_broker_register(ctx, pool_size, 0, 0, &base, &size)) < 0)
         return r;
-    if ((r = agn_segment_create(ctx, base, size)) < 0)
+    /* The range may be taken in this process (a sanitizer, a big mapping): say so to the
+     * broker, which hands out another one; nothing is ever mapped over. */
+    while ((r = agn_segment_create(ctx, base, size)) == -EEXIST) {
+        agn_log(AGNOCAST_LOG_INFO, "range 0x%" PRIx64 " is occupied here; asking for another",
+                base);
+        if ((r = agn_broker_register(ctx, pool_size, 0, AGNOCAST_REGISTER_RELOCATE, &base,
+                                     &size)) < 0)
+            return r;
+    }
+    if (r < 0)
         return r;
     if ((r = add_epoll(ctx, ctx->sock)) < 0 || (r = add_epoll(ctx, ctx->stop_pipe[0])) < 0 ||
         (ctx->mq >= 0 && (r = add_epoll(ctx, ctx->mq)) < 0))

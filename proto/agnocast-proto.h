@@ -110,6 +110,9 @@ enum agnocast_reliability {
 
 /* REGISTER_PROCESS flags */
 #define AGNOCAST_REGISTER_HAS_MQUEUE 0x1u /* /new_publisher@PID exists and takes notices */
+/* Sent again by a registered process with no endpoints: the range it was given is occupied in
+ * its address space (MAP_FIXED_NOREPLACE said EEXIST); the broker assigns another one. */
+#define AGNOCAST_REGISTER_RELOCATE 0x2u
 
 /* NOTICE_* flags */
 #define AGNOCAST_NOTICE_ANNOUNCE 0x1u /* SUBSCRIBER_ADDED: the publisher must tell it (mqueue) */

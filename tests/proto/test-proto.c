@@ -649,7 +649,9 @@ static void test_proto_decode_rejects_unknown_flags(void **state)
     struct agnocast_wire_register *reg = (void *)payload_buf.bytes;
     reg->flags = 0;
     assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), 0);
-    reg->flags = 0x2;
+    reg->flags = AGNOCAST_REGISTER_RELOCATE;
+    assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), 0);
+    reg->flags = 0x4;
     assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), -EBADMSG);
     reg->flags = 0x80000000u | AGNOCAST_REGISTER_HAS_MQUEUE;
     assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), -EBADMSG);

@@ -1,0 +1,127 @@
+/* Address ranges: a range already taken in a process is never mapped over; another is used. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <agnocast.h>
+
+#include "harness.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+static struct broker broker;
+
+static int setup(void **state)
+{
+    (void)state;
+    return broker_start(&broker);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    return broker_stop(&broker);
+}
+
+static uintptr_t window_base(void)
+{
+    const char *s = getenv("AGNOCAST_TEST_WINDOW_BASE");
+
+    return s && *s ? (uintptr_t)strtoull(s, NULL, 0) : (uintptr_t)0x40000000000ull;
+}
+
+/* Occupies the first ranges of the window, then starts agnocast and publishes. */
+static int squatter_role(void *arg, int out, int in)
+{
+    const size_t taken = 256u << 20; /* more than the first few ranges */
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    char line[16];
+    void *mine, *base;
+    size_t size;
+
+    (void)arg;
+    mine = mmap((void *)window_base(), taken, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (mine != (void *)window_base()) {
+        send_line(out, "error cannot occupy the window start");
+        return 1;
+    }
+    memset(mine, 0x5a, 4096);
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_publisher_new(ctx, "/addr/taken", 10, AGNOCAST_TRANSIENT_LOCAL, &pub) < 0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    agnocast_context_segment(ctx, &base, &size);
+    for (uint64_t i = 1; i <= 3; i++) {
+        uint64_t *m;
+        if (agnocast_publisher_loan(pub, 64, (void **)&m) < 0)
+            return 1;
+        m[0] = i;
+        agnocast_publisher_publish(pub, m);
+    }
+    /* Our own memory there is untouched. */
+    send_line(out, "base %p intact %d", base, ((unsigned char *)mine)[100] == 0x5a);
+    recv_line(in, line, sizeof(line), 30000);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+static void test_address_taken_in_owner_gets_another_range(void **state)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_subscription *sub;
+    struct agnocast_message *msg = NULL;
+    struct role r;
+    char line[128];
+    void *base = NULL;
+    int intact = 0;
+    uint64_t deadline;
+
+    (void)state;
+    assert_int_equal(role_start(&r, squatter_role, NULL), 0);
+    assert_true(recv_line(r.from_child, line, sizeof(line), 10000) >= 0);
+    assert_int_equal(sscanf(line, "base %p intact %d", &base, &intact), 2);
+    assert_int_equal(intact, 1);
+    assert_true((uintptr_t)base >= window_base() + (256u << 20));
+    /* Peers map it at its new address and read its messages. */
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    assert_int_equal(agnocast_subscription_new(ctx, "/addr/taken", 10, AGNOCAST_TRANSIENT_LOCAL,
+                                               NULL, NULL, &sub),
+                     0);
+    deadline = now_ms() + 5000;
+    while (agnocast_subscription_take(sub, &msg) != 1 && now_ms() < deadline)
+        usleep(1000);
+    assert_non_null(msg);
+    assert_true(agnocast_message_data(msg) >= base);
+    assert_int_equal(*(const uint64_t *)agnocast_message_data(msg), 1);
+    agnocast_message_release(msg);
+    send_line(r.to_child, "quit");
+    assert_int_equal(role_wait(&r), 0);
+    agnocast_context_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_address_taken_in_owner_gets_another_range, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
