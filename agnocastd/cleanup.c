@@ -40,11 +40,16 @@ static void remove_name(struct broker *b, const char *name, int rc, int err, uid
     g_warning("cannot remove %s: %s", name, g_strerror(err));
 }
 
-static void remove_names(struct broker *b, pid_t pid, uid_t uid)
+static void remove_names(struct broker *b, pid_t pid, uid_t uid, unsigned nareas)
 {
     char name[64];
     int rc;
 
+    for (unsigned i = 1; i <= nareas; i++) {
+        snprintf(name, sizeof(name), "/agnocast@%d.%u", (int)pid, i);
+        rc = shm_unlink(name);
+        remove_name(b, name, rc, errno, uid);
+    }
     snprintf(name, sizeof(name), "/agnocast@%d", (int)pid);
     rc = shm_unlink(name);
     remove_name(b, name, rc, errno, uid);
@@ -61,10 +66,11 @@ void cleanup_process_leave(struct broker *b, struct reg_process *proc, struct cl
     guint npubs = g_hash_table_size(proc->pubs), nsubs = g_hash_table_size(proc->subs);
     GPtrArray *peers = registry_process_peers(b->reg, proc);
     struct agnocast_wire_notice_process gone = {.pid = (uint32_t)pid};
-    uint64_t quarantine[G_N_ELEMENTS(proc->quarantine)];
-    unsigned nquarantine = proc->nquarantine;
+    uint64_t quarantine[G_N_ELEMENTS(proc->quarantine)], areas[G_N_ELEMENTS(proc->areas)];
+    unsigned nquarantine = proc->nquarantine, nareas = proc->nareas;
 
     memcpy(quarantine, proc->quarantine, sizeof(quarantine));
+    memcpy(areas, proc->areas, sizeof(areas));
     registry_process_remove(b->reg, proc); /* also closes its eventfd */
     for (guint i = 0; i < peers->len; i++) {
         struct reg_process *peer = peers->pdata[i];
@@ -73,10 +79,12 @@ void cleanup_process_leave(struct broker *b, struct reg_process *proc, struct cl
     ranges_release(b->ranges, base);
     for (unsigned i = 0; i < nquarantine; i++)
         ranges_release(b->ranges, quarantine[i]);
+    for (unsigned i = 0; i < nareas; i++)
+        ranges_release(b->ranges, areas[i]);
     state_save(b->state);
     /* A new process with the same pid owns those names now. */
     if (!client_pid_connected(b, pid, from))
-        remove_names(b, pid, uid);
+        remove_names(b, pid, uid, nareas);
     g_message("process %d left: removed %u publisher%s, %u subscription%s; told %u peer%s",
               (int)pid, npubs, npubs == 1 ? "" : "s", nsubs, nsubs == 1 ? "" : "s", peers->len,
               peers->len == 1 ? "" : "s");

@@ -27,6 +27,9 @@ struct reg_process {
      * everyone until it leaves, so it is never handed the same one again. */
     uint64_t quarantine[8];
     unsigned nquarantine;
+    /* Growth areas of its pool (REGISTER_PROCESS with GROW), in order: /agnocast@PID.1, ... */
+    uint64_t areas[15];
+    unsigned nareas;
 };
 
 struct reg_endpoint {

@@ -75,6 +75,42 @@ static int range_error(struct broker *b, int rc, uint64_t size, uint64_t want, c
     return rc;
 }
 
+/* A registered process's pool is full: one more range for a growth area. */
+static int grow(struct client *c, const struct agnocast_wire_register *req, uint32_t request_id,
+                char **why)
+{
+    struct reg_process *proc = c->proc;
+    struct broker *b = c->broker;
+    struct agnocast_wire_register_reply r;
+    uint64_t size, base;
+    int rc;
+
+    if (proc->nareas == G_N_ELEMENTS(proc->areas)) {
+        *why = g_strdup_printf("process %d already has %u growth areas, the most a pool may have",
+                               (int)c->pid, proc->nareas);
+        return -ENOSPC;
+    }
+    if (req->pool_size == 0 ||
+        ranges_pool_size(req->pool_size, b->cfg.pool_size, b->cfg.max_pool_size, &size) < 0) {
+        *why = g_strdup_printf("a growth area of %" G_GUINT64_FORMAT " bytes is not between 1 and "
+                               "the broker's maximum of %" G_GUINT64_FORMAT " (--max-pool-size)",
+                               req->pool_size, b->cfg.max_pool_size);
+        return -EINVAL;
+    }
+    rc = ranges_alloc(b->ranges, size, req->want_base, &base);
+    if (rc < 0)
+        return range_error(b, rc, size, req->want_base, why);
+    proc->areas[proc->nareas++] = base;
+    g_message("process %d: pool grew by 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+              "x (area %u)",
+              (int)c->pid, base, base + size, proc->nareas);
+    memset(&r, 0, sizeof(r));
+    r.base = base;
+    r.size = size;
+    client_send(c, AGNOCAST_MSG_REGISTER_REPLY, request_id, &r, sizeof(r), NULL, 0);
+    return 0;
+}
+
 /* The range given to a registered process is occupied in its address space: give it another,
  * keeping the bad one from everyone (it is only bad there) until the process leaves. */
 static int relocate(struct client *c, uint32_t request_id, char **why)
@@ -125,6 +161,8 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
 
     if (c->proc != NULL && (req->flags & AGNOCAST_REGISTER_RELOCATE))
         return relocate(c, f->request_id, why);
+    if (c->proc != NULL && (req->flags & AGNOCAST_REGISTER_GROW))
+        return grow(c, req, f->request_id, why);
     if (c->proc != NULL) {
         *why = g_strdup_printf("this connection already registered process %d", (int)c->pid);
         return -EALREADY;

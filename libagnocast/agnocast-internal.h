@@ -24,9 +24,15 @@ int agn_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 void agn_clear_error(void);
 
 /* ---- pool.c: the allocator of the own segment's heap (TLSF; all metadata inside the pool) ---- */
+#define AGN_POOL_EXTRA_AREAS 15 /* areas added by growth, besides the first */
 struct agn_pool {
     pthread_mutex_t lock;
     uintptr_t start, end; /* the area given to agn_pool_init */
+    struct {
+        uintptr_t start, end;
+    } extra[AGN_POOL_EXTRA_AREAS]; /* areas added later (pool growth) */
+    _Atomic unsigned nextra;
+    size_t capacity; /* bytes of all areas */
     uintptr_t ctl;        /* the control block, at `start`; 0 if the area was too small */
     size_t used;          /* bytes in allocated blocks, headers included */
     size_t allocations;
@@ -39,6 +45,10 @@ struct agn_pool_stats {
 };
 /* Blocks are 16-byte aligned; a request of 0 bytes gets a minimal block (as malloc does). */
 void agn_pool_init(struct agn_pool *pool, void *start, size_t size);
+/* Adds memory to an initialised pool (growth); 0, or -ENOSPC past AGN_POOL_EXTRA_AREAS. */
+int agn_pool_add_area(struct agn_pool *pool, void *start, size_t size);
+/* Whether p lies in one of the pool's areas. */
+bool agn_pool_contains(struct agn_pool *pool, uintptr_t p);
 /* Forgets the pool's area in the table agn_pool_owner() reads; call before unmapping it. */
 void agn_pool_fini(struct agn_pool *pool);
 /* Counts agn_pool_fini calls: a saved value that differs means a pool may be gone. */
@@ -70,6 +80,8 @@ struct agn_peer {
     bool accepted;       /* listed in our accepted_pids (we scan its holds) */
     uintptr_t base;      /* its segment, mapped read-only (0 if not mapped) */
     size_t size;
+    uint64_t area_base[AGN_MAX_AREAS]; /* its growth areas we have mapped (size 0: not) */
+    uint64_t area_size[AGN_MAX_AREAS];
     int doorbell;        /* its eventfd, to wake it; -1 if none */
     unsigned refs;       /* sources + wake targets that use it */
     unsigned holds;      /* our holds on messages in its segment */
@@ -155,6 +167,8 @@ struct agnocast_context {
     struct agn_seg_header *seg;
     size_t seg_size;
     struct agn_pool pool;
+    uint64_t pool_limit; /* total bytes growth may reach ($MEMPOOL_MAX_SIZE) */
+    pthread_mutex_t grow_lock; /* one growth at a time */
 
     /* requests: one at a time; the control thread hands over the reply */
     pthread_mutex_t request_lock;
@@ -196,6 +210,15 @@ void agn_segment_destroy(struct agnocast_context *ctx);
 /* Maps a peer's segment read-only at its address and checks its header. */
 int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size);
 void agn_segment_unmap_peer(uint64_t base, uint64_t size);
+/* Pool growth: another range from the broker, its segment, published in our header, added to
+ * the allocator. `need` bytes must fit. */
+int agn_segment_grow(struct agnocast_context *ctx, size_t need);
+/* Re-claims the growth areas after a broker restart. */
+int agn_segment_reclaim_areas(struct agnocast_context *ctx);
+/* Whether [addr, addr+len) lies in a growth area of the segment at `h`, mapping the area
+ * read-only first for a peer (pid != own). */
+bool agn_segment_area_check(struct agnocast_context *ctx, struct agn_peer *peer, uint64_t addr,
+                            uint64_t len);
 
 /* ---- peer.c (under ctx->lock) ---- */
 struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base,
@@ -238,6 +261,6 @@ void agn_message_free_handle(struct agnocast_message *msg);
 bool agn_context_forked(struct agnocast_context *ctx);
 int agn_dispatch(struct agnocast_context *ctx, bool drain);
 uint64_t agn_now_ns(void);
-int agn_pool_size_from_env(uint64_t *size);
+int agn_pool_size_from_env(const char *var, uint64_t *size);
 
 #endif

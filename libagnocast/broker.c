@@ -285,6 +285,8 @@ int agn_broker_reconnect(struct agnocast_context *ctx)
         r = agn_fail(-EADDRINUSE, "the restarted broker gave another range (0x%llx)",
                      (unsigned long long)base);
     if (r == 0)
+        r = agn_segment_reclaim_areas(ctx);
+    if (r == 0)
         r = readd_endpoints(ctx, &npubs, &nsubs);
     if (r < 0) {
         close(ctx->sock);

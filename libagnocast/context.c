@@ -55,10 +55,10 @@ AGNOCAST_EXPORT const char *agnocast_version(void)
     return AGNOCAST_VERSION_STRING;
 }
 
-/* $MEMPOOL_SIZE: bytes with an optional K/M/G suffix (powers of 1024), rounded up to 100 kB. */
-int agn_pool_size_from_env(uint64_t *size)
+/* $NAME: bytes with an optional K/M/G suffix (powers of 1024), rounded up to 100 kB. */
+int agn_pool_size_from_env(const char *var, uint64_t *size)
 {
-    const char *s = getenv("MEMPOOL_SIZE");
+    const char *s = getenv(var);
     unsigned long long v, mult = 1;
     char *end;
 
@@ -84,9 +84,9 @@ int agn_pool_size_from_env(uint64_t *size)
     return 0;
 bad:
     return agn_fail(-EINVAL,
-                    "MEMPOOL_SIZE=\"%s\" is not a size: give bytes, optionally with a K, M or G "
-                    "suffix (e.g. MEMPOOL_SIZE=256M), up to 64T",
-                    s);
+                    "%s=\"%s\" is not a size: give bytes, optionally with a K, M or G suffix "
+                    "(e.g. %s=256M), up to 64T",
+                    var, s, var);
 }
 
 #define RECONNECT_FIRST_MS 50
@@ -187,7 +187,8 @@ static int start(struct agnocast_context *ctx)
 
     snprintf(ctx->socket_path, sizeof(ctx->socket_path), "%s",
              path && *path ? path : AGNOCAST_DEFAULT_SOCKET_PATH);
-    if ((r = agn_pool_size_from_env(&pool_size)) < 0)
+    if ((r = agn_pool_size_from_env("MEMPOOL_SIZE", &pool_size)) < 0 ||
+        (r = agn_pool_size_from_env("MEMPOOL_MAX_SIZE", &ctx->pool_limit)) < 0)
         return r;
     ctx->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     ctx->epoll = epoll_create1(EPOLL_CLOEXEC);
@@ -209,6 +210,9 @@ static int start(struct agnocast_context *ctx)
     }
     if (r < 0)
         return r;
+    /* Growth may take the pool to four times its first size unless told otherwise. */
+    if (ctx->pool_limit == 0)
+        ctx->pool_limit = 4 * size;
     if ((r = add_epoll(ctx, ctx->sock)) < 0 || (r = add_epoll(ctx, ctx->stop_pipe[0])) < 0 ||
         (ctx->mq >= 0 && (r = add_epoll(ctx, ctx->mq)) < 0))
         return agn_fail(r, "epoll: %s", strerror(-r));
@@ -235,6 +239,9 @@ static void teardown(struct agnocast_context *ctx)
         if (p->in_use) {
             if (p->doorbell >= 0)
                 close(p->doorbell);
+            for (int a = 0; a < AGN_MAX_AREAS; a++)
+                if (p->area_size[a])
+                    agn_segment_unmap_peer(p->area_base[a], p->area_size[a]);
             agn_segment_unmap_peer(p->base, p->size);
         }
     }
@@ -282,6 +289,7 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
     ctx->stop_pipe[0] = ctx->stop_pipe[1] = -1;
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->request_lock, NULL);
+    pthread_mutex_init(&ctx->grow_lock, NULL);
     pthread_mutex_init(&ctx->reply_lock, NULL);
     pthread_cond_init(&ctx->reply_cond, NULL);
     for (int i = 0; i < AGN_MAX_HOLDS; i++)
@@ -343,7 +351,7 @@ AGNOCAST_EXPORT int agnocast_context_pool_usage(struct agnocast_context *ctx, si
     if (used)
         *used = agn_pool_used(&ctx->pool);
     if (capacity)
-        *capacity = ctx->pool.end - ctx->pool.start;
+        *capacity = ctx->pool.capacity;
     return 0;
 }
 

@@ -60,7 +60,8 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq)
         return 0;
-    if (addr < src->lo || addr >= src->hi || size > src->hi - addr) {
+    if ((addr < src->lo || addr >= src->hi || size > src->hi - addr) &&
+        !agn_segment_area_check(ctx, src->peer, addr, size)) {
         atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
         agn_log(AGNOCAST_LOG_WARNING,
                 "dropping message %llu from process %d on %s: address 0x%llx size %llu lies "
@@ -130,8 +131,17 @@ AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg
                                               size_t len)
 {
     uintptr_t p = (uintptr_t)ptr;
+    bool in;
 
-    return msg && p >= msg->lo && p < msg->hi && len <= msg->hi - p;
+    if (!msg)
+        return 0;
+    if (p >= msg->lo && p < msg->hi && len <= msg->hi - p)
+        return 1;
+    /* A growth area of the publisher: the check may map it, which the lock guards. */
+    pthread_mutex_lock(&msg->ctx->lock);
+    in = agn_segment_area_check(msg->ctx, msg->peer, p, len);
+    pthread_mutex_unlock(&msg->ctx->lock);
+    return in;
 }
 
 AGNOCAST_EXPORT void agnocast_message_retain(struct agnocast_message *msg)

@@ -70,6 +70,9 @@ static void peer_release(struct agnocast_context *ctx, struct agn_peer *peer)
     }
     if (peer->doorbell >= 0)
         close(peer->doorbell);
+    for (int i = 0; i < AGN_MAX_AREAS; i++)
+        if (peer->area_size[i])
+            agn_segment_unmap_peer(peer->area_base[i], peer->area_size[i]);
     agn_segment_unmap_peer(peer->base, peer->size);
     peer->in_use = false;
 }

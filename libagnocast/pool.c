@@ -294,21 +294,39 @@ static size_t block_size(struct agn_pool *pool, size_t size)
 {
     size_t need;
 
-    if (size > pool->end - pool->start)
+    if (size > pool->capacity)
         return 0;
     need = (size + HDR + ALIGN - 1) & ~(ALIGN - 1);
     return need < MIN_BLOCK ? MIN_BLOCK : need;
 }
 
+/* The end of the area holding p, or 0. */
+static uintptr_t area_end(struct agn_pool *pool, uintptr_t p)
+{
+    unsigned n = atomic_load_explicit(&pool->nextra, memory_order_acquire);
+
+    if (p >= pool->start && p < pool->end)
+        return pool->end;
+    for (unsigned i = 0; i < n; i++)
+        if (p >= pool->extra[i].start && p < pool->extra[i].end)
+            return pool->extra[i].end;
+    return 0;
+}
+
+bool agn_pool_contains(struct agn_pool *pool, uintptr_t p)
+{
+    return area_end(pool, p) != 0;
+}
+
 static struct blk *block_of(struct agn_pool *pool, const void *ptr)
 {
-    uintptr_t p = (uintptr_t)ptr;
+    uintptr_t p = (uintptr_t)ptr, end = area_end(pool, p - HDR);
     struct blk *b;
 
-    if (p < pool->start + HDR || p >= pool->end || p % ALIGN)
+    if (!end || p % ALIGN)
         return NULL;
     b = (struct blk *)(p - HDR);
-    if ((b->size & BLK_FREE) || bsize(b) < MIN_BLOCK || p - HDR + bsize(b) > pool->end)
+    if ((b->size & BLK_FREE) || bsize(b) < MIN_BLOCK || p - HDR + bsize(b) > end)
         return NULL;
     return b;
 }
@@ -340,6 +358,8 @@ void agn_pool_init(struct agn_pool *pool, void *start, size_t size)
     pthread_mutex_init(&pool->lock, NULL);
     pool->start = s;
     pool->end = e > s ? e : s;
+    pool->capacity = pool->end - s;
+    atomic_store(&pool->nextra, 0);
     pool->used = 0;
     pool->allocations = 0;
     pool->ctl = 0;
@@ -349,6 +369,30 @@ void agn_pool_init(struct agn_pool *pool, void *start, size_t size)
     pool->ctl = s;
     add_area(c, s + ctl_size, e);
     reg_add(pool, s, e);
+}
+
+int agn_pool_add_area(struct agn_pool *pool, void *start, size_t size)
+{
+    uintptr_t s = ((uintptr_t)start + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1);
+    uintptr_t e = ((uintptr_t)start + size) & ~(uintptr_t)(ALIGN - 1);
+    unsigned n;
+
+    if (!pool->ctl || e <= s || e - s < sizeof(struct area) + MIN_BLOCK + 2 * HDR)
+        return -EINVAL;
+    pthread_mutex_lock(&pool->lock);
+    n = atomic_load_explicit(&pool->nextra, memory_order_relaxed);
+    if (n == AGN_POOL_EXTRA_AREAS) {
+        pthread_mutex_unlock(&pool->lock);
+        return -ENOSPC;
+    }
+    pool->extra[n].start = s;
+    pool->extra[n].end = e;
+    atomic_store_explicit(&pool->nextra, n + 1, memory_order_release);
+    pool->capacity += e - s;
+    add_area(ctl_of(pool), s, e);
+    pthread_mutex_unlock(&pool->lock);
+    reg_add(pool, s, e);
+    return 0;
 }
 
 static _Atomic uint64_t generation; /* areas forgotten so far */
@@ -415,7 +459,7 @@ void *agn_pool_memalign_offset(struct agn_pool *pool, size_t align, size_t offse
         return NULL;
     if (align <= ALIGN)
         return agn_pool_alloc(pool, size);
-    if (!need || !pool->ctl || align > pool->end - pool->start)
+    if (!need || !pool->ctl || align > pool->capacity)
         return NULL;
     pthread_mutex_lock(&pool->lock);
     /* Room for the block, a front gap up to `align`, and that gap standing as a free block. */

@@ -38,12 +38,46 @@ static struct msg_header *header_of(struct agnocast_publisher *pub, void *data)
     uintptr_t p = (uintptr_t)data;
     struct msg_header *h;
 
-    if (p < ctx->pool.start + sizeof(*h) || p >= ctx->pool.end || p % 16)
+    if (p % 16 || !agn_pool_contains(&ctx->pool, p - sizeof(*h)))
         return NULL;
     h = (struct msg_header *)(p - sizeof(*h));
     if (h->magic != MSG_LOANED || h->owner != pub)
         return NULL;
     return h;
+}
+
+/* Allocates from the own pool; when it is full, first reclaims what subscribers released,
+ * then grows it (flow 6). NULL with the reason in agnocast_last_error(). */
+static void *pool_take(struct agnocast_context *ctx, size_t align, size_t offset, size_t size)
+{
+    for (int attempt = 0;; attempt++) {
+        void *p = align > 16 ? agn_pool_memalign_offset(&ctx->pool, align, offset, size)
+                             : agn_pool_alloc(&ctx->pool, size);
+        int r = 0;
+        if (p)
+            return p;
+        if (attempt == 2) {
+            agn_fail(-ENOMEM, "the pool has no room for %zu bytes even after growing", size);
+            return NULL;
+        }
+        if (attempt == 0) {
+            pthread_mutex_lock(&ctx->lock);
+            agn_reclaim(ctx);
+            pthread_mutex_unlock(&ctx->lock);
+            continue;
+        }
+        pthread_mutex_lock(&ctx->grow_lock);
+        /* Another thread may have grown it meanwhile. */
+        p = align > 16 ? agn_pool_memalign_offset(&ctx->pool, align, offset, size)
+                       : agn_pool_alloc(&ctx->pool, size);
+        if (!p)
+            r = agn_segment_grow(ctx, size + align);
+        pthread_mutex_unlock(&ctx->grow_lock);
+        if (p)
+            return p;
+        if (r < 0)
+            return NULL;
+    }
 }
 
 static void free_message(struct agnocast_context *ctx, struct msg_header *h)
@@ -279,18 +313,9 @@ AGNOCAST_EXPORT int agnocast_publisher_loan(struct agnocast_publisher *pub, size
         return -ECHILD;
     if (size > SIZE_MAX - sizeof(*h))
         return agn_fail(-ENOMEM, "a loan of %zu bytes cannot fit", size);
-    h = agn_pool_alloc(&pub->ctx->pool, sizeof(*h) + size);
-    if (!h) {
-        pthread_mutex_lock(&pub->ctx->lock);
-        agn_reclaim(pub->ctx);
-        pthread_mutex_unlock(&pub->ctx->lock);
-        h = agn_pool_alloc(&pub->ctx->pool, sizeof(*h) + size);
-    }
+    h = pool_take(pub->ctx, 16, 0, sizeof(*h) + size);
     if (!h)
-        return agn_fail(-ENOMEM,
-                        "the pool of %zu bytes has no room for %zu more: subscribers still hold "
-                        "messages, or raise MEMPOOL_SIZE",
-                        pub->ctx->seg_size, size);
+        return -ENOMEM; /* pool_take said why */
     *h = (struct msg_header){.magic = MSG_LOANED, .owner = pub, .size = size};
     *data = h + 1;
     agn_hook_loan_begin(pub, *data);
@@ -311,10 +336,7 @@ AGNOCAST_EXPORT int agnocast_loan_alloc(struct agnocast_publisher *pub, void *da
     if (!h)
         return agn_fail(-EINVAL, "%p is not an outstanding loan of this publisher", data);
     *ret = agn_loan_nested_alloc(pub, data, 16, size);
-    if (!*ret)
-        return agn_fail(-ENOMEM, "the pool has no room for a nested allocation of %zu bytes",
-                        size);
-    return 0;
+    return *ret ? 0 : -ENOMEM; /* the pool said why */
 }
 
 AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, void *data)
@@ -399,8 +421,7 @@ void *agn_loan_nested_alloc(struct agnocast_publisher *pub, void *data, size_t a
     if (!h || size > SIZE_MAX - sizeof(*c))
         return NULL;
     /* The header sits in front of the data, so the block is aligned for the data. */
-    c = align > 16 ? agn_pool_memalign_offset(&pub->ctx->pool, align, sizeof(*c), sizeof(*c) + size)
-                   : agn_pool_alloc(&pub->ctx->pool, sizeof(*c) + size);
+    c = pool_take(pub->ctx, align, sizeof(*c), sizeof(*c) + size);
     if (!c)
         return NULL;
     *c = (struct child_header){
@@ -416,7 +437,7 @@ static struct child_header *child_of(struct agn_pool *pool, const void *ptr)
     uintptr_t p = (uintptr_t)ptr;
     struct child_header *c;
 
-    if (p % 16 || p < pool->start + sizeof(*c) + 16 || p >= pool->end)
+    if (p % 16 || !agn_pool_contains(pool, p - sizeof(*c) - 16))
         return NULL;
     c = (struct child_header *)(p - sizeof(*c));
     if (c->magic != MSG_CHILD || agn_pool_usable_size(pool, c) < sizeof(*c))

@@ -85,9 +85,16 @@ int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t siz
 void agn_segment_destroy(struct agnocast_context *ctx)
 {
     char name[64];
+    unsigned n;
 
     if (!ctx->seg)
         return;
+    n = atomic_load(&ctx->seg->nareas);
+    for (unsigned i = 0; i < n && i < AGN_MAX_AREAS; i++) {
+        snprintf(name, sizeof(name), AGN_AREA_NAME_FMT, (int)ctx->pid, i + 1);
+        shm_unlink(name);
+        munmap((void *)(uintptr_t)ctx->seg->areas[i].base, ctx->seg->areas[i].size);
+    }
     snprintf(name, sizeof(name), AGN_SEG_NAME_FMT, (int)ctx->pid);
     shm_unlink(name);
     agn_pool_fini(&ctx->pool);
@@ -130,4 +137,122 @@ int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size)
 void agn_segment_unmap_peer(uint64_t base, uint64_t size)
 {
     munmap((void *)(uintptr_t)base, size);
+}
+
+/* Creates and maps growth area `n` (1-based in its name) at base. */
+static int area_create(struct agnocast_context *ctx, unsigned n, uint64_t base, uint64_t size)
+{
+    char name[64];
+    int fd, r;
+
+    snprintf(name, sizeof(name), AGN_AREA_NAME_FMT, (int)ctx->pid, n);
+    shm_unlink(name); /* a dead process's leftover: our pid is unique among live ones */
+    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return agn_fail(-errno, "cannot create shared memory %s: %s", name, strerror(errno));
+    if (ftruncate(fd, (off_t)size) < 0) {
+        r = -errno;
+        close(fd);
+        shm_unlink(name);
+        return agn_fail(r, "cannot size %s to %llu bytes: %s", name, (unsigned long long)size,
+                        strerror(-r));
+    }
+    r = map_at(base, size, PROT_READ | PROT_WRITE, fd);
+    close(fd);
+    if (r < 0) {
+        shm_unlink(name);
+        return agn_fail(r, "cannot map pool growth %s at 0x%llx: %s", name,
+                        (unsigned long long)base, strerror(-r));
+    }
+    return 0;
+}
+
+int agn_segment_grow(struct agnocast_context *ctx, size_t need)
+{
+    unsigned n = atomic_load_explicit(&ctx->seg->nareas, memory_order_relaxed);
+    uint64_t size = ctx->seg_size, base = 0, got = 0;
+    int r;
+
+    if (need + 65536 > size)
+        size = (need + 65536 + AGN_SEG_ALIGN - 1) / AGN_SEG_ALIGN * AGN_SEG_ALIGN;
+    if (n == AGN_MAX_AREAS)
+        return agn_fail(-ENOMEM, "the pool is full and has grown %u times, the most it may", n);
+    if (ctx->pool.capacity + size > ctx->pool_limit)
+        return agn_fail(-ENOMEM,
+                        "the pool is full: growing it by %llu bytes would pass its limit of %llu "
+                        "(MEMPOOL_MAX_SIZE); release messages or raise the limit",
+                        (unsigned long long)size, (unsigned long long)ctx->pool_limit);
+    r = agn_broker_register(ctx, size, 0, AGNOCAST_REGISTER_GROW, &base, &got);
+    if (r < 0)
+        return r;
+    if ((r = area_create(ctx, n + 1, base, got)) < 0)
+        return r;
+    /* Published before the allocator hands out any of it: a message in the area is published
+     * (release) after this, so a subscriber that reads it (acquire) finds the area. */
+    atomic_store_explicit(&ctx->seg->areas[n].base, base, memory_order_relaxed);
+    atomic_store_explicit(&ctx->seg->areas[n].size, got, memory_order_relaxed);
+    atomic_store_explicit(&ctx->seg->nareas, n + 1, memory_order_release);
+    agn_pool_add_area(&ctx->pool, (void *)(uintptr_t)base, got);
+    agn_log(AGNOCAST_LOG_INFO, "pool grew by %llu bytes at 0x%llx (area %u)",
+            (unsigned long long)got, (unsigned long long)base, n + 1);
+    return 0;
+}
+
+int agn_segment_reclaim_areas(struct agnocast_context *ctx)
+{
+    unsigned n = atomic_load(&ctx->seg->nareas);
+
+    for (unsigned i = 0; i < n && i < AGN_MAX_AREAS; i++) {
+        uint64_t want = ctx->seg->areas[i].base, size = ctx->seg->areas[i].size, base = 0, got;
+        int r = agn_broker_register(ctx, size, want, AGNOCAST_REGISTER_GROW, &base, &got);
+        if (r < 0)
+            return r;
+        if (base != want)
+            return agn_fail(-EADDRINUSE, "the restarted broker gave growth area %u elsewhere",
+                            i + 1);
+    }
+    return 0;
+}
+
+bool agn_segment_area_check(struct agnocast_context *ctx, struct agn_peer *peer, uint64_t addr,
+                            uint64_t len)
+{
+    const struct agn_seg_header *h =
+        peer ? (const struct agn_seg_header *)peer->base : ctx->seg;
+    unsigned n = atomic_load_explicit(&h->nareas, memory_order_acquire);
+
+    if (n > AGN_MAX_AREAS)
+        n = AGN_MAX_AREAS;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t base = atomic_load_explicit(&h->areas[i].base, memory_order_relaxed);
+        uint64_t size = atomic_load_explicit(&h->areas[i].size, memory_order_relaxed);
+        char name[64];
+        int fd, r;
+
+        if (addr < base || size == 0 || base + size < base || addr >= base + size ||
+            len > base + size - addr)
+            continue;
+        if (!peer)
+            return true;
+        if (peer->area_size[i] != 0)
+            return peer->area_base[i] == base && peer->area_size[i] == size;
+        /* First address met in this area: map it read-only where its owner has it. */
+        if (base % 4096 || size % 4096 || (base < peer->base + peer->size && peer->base < base + size))
+            return false;
+        snprintf(name, sizeof(name), AGN_AREA_NAME_FMT, (int)peer->pid, i + 1);
+        fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+            return false;
+        r = map_at(base, size, PROT_READ, fd);
+        close(fd);
+        if (r < 0) {
+            agn_log(AGNOCAST_LOG_WARNING, "cannot map %s read-only at 0x%llx: %s", name,
+                    (unsigned long long)base, strerror(-r));
+            return false;
+        }
+        peer->area_base[i] = base;
+        peer->area_size[i] = size;
+        return true;
+    }
+    return false;
 }

@@ -23,13 +23,15 @@
  */
 
 #define AGN_SEG_MAGIC      0x31474553474e4741ull /* "AGNSEG1" */
-#define AGN_SEG_LAYOUT     1
+#define AGN_SEG_LAYOUT     2
 #define AGN_MAX_PUBS       64   /* publishers per process */
 #define AGN_MAX_SUBS       64   /* subscriptions per process */
 #define AGN_MAX_PEERS      256  /* processes whose holds a process honours */
 #define AGN_MAX_HOLDS      1024 /* messages a process may hold at once */
 #define AGN_SEG_ALIGN      102400 /* pool sizes are multiples of 100 kB */
 #define AGN_SEG_NAME_FMT   "/agnocast@%d"
+#define AGN_AREA_NAME_FMT  "/agnocast@%d.%u" /* growth areas 1, 2, ... */
+#define AGN_MAX_AREAS      15 /* growth areas besides the first segment */
 #define AGN_MQ_NAME_FMT    "/new_publisher@%d"
 
 struct agn_ring_entry {
@@ -56,6 +58,13 @@ struct agn_sub_slot {
     _Atomic uint64_t corrupt;
 };
 
+/* A growth area: its own segment, mapped at `base` like the first. Written before anything in
+ * it is published, so a subscriber meeting an address in it finds the entry here. */
+struct agn_seg_area {
+    _Atomic uint64_t base;
+    _Atomic uint64_t size;
+};
+
 struct agn_seg_header {
     uint64_t magic;
     uint32_t layout;
@@ -64,6 +73,9 @@ struct agn_seg_header {
     uint64_t size;
     uint64_t heap_off;
     uint64_t heap_size;
+    _Atomic uint32_t nareas; /* growth areas published in `areas` */
+    uint32_t reserved_areas;
+    struct agn_seg_area areas[AGN_MAX_AREAS];
     _Atomic uint32_t accepted_pids[AGN_MAX_PEERS]; /* 0 = free entry */
     struct agn_pub_slot pubs[AGN_MAX_PUBS];
     struct agn_sub_slot subs[AGN_MAX_SUBS];

@@ -113,6 +113,9 @@ enum agnocast_reliability {
 /* Sent again by a registered process with no endpoints: the range it was given is occupied in
  * its address space (MAP_FIXED_NOREPLACE said EEXIST); the broker assigns another one. */
 #define AGNOCAST_REGISTER_RELOCATE 0x2u
+/* Sent again by a registered process whose pool is full: one more range of `pool_size` bytes
+ * for a growth area (want_base: the one it held before a broker restart). */
+#define AGNOCAST_REGISTER_GROW 0x4u
 
 /* NOTICE_* flags */
 #define AGNOCAST_NOTICE_ANNOUNCE 0x1u /* SUBSCRIBER_ADDED: the publisher must tell it (mqueue) */

@@ -190,7 +190,8 @@ static void check_register(struct cursor *c, uint16_t kind)
 {
     cur_u64(c); /* pool_size */
     cur_u64(c); /* want_base */
-    cur_expect(c, (cur_u32(c) & ~(AGNOCAST_REGISTER_HAS_MQUEUE | AGNOCAST_REGISTER_RELOCATE)) == 0);
+    cur_expect(c, (cur_u32(c) & ~(AGNOCAST_REGISTER_HAS_MQUEUE | AGNOCAST_REGISTER_RELOCATE |
+                                  AGNOCAST_REGISTER_GROW)) == 0);
     cur_zero(c, 4);
 }
 

@@ -99,7 +99,7 @@ static void check_consistent(struct broker *b, struct slot *slots)
         if (slots[i].c != NULL && slots[i].c->proc != NULL) {
             registered++;
             /* its own range and the ones it found occupied (RELOCATE) */
-            ranges += 1 + slots[i].c->proc->nquarantine;
+            ranges += 1 + slots[i].c->proc->nquarantine + slots[i].c->proc->nareas;
         }
     }
     require(registry_process_count(b->reg) == registered);

@@ -651,7 +651,7 @@ static void test_proto_decode_rejects_unknown_flags(void **state)
     assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), 0);
     reg->flags = AGNOCAST_REGISTER_RELOCATE;
     assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), 0);
-    reg->flags = 0x4;
+    reg->flags = 0x8;
     assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), -EBADMSG);
     reg->flags = 0x80000000u | AGNOCAST_REGISTER_HAS_MQUEUE;
     assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), -EBADMSG);
