@@ -22,6 +22,7 @@
 #define HELD 60 /* 60 x 64 KiB: almost four times the first 1 MB segment */
 
 static struct broker broker;
+static struct agnocast_context *ctx; /* the test process's: freed by teardown */
 
 static int setup(void **state)
 {
@@ -32,6 +33,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    ctx = agnocast_context_free(ctx);
     while (waitpid(-1, NULL, WNOHANG) > 0)
         ;
     return broker_stop(&broker);
@@ -45,15 +47,15 @@ struct grow_msg {
 /* "pub" publishes one message with a 64 KiB nested payload: "done" or "error MESSAGE". */
 static int publisher_role(void *arg, int out, int in)
 {
-    struct agnocast_context *ctx;
+    struct agnocast_context *pctx;
     struct agnocast_publisher *pub;
     char line[64];
     uint64_t seq = 0;
 
     setenv("MEMPOOL_SIZE", "1M", 1);
     setenv("MEMPOOL_MAX_SIZE", arg, 1);
-    if (agnocast_context_new(&ctx) < 0 ||
-        agnocast_publisher_new(ctx, "/grow/topic", 4, 0, &pub) < 0) {
+    if (agnocast_context_new(&pctx) < 0 ||
+        agnocast_publisher_new(pctx, "/grow/topic", 4, 0, &pub) < 0) {
         send_line(out, "error %s", agnocast_last_error());
         return 1;
     }
@@ -75,7 +77,7 @@ static int publisher_role(void *arg, int out, int in)
         agnocast_publisher_publish(pub, m);
         send_line(out, "done");
     }
-    agnocast_context_free(ctx);
+    agnocast_context_free(pctx);
     return 0;
 }
 
@@ -93,7 +95,6 @@ static int intact(const struct agnocast_message *msg)
 
 static void test_growth_subscribers_follow(void **state)
 {
-    struct agnocast_context *ctx;
     struct agnocast_subscription *sub;
     struct agnocast_message *held[HELD];
     struct role pub;
@@ -101,11 +102,12 @@ static void test_growth_subscribers_follow(void **state)
     int areas_seen = 0;
 
     (void)state;
-    assert_int_equal(agnocast_context_new(&ctx), 0);
-    assert_int_equal(agnocast_subscription_new(ctx, "/grow/topic", 4, 0, NULL, NULL, &sub), 0);
+    /* The publisher is forked before this process starts its own threads. */
     assert_int_equal(role_start(&pub, publisher_role, "16M"), 0);
     assert_true(recv_line(pub.from_child, line, sizeof(line), 10000) >= 0);
     assert_string_equal(line, "ready");
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    assert_int_equal(agnocast_subscription_new(ctx, "/grow/topic", 4, 0, NULL, NULL, &sub), 0);
     usleep(100000); /* the publisher accepts this process */
     for (int i = 0; i < HELD; i++) {
         uint64_t deadline = now_ms() + 5000;
@@ -137,12 +139,11 @@ static void test_growth_subscribers_follow(void **state)
         agnocast_message_release(held[i]);
     close(pub.to_child);
     assert_int_equal(role_wait(&pub), 0);
-    agnocast_context_free(ctx);
+    ctx = agnocast_context_free(ctx);
 }
 
 static void test_growth_stops_at_ceiling(void **state)
 {
-    struct agnocast_context *ctx;
     struct agnocast_subscription *sub;
     struct agnocast_message *held[HELD];
     struct role pub;
@@ -150,11 +151,12 @@ static void test_growth_stops_at_ceiling(void **state)
     int nheld = 0;
 
     (void)state;
-    assert_int_equal(agnocast_context_new(&ctx), 0);
-    assert_int_equal(agnocast_subscription_new(ctx, "/grow/topic", 4, 0, NULL, NULL, &sub), 0);
+    /* The publisher is forked before this process starts its own threads. */
     assert_int_equal(role_start(&pub, publisher_role, "2M"), 0);
     assert_true(recv_line(pub.from_child, line, sizeof(line), 10000) >= 0);
     assert_string_equal(line, "ready");
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    assert_int_equal(agnocast_subscription_new(ctx, "/grow/topic", 4, 0, NULL, NULL, &sub), 0);
     usleep(100000);
     for (;;) {
         uint64_t deadline = now_ms() + 5000;
@@ -179,7 +181,7 @@ static void test_growth_stops_at_ceiling(void **state)
     assert_string_equal(line, "done");
     close(pub.to_child);
     assert_int_equal(role_wait(&pub), 0);
-    agnocast_context_free(ctx);
+    ctx = agnocast_context_free(ctx);
 }
 
 int main(void)
