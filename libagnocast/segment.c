@@ -31,21 +31,16 @@ static int map_at(uint64_t base, uint64_t size, int prot, int fd)
     return 0;
 }
 
-int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t size)
+/* Creates the shared memory `name` of `size` bytes, writable, at exactly `base`. A name our
+ * pid already has is a dead process's leftover (our pid is unique among live processes).
+ * Returns 0, -EEXIST when the range is occupied here, or another -errno with the reason. */
+static int create_mapped(const char *name, uint64_t base, uint64_t size)
 {
-    char name[64];
-    struct agn_seg_header *h;
-    size_t hdr = (sizeof(*h) + 4095) & ~(size_t)4095;
     int fd, r;
 
-    if (size < hdr + 4 * 4096)
-        return agn_fail(-EINVAL, "pool size %llu is too small: it must exceed %zu bytes",
-                        (unsigned long long)size, hdr + 4 * 4096);
-    snprintf(name, sizeof(name), AGN_SEG_NAME_FMT, (int)ctx->pid);
     fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0 && errno == EEXIST) {
-        /* Our pid is unique among live processes: the name is a dead process's leftover. */
-        agn_log(AGNOCAST_LOG_INFO, "removing stale segment %s of a dead process", name);
+        agn_log(AGNOCAST_LOG_INFO, "removing stale %s of a dead process", name);
         shm_unlink(name);
         fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     }
@@ -62,12 +57,32 @@ int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t siz
     close(fd);
     if (r < 0) {
         shm_unlink(name);
-        return agn_fail(r,
-                        "cannot map the pool at 0x%llx (%llu bytes): %s; the broker's address "
-                        "window collides with this process's memory: start agnocastd with another "
-                        "--window-base",
-                        (unsigned long long)base, (unsigned long long)size, strerror(-r));
+        if (r != -EEXIST)
+            agn_fail(r, "cannot map %s at 0x%llx: %s", name, (unsigned long long)base,
+                     strerror(-r));
     }
+    return r;
+}
+
+int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t size)
+{
+    char name[64];
+    struct agn_seg_header *h;
+    size_t hdr = (sizeof(*h) + 4095) & ~(size_t)4095;
+    int r;
+
+    if (size < hdr + 4 * 4096)
+        return agn_fail(-EINVAL, "pool size %llu is too small: it must exceed %zu bytes",
+                        (unsigned long long)size, hdr + 4 * 4096);
+    snprintf(name, sizeof(name), AGN_SEG_NAME_FMT, (int)ctx->pid);
+    r = create_mapped(name, base, size);
+    if (r == -EEXIST)
+        return agn_fail(r,
+                        "cannot map the pool at 0x%llx (%llu bytes): the range is occupied in this "
+                        "process",
+                        (unsigned long long)base, (unsigned long long)size);
+    if (r < 0)
+        return r;
     h = (struct agn_seg_header *)(uintptr_t)base;
     h->layout = AGN_SEG_LAYOUT;
     h->pid = (uint32_t)ctx->pid;
@@ -143,28 +158,13 @@ void agn_segment_unmap_peer(uint64_t base, uint64_t size)
 static int area_create(struct agnocast_context *ctx, unsigned n, uint64_t base, uint64_t size)
 {
     char name[64];
-    int fd, r;
+    int r;
 
     snprintf(name, sizeof(name), AGN_AREA_NAME_FMT, (int)ctx->pid, n);
-    shm_unlink(name); /* a dead process's leftover: our pid is unique among live ones */
-    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return agn_fail(-errno, "cannot create shared memory %s: %s", name, strerror(errno));
-    if (ftruncate(fd, (off_t)size) < 0) {
-        r = -errno;
-        close(fd);
-        shm_unlink(name);
-        return agn_fail(r, "cannot size %s to %llu bytes: %s", name, (unsigned long long)size,
-                        strerror(-r));
-    }
-    r = map_at(base, size, PROT_READ | PROT_WRITE, fd);
-    close(fd);
-    if (r < 0) {
-        shm_unlink(name);
-        return agn_fail(r, "cannot map pool growth %s at 0x%llx: %s", name,
-                        (unsigned long long)base, strerror(-r));
-    }
-    return 0;
+    r = create_mapped(name, base, size);
+    return r == -EEXIST ? agn_fail(r, "cannot map pool growth %s at 0x%llx: occupied here", name,
+                                   (unsigned long long)base)
+                        : r;
 }
 
 int agn_segment_grow(struct agnocast_context *ctx, size_t need)
