@@ -14,6 +14,7 @@
 
 #define AGN_MAX_SOURCES 32 /* publishers a subscription reads from */
 #define AGN_REQUEST_TIMEOUT_MS 5000
+#define AGN_RECLAIM_BATCH 16 /* retired messages per reclaim scan on the publish path */
 #define AGN_DEFAULT_POOL_SIZE (64ull << 20)
 
 /* ---- log.c ---- */
