@@ -18,6 +18,7 @@ struct handler {
 static const struct handler handlers[] = {
     {AGNOCAST_MSG_HELLO, false, session_hello},
     {AGNOCAST_MSG_REGISTER_PROCESS, false, session_register},
+    {AGNOCAST_MSG_REPORT_OCCUPIED, true, session_report_occupied},
     {AGNOCAST_MSG_ADD_PUBLISHER, true, endpoint_add_publisher},
     {AGNOCAST_MSG_REMOVE_PUBLISHER, true, endpoint_remove_publisher},
     {AGNOCAST_MSG_ADD_SUBSCRIPTION, true, endpoint_add_subscription},

@@ -23,6 +23,8 @@ void dispatch_frame(struct client *c, const void *buf, size_t len, int *fds, int
 int session_hello(struct client *c, const struct agnocast_frame *f, int *fds, int nfds, char **why);
 int session_register(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                      char **why);
+int session_report_occupied(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                            char **why);
 int endpoint_add_publisher(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                            char **why);
 int endpoint_add_subscription(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,

@@ -30,6 +30,12 @@ struct reg_process {
     /* Growth areas of its pool (REGISTER_PROCESS with GROW), in order: /agnocast@PID.1, ... */
     uint64_t areas[15];
     unsigned nareas;
+    /* Ranges occupied in its address space that a peer's segment could not be mapped into
+     * (REPORT_OCCUPIED): new ranges are kept clear of them while it lives. Oldest dropped. */
+    struct {
+        uint64_t base, size;
+    } occupied[8];
+    unsigned noccupied;
 };
 
 struct reg_endpoint {

@@ -75,6 +75,73 @@ static int range_error(struct broker *b, int rc, uint64_t size, uint64_t want, c
     return rc;
 }
 
+struct overlap_query {
+    uint64_t base, size;
+    bool hit;
+};
+
+static void overlap_check(struct reg_process *p, void *data)
+{
+    struct overlap_query *q = data;
+
+    for (unsigned i = 0; i < p->noccupied; i++)
+        if (q->base < p->occupied[i].base + p->occupied[i].size &&
+            p->occupied[i].base < q->base + q->size)
+            q->hit = true;
+}
+
+/* ranges_alloc, but clear of every range a live process reported occupied in its address
+ * space: a segment there could not be mapped by that process. */
+static int alloc_clear(struct broker *b, uint64_t size, uint64_t want, uint64_t *base)
+{
+    uint64_t skipped[8];
+    unsigned nskipped = 0;
+    int rc;
+
+    for (;;) {
+        struct overlap_query q = {.size = size};
+        rc = ranges_alloc(b->ranges, size, want, base);
+        if (rc < 0)
+            break;
+        q.base = *base;
+        registry_foreach_process(b->reg, overlap_check, &q);
+        if (!q.hit)
+            break;
+        if (want != 0 || nskipped == G_N_ELEMENTS(skipped)) {
+            ranges_release(b->ranges, *base);
+            rc = -EADDRINUSE;
+            break;
+        }
+        skipped[nskipped++] = *base; /* held until the search ends, so it is not found again */
+    }
+    for (unsigned i = 0; i < nskipped; i++)
+        ranges_release(b->ranges, skipped[i]);
+    return rc;
+}
+
+int session_report_occupied(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                            char **why)
+{
+    const struct agnocast_wire_range *req = f->payload;
+    struct reg_process *proc = c->proc;
+    struct agnocast_wire_ok ok = {0};
+    unsigned i = proc->noccupied;
+
+    if (i == G_N_ELEMENTS(proc->occupied)) {
+        memmove(&proc->occupied[0], &proc->occupied[1], sizeof(proc->occupied[0]) * (i - 1));
+        i--;
+    }
+    proc->occupied[i].base = req->base;
+    proc->occupied[i].size = req->size;
+    proc->noccupied = i + 1;
+    g_warning("process %d cannot map the pool of process %u at 0x%" G_GINT64_MODIFIER
+              "x-0x%" G_GINT64_MODIFIER "x: that range is occupied in its address space; the "
+              "two cannot exchange messages, and new ranges will avoid it",
+              (int)c->pid, req->owner_pid, req->base, req->base + req->size);
+    client_send(c, AGNOCAST_MSG_OK, f->request_id, &ok, sizeof(ok), NULL, 0);
+    return 0;
+}
+
 /* A registered process's pool is full: one more range for a growth area. */
 static int grow(struct client *c, const struct agnocast_wire_register *req, uint32_t request_id,
                 char **why)
@@ -97,7 +164,7 @@ static int grow(struct client *c, const struct agnocast_wire_register *req, uint
                                req->pool_size, b->cfg.max_pool_size);
         return -EINVAL;
     }
-    rc = ranges_alloc(b->ranges, size, req->want_base, &base);
+    rc = alloc_clear(b, size, req->want_base, &base);
     if (rc < 0)
         return range_error(b, rc, size, req->want_base, why);
     proc->areas[proc->nareas++] = base;
@@ -132,7 +199,7 @@ static int relocate(struct client *c, uint32_t request_id, char **why)
                                proc->nquarantine + 1, (int)c->pid);
         return -ENOMEM;
     }
-    rc = ranges_alloc(b->ranges, proc->size, 0, &base);
+    rc = alloc_clear(b, proc->size, 0, &base);
     if (rc < 0)
         return range_error(b, rc, proc->size, 0, why);
     g_message("process %d: range 0x%" G_GINT64_MODIFIER "x is occupied in its address space; "
@@ -191,7 +258,7 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
     }
     /* A process that held want_base before a broker restart gets it back, and only it. */
     claimed = state_claim(b->state, c->pid, c->uid, req->want_base, &res);
-    rc = ranges_alloc(b->ranges, size, req->want_base, &base);
+    rc = alloc_clear(b, size, req->want_base, &base);
     if (rc < 0) {
         if (claimed)
             state_restore(b->state, &res);

@@ -184,6 +184,8 @@ struct agnocast_context {
 
     /* everything below: under lock */
     pthread_mutex_t lock;
+    struct agnocast_wire_range occupied[8]; /* to report to the broker (control thread) */
+    unsigned noccupied;
     uintptr_t retired;  /* messages out of their rings that someone still holds */
     unsigned nretired;
     struct agnocast_publisher *pending_pub; /* its ADD_PUBLISHER is in flight */
@@ -204,6 +206,8 @@ int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64
                         uint32_t flags, uint64_t *base, uint64_t *size);
 /* Control thread, broker lost: connects again and re-registers the range and every endpoint. */
 int agn_broker_reconnect(struct agnocast_context *ctx);
+/* Control thread: tells the broker of peers' ranges found occupied here (no reply awaited). */
+void agn_broker_report_occupied(struct agnocast_context *ctx);
 
 /* ---- segment.c ---- */
 int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t size);

@@ -304,6 +304,34 @@ int agn_broker_reconnect(struct agnocast_context *ctx)
     return 0;
 }
 
+void agn_broker_report_occupied(struct agnocast_context *ctx)
+{
+    struct agnocast_wire_range pending[8];
+    unsigned n;
+
+    pthread_mutex_lock(&ctx->lock);
+    n = ctx->noccupied;
+    memcpy(pending, ctx->occupied, n * sizeof(pending[0]));
+    ctx->noccupied = 0;
+    pthread_mutex_unlock(&ctx->lock);
+    for (unsigned i = 0; i < n; i++) {
+        union {
+            uint64_t align;
+            unsigned char bytes[128];
+        } out;
+        /* Nobody waits for this id: the reply is dropped on arrival. */
+        ssize_t len = agnocast_proto_encode(out.bytes, sizeof(out.bytes),
+                                            AGNOCAST_MSG_REPORT_OCCUPIED, UINT32_MAX, &pending[i],
+                                            sizeof(pending[i]));
+        agn_log(AGNOCAST_LOG_WARNING,
+                "cannot map process %u's pool at 0x%llx: the range is occupied in this process; "
+                "its messages cannot reach us (told the broker)",
+                pending[i].owner_pid, (unsigned long long)pending[i].base);
+        if (len > 0)
+            agnocast_proto_send(ctx->sock, out.bytes, (size_t)len, NULL, 0);
+    }
+}
+
 static void deliver_reply(struct agnocast_context *ctx, const void *buf, size_t len, uint32_t id)
 {
     pthread_mutex_lock(&ctx->reply_lock);

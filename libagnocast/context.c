@@ -146,6 +146,8 @@ static void *control_thread(void *arg)
         }
         if (backoff_ms > 0)
             try_reconnect(ctx, &backoff_ms, &next_try);
+        else if (ctx->noccupied)
+            agn_broker_report_occupied(ctx);
         /* Messages released since the last publish go back to the pool. */
         pthread_mutex_lock(&ctx->lock);
         agn_reclaim(ctx);

@@ -30,6 +30,12 @@ struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t 
         if (ctx->peers[i].in_use)
             continue;
         r = agn_segment_map_peer(pid, base, size);
+        if (r == -EEXIST && ctx->noccupied < 8) {
+            /* Its range is taken in our address space: we cannot reach it, and nothing is
+             * mapped over. The broker is told, so new ranges avoid this one. */
+            ctx->occupied[ctx->noccupied++] = (struct agnocast_wire_range){
+                .base = base, .size = size, .owner_pid = (uint32_t)pid};
+        }
         if (r < 0) {
             *err = r;
             return NULL;

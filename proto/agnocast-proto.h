@@ -18,7 +18,7 @@
  */
 
 #define AGNOCAST_PROTO_MAGIC     0x434e4741u /* "AGNC" in memory order */
-#define AGNOCAST_PROTO_VERSION   1
+#define AGNOCAST_PROTO_VERSION   2
 #define AGNOCAST_PROTO_FRAME_MAX 65536 /* bytes in one frame, header included */
 #define AGNOCAST_PROTO_FDS_MAX   2     /* descriptors attached to one frame */
 #define AGNOCAST_TOPIC_NAME_MAX  255   /* bytes of a topic name, NUL excluded */
@@ -69,6 +69,8 @@ enum agnocast_msg_kind {
     AGNOCAST_MSG_HELLO_REPLY = 101,
     AGNOCAST_MSG_REGISTER_PROCESS = 110, /* carries one fd: the process's eventfd doorbell */
     AGNOCAST_MSG_REGISTER_REPLY = 111,
+    /* a registered process cannot map a peer's range: it is occupied in its address space */
+    AGNOCAST_MSG_REPORT_OCCUPIED = 120,
 
     /* 2xx: endpoints (requests from a registered process) */
     AGNOCAST_MSG_ADD_PUBLISHER = 200,
@@ -159,6 +161,13 @@ struct agnocast_wire_register_reply {
     uint64_t size;
 };
 
+struct agnocast_wire_range {
+    uint64_t base;      /* page aligned */
+    uint64_t size;      /* > 0, base + size does not wrap */
+    uint32_t owner_pid; /* whose segment could not be mapped there */
+    uint32_t reserved;
+};
+
 struct agnocast_wire_endpoint {
     uint32_t index; /* chosen by the client, unique per process and kind */
     struct agnocast_wire_qos qos;
@@ -244,6 +253,7 @@ _Static_assert(sizeof(struct agnocast_wire_hello) == 8, "wire hello");
 _Static_assert(sizeof(struct agnocast_wire_hello_reply) == 8, "wire hello reply");
 _Static_assert(sizeof(struct agnocast_wire_register) == 24, "wire register");
 _Static_assert(sizeof(struct agnocast_wire_register_reply) == 16, "wire register reply");
+_Static_assert(sizeof(struct agnocast_wire_range) == 24, "wire range");
 _Static_assert(sizeof(struct agnocast_wire_endpoint) == 272, "wire endpoint");
 _Static_assert(sizeof(struct agnocast_wire_endpoint_remove) == 8, "wire endpoint remove");
 _Static_assert(sizeof(struct agnocast_wire_ok) == 8, "wire ok");

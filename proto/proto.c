@@ -15,6 +15,7 @@
     X(HELLO_REPLY, FIXED, sizeof(struct agnocast_wire_hello_reply), 0, check_hello_reply)          \
     X(REGISTER_PROCESS, FIXED, sizeof(struct agnocast_wire_register), 0, check_register)           \
     X(REGISTER_REPLY, FIXED, sizeof(struct agnocast_wire_register_reply), 0, check_register_reply) \
+    X(REPORT_OCCUPIED, FIXED, sizeof(struct agnocast_wire_range), 0, check_range)                  \
     X(ADD_PUBLISHER, FIXED, sizeof(struct agnocast_wire_endpoint), 0, check_endpoint)              \
     X(REMOVE_PUBLISHER, FIXED, sizeof(struct agnocast_wire_endpoint_remove), 0,                    \
       check_endpoint_remove)                                                                       \
@@ -199,6 +200,15 @@ static void check_register_reply(struct cursor *c, uint16_t kind)
 {
     cur_u64(c); /* base */
     cur_u64(c); /* size */
+}
+
+static void check_range(struct cursor *c, uint16_t kind)
+{
+    uint64_t base = cur_u64(c), size = cur_u64(c);
+
+    cur_expect(c, base % 4096 == 0 && size > 0 && base + size > base);
+    cur_u32(c); /* owner_pid */
+    cur_zero(c, 4);
 }
 
 static void check_endpoint(struct cursor *c, uint16_t kind)

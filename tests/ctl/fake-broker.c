@@ -146,7 +146,9 @@ static gboolean fake_answer(struct fake_broker *fb, int fd, const unsigned char 
     switch (h.kind) {
     case AGNOCAST_MSG_HELLO:
         if (fb->cfg.mode == FAKE_BROKER_OLD_HEADER_VERSION) {
-            fake_send_error(fd, 2, h.request_id, -EPROTONOSUPPORT, 2, "protocol version mismatch");
+            /* A broker one version ahead: its header says so. */
+            fake_send_error(fd, AGNOCAST_PROTO_VERSION + 1, h.request_id, -EPROTONOSUPPORT,
+                            AGNOCAST_PROTO_VERSION + 1, "protocol version mismatch");
             return FALSE;
         }
         if (fb->cfg.mode == FAKE_BROKER_ERROR_VERSION) {

@@ -226,15 +226,19 @@ static void test_ctl_version_mismatch_prints_both_versions(void **state)
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "list-topics", NULL);
     stop(f);
     assert_int_equal(f->r.status, 3);
-    assert_non_null(
-        strstr(f->r.err, "speaks protocol version 2, this agnocastctl speaks version 1"));
+    {
+        g_autofree char *want = g_strdup_printf(
+            "speaks protocol version %d, this agnocastctl speaks version %d",
+            AGNOCAST_PROTO_VERSION + 1, AGNOCAST_PROTO_VERSION);
+        assert_non_null(strstr(f->r.err, want));
+    }
     ctl_result_clear(&f->r);
 
     start(f, FAKE_BROKER_ERROR_VERSION, 0, 0);
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "stats", NULL);
     assert_int_equal(f->r.status, 3);
     assert_non_null(
-        strstr(f->r.err, "speaks protocol version 7, this agnocastctl speaks version 1"));
+        strstr(f->r.err, "speaks protocol version 7, this agnocastctl speaks version " G_STRINGIFY(AGNOCAST_PROTO_VERSION)));
     assert_non_null(strstr(f->r.err, fake_broker_path(f->fb)));
 }
 

@@ -116,10 +116,155 @@ static void test_address_taken_in_owner_gets_another_range(void **state)
     agnocast_context_free(ctx);
 }
 
+/* Publishes on /addr/peer until told "quit"; says "base BASE size SIZE" first. */
+static int peer_publisher_role(void *arg, int out, int in)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    char line[16];
+    void *base;
+    size_t size;
+
+    (void)arg;
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_publisher_new(ctx, "/addr/peer", 10, AGNOCAST_TRANSIENT_LOCAL, &pub) < 0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    agnocast_context_segment(ctx, &base, &size);
+    send_line(out, "base %p size %zu", base, size);
+    while (recv_line(in, line, sizeof(line), 10) < 0 || strcmp(line, "quit") != 0) {
+        uint64_t *m;
+        if (agnocast_publisher_loan(pub, 64, (void **)&m) == 0) {
+            m[0] = (uint64_t)getpid();
+            agnocast_publisher_publish(pub, m);
+        }
+    }
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+struct squat {
+    void *base;
+    size_t size;
+};
+
+/* Occupies the given range, then subscribes to /addr/peer. Commands: "take" answers
+ * "from PID" or "none"; "intact" answers 1 if the squatted memory is untouched. */
+static int squatting_subscriber_role(void *arg, int out, int in)
+{
+    struct squat *sq = arg;
+    struct agnocast_context *ctx;
+    struct agnocast_subscription *sub;
+    unsigned char *mine;
+    char line[16];
+
+    mine = mmap(sq->base, sq->size, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (mine != sq->base) {
+        send_line(out, "error cannot occupy %p", sq->base);
+        return 1;
+    }
+    memset(mine, 0xa7, 8192);
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_subscription_new(ctx, "/addr/peer", 10, AGNOCAST_TRANSIENT_LOCAL, NULL, NULL,
+                                  &sub) < 0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    send_line(out, "joined");
+    while (recv_line(in, line, sizeof(line), 30000) >= 0) {
+        if (!strcmp(line, "take")) {
+            struct agnocast_message *msg = NULL;
+            uint64_t deadline = now_ms() + 3000;
+            while (agnocast_subscription_take(sub, &msg) != 1 && now_ms() < deadline)
+                usleep(1000);
+            if (msg) {
+                send_line(out, "from %d", (int)agnocast_message_publisher_pid(msg));
+                agnocast_message_release(msg);
+            } else {
+                send_line(out, "none");
+            }
+        } else if (!strcmp(line, "intact")) {
+            int ok = 1;
+            for (int i = 0; i < 8192; i++)
+                ok &= mine[i] == 0xa7;
+            send_line(out, "%d", ok);
+        } else if (!strcmp(line, "quit")) {
+            break;
+        }
+    }
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+static uint64_t reports_of_occupied(void)
+{
+    char *argv[] = {getenv("AGNOCAST_TEST_CTL"), "stats", "--json", NULL};
+    char out[16384];
+    const char *p;
+
+    if (run_capture(argv, out, sizeof(out)) != 0)
+        return 0;
+    p = strstr(out, "\"kind\":\"REPORT_OCCUPIED\"");
+    p = p ? strstr(p, "\"count\":") : NULL;
+    return p ? strtoull(p + 8, NULL, 10) : 0;
+}
+
+/* A subscriber that has a publisher's range occupied cannot map it: nothing is clobbered, the
+ * broker is told, and the next publisher gets a range it can map. */
+static void test_address_taken_in_subscriber_is_reported(void **state)
+{
+    struct role first, second, squatter;
+    struct squat sq;
+    char line[128];
+    void *base2 = NULL;
+    size_t size2 = 0;
+    uint64_t deadline;
+    int from = 0;
+
+    (void)state;
+    assert_int_equal(role_start(&first, peer_publisher_role, NULL), 0);
+    assert_true(recv_line(first.from_child, line, sizeof(line), 10000) >= 0);
+    assert_int_equal(sscanf(line, "base %p size %zu", &sq.base, &sq.size), 2);
+    assert_int_equal(role_start(&squatter, squatting_subscriber_role, &sq), 0);
+    assert_true(recv_line(squatter.from_child, line, sizeof(line), 10000) >= 0);
+    assert_string_equal(line, "joined");
+    /* It cannot read the first publisher, and says so to the broker. */
+    send_line(squatter.to_child, "take");
+    assert_true(recv_line(squatter.from_child, line, sizeof(line), 10000) >= 0);
+    assert_string_equal(line, "none");
+    deadline = now_ms() + 3000;
+    while (reports_of_occupied() < 1 && now_ms() < deadline)
+        usleep(50000);
+    assert_int_equal(reports_of_occupied(), 1);
+    /* The first publisher leaves; its range must not go to the next one. */
+    send_line(first.to_child, "quit");
+    assert_int_equal(role_wait(&first), 0);
+    assert_int_equal(role_start(&second, peer_publisher_role, NULL), 0);
+    assert_true(recv_line(second.from_child, line, sizeof(line), 10000) >= 0);
+    assert_int_equal(sscanf(line, "base %p size %zu", &base2, &size2), 2);
+    assert_true((uintptr_t)base2 >= (uintptr_t)sq.base + sq.size ||
+                (uintptr_t)base2 + size2 <= (uintptr_t)sq.base);
+    send_line(squatter.to_child, "take");
+    assert_true(recv_line(squatter.from_child, line, sizeof(line), 10000) >= 0);
+    assert_int_equal(sscanf(line, "from %d", &from), 1);
+    assert_int_equal(from, second.pid);
+    send_line(squatter.to_child, "intact");
+    assert_true(recv_line(squatter.from_child, line, sizeof(line), 10000) >= 0);
+    assert_string_equal(line, "1");
+    send_line(squatter.to_child, "quit");
+    assert_int_equal(role_wait(&squatter), 0);
+    send_line(second.to_child, "quit");
+    assert_int_equal(role_wait(&second), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_address_taken_in_owner_gets_another_range, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_address_taken_in_subscriber_is_reported, setup,
                                         teardown),
     };
 

@@ -125,6 +125,13 @@ ssize_t proto_sample_payload(uint16_t kind, void *payload, size_t cap)
         m->size = SAMPLE_POOL;
         return sizeof(*m);
     }
+    case AGNOCAST_MSG_REPORT_OCCUPIED: {
+        struct agnocast_wire_range *m = payload;
+        m->base = SAMPLE_BASE;
+        m->size = SAMPLE_POOL;
+        m->owner_pid = 4243;
+        return sizeof(*m);
+    }
     case AGNOCAST_MSG_ADD_PUBLISHER: {
         struct agnocast_wire_endpoint *m = payload;
         m->index = 3;

@@ -12,13 +12,14 @@
 
 #include "proto-sample.h"
 
-#define N_KINDS 23
+#define N_KINDS 24
 
 static const uint16_t all_kinds[N_KINDS] = {
     AGNOCAST_MSG_HELLO,
     AGNOCAST_MSG_HELLO_REPLY,
     AGNOCAST_MSG_REGISTER_PROCESS,
     AGNOCAST_MSG_REGISTER_REPLY,
+    AGNOCAST_MSG_REPORT_OCCUPIED,
     AGNOCAST_MSG_ADD_PUBLISHER,
     AGNOCAST_MSG_REMOVE_PUBLISHER,
     AGNOCAST_MSG_ADD_SUBSCRIPTION,
@@ -52,6 +53,8 @@ static size_t fixed_size(uint16_t kind)
         return sizeof(struct agnocast_wire_register);
     case AGNOCAST_MSG_REGISTER_REPLY:
         return sizeof(struct agnocast_wire_register_reply);
+    case AGNOCAST_MSG_REPORT_OCCUPIED:
+        return sizeof(struct agnocast_wire_range);
     case AGNOCAST_MSG_ADD_PUBLISHER:
     case AGNOCAST_MSG_ADD_SUBSCRIPTION:
         return sizeof(struct agnocast_wire_endpoint);
@@ -643,6 +646,27 @@ static void test_proto_decode_rejects_nonzero_reserved(void **state)
     }
 }
 
+static void test_proto_decode_rejects_bad_ranges(void **state)
+{
+    size_t len = sample(AGNOCAST_MSG_REPORT_OCCUPIED);
+    struct agnocast_wire_range *r = (void *)payload_buf.bytes;
+    const struct agnocast_wire_range good = *r;
+
+    assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REPORT_OCCUPIED, len), 0);
+    r->base = good.base + 1; /* not page aligned */
+    assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REPORT_OCCUPIED, len), -EBADMSG);
+    *r = good;
+    r->size = 0;
+    assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REPORT_OCCUPIED, len), -EBADMSG);
+    *r = good;
+    r->size = UINT64_MAX - 4095; /* wraps */
+    assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REPORT_OCCUPIED, len), -EBADMSG);
+    *r = good;
+    r->reserved = 1;
+    assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REPORT_OCCUPIED, len), -EBADMSG);
+    (void)state;
+}
+
 static void test_proto_decode_rejects_unknown_flags(void **state)
 {
     size_t len = sample(AGNOCAST_MSG_REGISTER_PROCESS);
@@ -904,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_proto_decode_allows_zero_qos_on_removed_notice_only),
         cmocka_unit_test(test_proto_decode_rejects_nonzero_reserved),
         cmocka_unit_test(test_proto_decode_rejects_unknown_flags),
+        cmocka_unit_test(test_proto_decode_rejects_bad_ranges),
         cmocka_unit_test(test_proto_decode_rejects_error_code_not_negative),
         cmocka_unit_test(test_proto_decode_rejects_bad_list_entry),
         cmocka_unit_test(test_proto_decode_rejects_list_count_over_limit),
