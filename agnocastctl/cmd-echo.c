@@ -147,22 +147,7 @@ static gboolean cmd_echo_publisher(struct cmd_echo *ec, const struct ctl_endpoin
 
 static gboolean cmd_echo_refresh(struct cmd_echo *ec, gboolean first, GError **error)
 {
-    GError *local = NULL;
-    GArray *eps = endpoints_query(ec->c, ec->sc, ec->topic, TRUE, &local);
-
-    if (eps == NULL) {
-        if (first || local->code != CTL_EXIT_BROKER_ERROR) {
-            g_propagate_error(error, local);
-            return FALSE;
-        }
-        /* The topic went away: wait for it to come back. */
-        g_error_free(local);
-        eps = g_array_new(FALSE, TRUE, sizeof(struct ctl_endpoint));
-    }
-    if (ec->endpoints != NULL)
-        g_array_free(ec->endpoints, TRUE);
-    ec->endpoints = eps;
-    return TRUE;
+    return endpoints_follow(ec->c, ec->sc, ec->topic, first, &ec->endpoints, error);
 }
 
 static int cmd_echo_loop(struct cmd_echo *ec, GError **error)

@@ -1,6 +1,8 @@
 /* A topic's publishers and subscriptions with the counters read from their segments. */
 #include "endpoints.h"
 
+#include "agnocastctl.h"
+
 static void endpoints_read_one(struct ctl_endpoint *e)
 {
     if (e->seg == NULL)
@@ -55,4 +57,24 @@ gboolean endpoints_any_counters(const GArray *endpoints)
         if (g_array_index(endpoints, struct ctl_endpoint, i).have_counters)
             return TRUE;
     return FALSE;
+}
+
+gboolean endpoints_follow(struct client *c, struct segcache *sc, const char *topic,
+                          gboolean first, GArray **endpoints, GError **error)
+{
+    GError *local = NULL;
+    GArray *eps = endpoints_query(c, sc, topic, TRUE, &local);
+
+    if (eps == NULL) {
+        if (first || local->code != CTL_EXIT_BROKER_ERROR) {
+            g_propagate_error(error, local);
+            return FALSE;
+        }
+        g_error_free(local);
+        eps = g_array_new(FALSE, TRUE, sizeof(struct ctl_endpoint));
+    }
+    if (*endpoints != NULL)
+        g_array_free(*endpoints, TRUE);
+    *endpoints = eps;
+    return TRUE;
 }

@@ -29,6 +29,14 @@ struct ctl_endpoint {
 GArray *endpoints_query(struct client *c, struct segcache *sc, const char *topic, gboolean refresh,
                         GError **error);
 
+/*
+ * For the commands that follow a topic over time: asks for its endpoints again and replaces
+ * *endpoints. A topic that disappeared after the first call counts as having none (it may come
+ * back); on the first call, or on any other error, returns FALSE with *error set.
+ */
+gboolean endpoints_follow(struct client *c, struct segcache *sc, const char *topic,
+                          gboolean first, GArray **endpoints, GError **error);
+
 /* Reads the counters of every endpoint again (the views stay valid until the next refresh). */
 void endpoints_read(GArray *endpoints);
 

@@ -73,29 +73,17 @@ static gboolean sampler_unseen(void *key, void *value, void *data)
 /* Asks for the endpoints again; a topic that disappeared has no publishers. */
 static gboolean sampler_refresh(struct sampler *s, gboolean first, GError **error)
 {
-    GError *local = NULL;
-    GArray *eps = endpoints_query(s->c, s->sc, s->topic, TRUE, &local);
-
-    if (eps == NULL) {
-        if (first || local->code != CTL_EXIT_BROKER_ERROR) {
-            g_propagate_error(error, local);
-            return FALSE;
-        }
-        g_error_free(local);
-        eps = g_array_new(FALSE, TRUE, sizeof(struct ctl_endpoint));
-    }
-    if (s->endpoints != NULL)
-        g_array_free(s->endpoints, TRUE);
-    s->endpoints = eps;
+    if (!endpoints_follow(s->c, s->sc, s->topic, first, &s->endpoints, error))
+        return FALSE;
 
     GHashTableIter it;
     void *value;
     g_hash_table_iter_init(&it, s->states);
     while (g_hash_table_iter_next(&it, NULL, &value))
         ((struct sampler_state *)value)->seen = FALSE;
-    g_array_set_size(s->window_start, eps->len);
-    for (guint i = 0; i < eps->len; i++) {
-        struct ctl_endpoint *e = &g_array_index(eps, struct ctl_endpoint, i);
+    g_array_set_size(s->window_start, s->endpoints->len);
+    for (guint i = 0; i < s->endpoints->len; i++) {
+        struct ctl_endpoint *e = &g_array_index(s->endpoints, struct ctl_endpoint, i);
         if (!e->entry.is_publisher || !e->ring_ok)
             continue;
         struct sampler_state *st = sampler_state(s, e);
