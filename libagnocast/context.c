@@ -373,6 +373,7 @@ AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx,
     if (agn_context_forked(ctx))
         return -ECHILD;
     atomic_store(&ctx->busy_poll, enabled != 0);
+    agn_doorbell_ring(ctx->doorbell); /* a spin asleep on it changes mode */
     return 0;
 }
 
@@ -386,6 +387,37 @@ AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx)
     (void)!write(ctx->doorbell, &one, sizeof(one));
 }
 
+/*
+ * Spin with no timeout, event-driven: sleep in read() on the doorbell, which wakes and drains
+ * in one system call (poll() and then read() would be two per wake-up). The descriptor is
+ * made blocking for the duration: nothing else may dispatch meanwhile (see agnocast.h).
+ */
+static int spin_blocking(struct agnocast_context *ctx)
+{
+    int flags = fcntl(ctx->doorbell, F_GETFL), r = 0;
+
+    if (flags < 0 || fcntl(ctx->doorbell, F_SETFL, flags & ~O_NONBLOCK) < 0)
+        return agn_fail(-errno, "fcntl on the doorbell: %s", strerror(errno));
+    for (;;) {
+        uint64_t count;
+        r = agn_dispatch(ctx, false);
+        if (r < 0 && r != -ENOBUFS)
+            break;
+        r = 0;
+        if (atomic_load(&ctx->stopping) || atomic_load(&ctx->busy_poll))
+            break;
+        if (read(ctx->doorbell, &count, sizeof(count)) < 0 && errno != EINTR) {
+            r = agn_fail(-errno, "read on the doorbell: %s", strerror(errno));
+            break;
+        }
+    }
+    fcntl(ctx->doorbell, F_SETFL, flags);
+    if (r == 0 && atomic_load(&ctx->busy_poll) && !atomic_load(&ctx->stopping))
+        return agnocast_context_spin(ctx, -1); /* switched to busy polling meanwhile */
+    atomic_store(&ctx->stopping, false);
+    return r;
+}
+
 AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int timeout_ms)
 {
     uint64_t deadline = timeout_ms >= 0 ? agn_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
@@ -395,6 +427,8 @@ AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int time
         return agn_fail(-EINVAL, "agnocast_context_spin: NULL context");
     if (agn_context_forked(ctx))
         return -ECHILD;
+    if (timeout_ms < 0 && !atomic_load(&ctx->busy_poll))
+        return spin_blocking(ctx);
     while (!atomic_load(&ctx->stopping)) {
         bool busy = atomic_load_explicit(&ctx->busy_poll, memory_order_relaxed);
         int r, wait_ms = -1;
