@@ -256,6 +256,12 @@ void agn_doorbell_ring(int fd);
 void agn_subscription_remove_all(struct agnocast_subscription *sub);
 int agn_qos_from(unsigned depth, unsigned flags, unsigned allowed, struct agnocast_wire_qos *qos);
 
+/* Allocates from the own pool: when full, reclaims, then grows it; NULL with the reason in
+ * agnocast_last_error(). */
+void *agn_pool_take(struct agnocast_context *ctx, size_t align, size_t offset, size_t size);
+/* The process's context, if it has one (the heap hook's whole-heap mode uses it). */
+struct agnocast_context *agn_context_current(void);
+
 /* ---- message.c ---- */
 /* Reads message `seq` of a source, holds it and fills a handle: 1 got it, 0 gone, <0 error. */
 int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscription *sub,

@@ -50,6 +50,13 @@ bool agn_context_forked(struct agnocast_context *ctx)
     return true;
 }
 
+struct agnocast_context *agn_context_current(void)
+{
+    struct agnocast_context *ctx = the_context;
+
+    return ctx && !agn_context_forked(ctx) ? ctx : NULL;
+}
+
 AGNOCAST_EXPORT const char *agnocast_version(void)
 {
     return AGNOCAST_VERSION_STRING;

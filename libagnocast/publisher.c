@@ -48,7 +48,7 @@ static struct msg_header *header_of(struct agnocast_publisher *pub, void *data)
 
 /* Allocates from the own pool; when it is full, first reclaims what subscribers released,
  * then grows it (flow 6). NULL with the reason in agnocast_last_error(). */
-static void *pool_take(struct agnocast_context *ctx, size_t align, size_t offset, size_t size)
+void *agn_pool_take(struct agnocast_context *ctx, size_t align, size_t offset, size_t size)
 {
     for (int attempt = 0;; attempt++) {
         void *p = align > 16 ? agn_pool_memalign_offset(&ctx->pool, align, offset, size)
@@ -313,7 +313,7 @@ AGNOCAST_EXPORT int agnocast_publisher_loan(struct agnocast_publisher *pub, size
         return -ECHILD;
     if (size > SIZE_MAX - sizeof(*h))
         return agn_fail(-ENOMEM, "a loan of %zu bytes cannot fit", size);
-    h = pool_take(pub->ctx, 16, 0, sizeof(*h) + size);
+    h = agn_pool_take(pub->ctx, 16, 0, sizeof(*h) + size);
     if (!h)
         return -ENOMEM; /* pool_take said why */
     *h = (struct msg_header){.magic = MSG_LOANED, .owner = pub, .size = size};
@@ -426,7 +426,7 @@ void *agn_loan_nested_alloc(struct agnocast_publisher *pub, void *data, size_t a
     if (!h || size > SIZE_MAX - sizeof(*c))
         return NULL;
     /* The header sits in front of the data, so the block is aligned for the data. */
-    c = pool_take(pub->ctx, align, sizeof(*c), sizeof(*c) + size);
+    c = agn_pool_take(pub->ctx, align, sizeof(*c), sizeof(*c) + size);
     if (!c)
         return NULL;
     *c = (struct child_header){

@@ -67,6 +67,53 @@ static void test_heaphook_sort_without_broker(void **state)
     unlink(path);
 }
 
+/* AGNOCAST_HEAPHOOK_ALL=1: the whole heap lives in the process's segment, and programs still
+ * behave the same. */
+static void test_heaphook_whole_heap_mode(void **state)
+{
+    static const char probe[] =
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None)\n"
+        "libc.malloc.restype = ctypes.c_void_p\n"
+        "p = libc.malloc(1000)\n"
+        "inside = False\n"
+        "for line in open('/proc/self/maps'):\n"
+        "    lo, hi = (int(x, 16) for x in line.split()[0].split('-'))\n"
+        "    if 'agnocast@' in line and lo <= p < hi and line.split()[1] == 'rw-s':\n"
+        "        inside = True\n"
+        "print('in-segment' if inside else 'private')\n";
+    char out[256], path[] = "/tmp/agnocast-heaphook-all-XXXXXX";
+    struct broker b;
+    int fd = mkstemp(path);
+    FILE *f;
+
+    (void)state;
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    for (unsigned i = 0; i < 50000; i++)
+        fprintf(f, "%u line %x\n", (i * 2654435761u) % 100003, i);
+    fclose(f);
+    assert_int_equal(broker_start(&b), 0);
+    setenv("AGNOCAST_HEAPHOOK_ALL", "1", 1);
+    setenv("MEMPOOL_SIZE", "256M", 1);
+    same_with_and_without((char *const[]){"/usr/bin/sort", "-n", path, NULL});
+    same_with_and_without((char *const[]){"/usr/bin/python3", "-c",
+                                          "import json; print(json.dumps(sorted({str(i): i*i "
+                                          "for i in range(20000)}.items())[:50]))",
+                                          NULL});
+    /* And the heap really is in the segment. */
+    setenv("LD_PRELOAD", hook_path(), 1);
+    assert_int_equal(run_capture((char *const[]){"/usr/bin/python3", "-c", (char *)probe, NULL},
+                                 out, sizeof(out)),
+                     0);
+    unsetenv("LD_PRELOAD");
+    assert_string_equal(out, "in-segment\n");
+    unsetenv("AGNOCAST_HEAPHOOK_ALL");
+    unsetenv("MEMPOOL_SIZE");
+    unlink(path);
+    assert_int_equal(broker_stop(&b), 0);
+}
+
 static void test_heaphook_python_without_broker(void **state)
 {
     (void)state;
@@ -183,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_heaphook_python_without_broker),
         cmocka_unit_test(test_heaphook_gcc_without_broker),
         cmocka_unit_test(test_heaphook_tree_examples_deliver_intact),
+        cmocka_unit_test(test_heaphook_whole_heap_mode),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
