@@ -170,6 +170,7 @@ struct agnocast_context {
     struct agn_pool pool;
     uint64_t pool_limit; /* total bytes growth may reach ($MEMPOOL_MAX_SIZE) */
     pthread_mutex_t grow_lock; /* one growth at a time */
+    pthread_mutex_t create_lock; /* one publisher creation at a time (see pending_pub) */
 
     /* requests: one at a time; the control thread hands over the reply */
     pthread_mutex_t request_lock;
@@ -178,7 +179,6 @@ struct agnocast_context {
     uint32_t next_request_id;
     uint32_t waiting_id;
     bool reply_ready;
-    int reply_error;
     union agnocast_frame_buffer reply;
     size_t reply_len;
 
@@ -189,6 +189,13 @@ struct agnocast_context {
     uintptr_t retired;  /* messages out of their rings that someone still holds */
     unsigned nretired;
     struct agnocast_publisher *pending_pub; /* its ADD_PUBLISHER is in flight */
+    /* Each publisher slot keeps its ring after the publisher is freed and reuses it (a
+     * subscriber that has not yet heard of the removal may still read it; it only ever holds
+     * ring entries, never message data, so nothing is misread). */
+    struct {
+        struct agn_ring_entry *ring;
+        uint32_t capacity;
+    } slot_rings[AGN_MAX_PUBS];
     struct agn_peer peers[AGN_MAX_PEERS];
     struct agnocast_publisher pubs[AGN_MAX_PUBS];
     struct agnocast_subscription subs[AGN_MAX_SUBS];

@@ -78,7 +78,7 @@ int agn_broker_connect(struct agnocast_context *ctx)
     return 0;
 }
 
-static int wait_reply(struct agnocast_context *ctx, uint32_t id)
+static int wait_reply(struct agnocast_context *ctx)
 {
     struct timespec deadline;
     int r = 0;
@@ -89,14 +89,13 @@ static int wait_reply(struct agnocast_context *ctx, uint32_t id)
     while (!ctx->reply_ready && !ctx->broker_lost && r == 0)
         r = pthread_cond_timedwait(&ctx->reply_cond, &ctx->reply_lock, &deadline);
     if (ctx->reply_ready)
-        r = ctx->reply_error;
+        r = 0;
     else if (ctx->broker_lost)
         r = -ENOTCONN;
     else
         r = -ETIMEDOUT;
     ctx->waiting_id = 0;
     pthread_mutex_unlock(&ctx->reply_lock);
-    (void)id;
     return r;
 }
 
@@ -139,7 +138,7 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
                         agnocast_proto_kind_name(kind), ctx->socket_path, strerror(-r));
     }
     if (!sync) {
-        r = wait_reply(ctx, id);
+        r = wait_reply(ctx);
     } else {
         for (;;) {
             int in_fds[AGNOCAST_PROTO_FDS_MAX], nfd = AGNOCAST_PROTO_FDS_MAX;
@@ -338,7 +337,6 @@ static void deliver_reply(struct agnocast_context *ctx, const void *buf, size_t 
     if (ctx->waiting_id == id && !ctx->reply_ready) {
         memcpy(ctx->reply.bytes, buf, len);
         ctx->reply_len = len;
-        ctx->reply_error = 0;
         ctx->reply_ready = true;
         pthread_cond_broadcast(&ctx->reply_cond);
     }

@@ -299,6 +299,7 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->request_lock, NULL);
     pthread_mutex_init(&ctx->grow_lock, NULL);
+    pthread_mutex_init(&ctx->create_lock, NULL);
     pthread_mutex_init(&ctx->reply_lock, NULL);
     pthread_cond_init(&ctx->reply_cond, NULL);
     for (int i = 0; i < AGN_MAX_HOLDS; i++)

@@ -209,11 +209,7 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
         (r = agn_qos_from(depth, flags, AGNOCAST_TRANSIENT_LOCAL | AGNOCAST_RELIABLE,
                           &req.qos)) < 0)
         return r;
-    ring = agn_pool_alloc(&ctx->pool, depth * sizeof(*ring));
-    if (!ring)
-        return agn_fail(-ENOMEM, "the pool has no room for a ring of depth %u", depth);
-    memset(ring, 0, depth * sizeof(*ring));
-
+    pthread_mutex_lock(&ctx->create_lock);
     pthread_mutex_lock(&ctx->lock);
     for (int i = 0; i < AGN_MAX_PUBS; i++) {
         if (!ctx->pubs[i].in_use) {
@@ -221,12 +217,31 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
             break;
         }
     }
-    if (!pub || ctx->pending_pub) {
-        pthread_mutex_unlock(&ctx->lock);
-        agn_pool_free(&ctx->pool, ring);
-        return agn_fail(pub ? -EBUSY : -ENOSPC, "too many publishers in this process (limit %d)",
+    pthread_mutex_unlock(&ctx->lock);
+    if (!pub) {
+        pthread_mutex_unlock(&ctx->create_lock);
+        return agn_fail(-ENOSPC, "too many publishers in this process (limit %d)",
                         AGN_MAX_PUBS);
     }
+    /* Only creation takes a free slot, and creation is serialised: the slot stays ours.
+     * Its ring is reused when deep enough; the allocation may grow the pool, which asks the
+     * broker, so it happens outside ctx->lock. */
+    r = (int)(pub - ctx->pubs);
+    ring = ctx->slot_rings[r].ring;
+    if (!ring || ctx->slot_rings[r].capacity < depth) {
+        agn_pool_free(&ctx->pool, ring);
+        ctx->slot_rings[r].ring = NULL;
+        ring = agn_pool_take(ctx, 16, 0, depth * sizeof(*ring));
+        if (!ring) {
+            pthread_mutex_unlock(&ctx->create_lock);
+            return -ENOMEM; /* the pool said why */
+        }
+        ctx->slot_rings[r].ring = ring;
+        ctx->slot_rings[r].capacity = depth;
+    }
+    memset(ring, 0, depth * sizeof(*ring));
+
+    pthread_mutex_lock(&ctx->lock);
     memset(pub, 0, sizeof(*pub));
     pub->ctx = ctx;
     pub->in_use = true;
@@ -256,10 +271,11 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
         atomic_store_explicit(&pub->slot->active, 0, memory_order_release);
         pub->in_use = false;
         pthread_mutex_unlock(&ctx->lock);
-        agn_pool_free(&ctx->pool, ring);
+        pthread_mutex_unlock(&ctx->create_lock);
         return r;
     }
     pthread_mutex_unlock(&ctx->lock);
+    pthread_mutex_unlock(&ctx->create_lock);
     *ret = pub;
     return 0;
 }
@@ -297,8 +313,7 @@ AGNOCAST_EXPORT struct agnocast_publisher *agnocast_publisher_free(struct agnoca
     agn_reclaim(ctx);
     pub->in_use = false;
     pthread_mutex_unlock(&ctx->lock);
-    /* The ring itself is read by subscribers that may not have seen the removal yet; it is
-     * small, and freed with the segment. */
+    /* The ring stays with the slot for the next publisher there (ctx->slot_rings). */
     return NULL;
 }
 

@@ -18,20 +18,6 @@
 
 #include "harness.h"
 
-static struct broker broker;
-
-static int setup(void **state)
-{
-    (void)state;
-    return broker_start(&broker);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return broker_stop(&broker);
-}
-
 /* A message with a nested buffer and string, as users write them. */
 struct nested_message {
     uint64_t seq;
@@ -584,6 +570,46 @@ static void test_message_path_ignore_local_and_retain(void **state)
     assert_int_equal(role_wait(&r), 0);
 }
 
+/* Creating and freeing publishers over and over costs no pool memory: a slot's ring is reused
+ * and its messages are reclaimed. */
+static int churn_role(void *arg, int out, int in)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    size_t before, after;
+
+    (void)arg;
+    (void)in;
+    if (agnocast_context_new(&ctx) < 0)
+        return 1;
+    /* One round first: the slot's ring then exists, and is what every later round reuses. */
+    for (int round = 0; round < 1001; round++) {
+        if (round == 1)
+            agnocast_context_pool_usage(ctx, &before, NULL);
+        if (agnocast_publisher_new(ctx, "/mpath/churn", 10, 0, &pub) < 0)
+            return 2;
+        for (uint64_t s = 1; s <= 3; s++)
+            publish_nested(pub, s, 16);
+        agnocast_publisher_free(pub);
+    }
+    agnocast_context_pool_usage(ctx, &after, NULL);
+    send_line(out, "grew %zu", after - before);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+static void test_message_path_publisher_churn_does_not_leak(void **state)
+{
+    struct role r;
+    char line[64];
+
+    (void)state;
+    assert_int_equal(role_start(&r, churn_role, NULL), 0);
+    assert_true(recv_line(r.from_child, line, sizeof(line), 60000) >= 0);
+    assert_string_equal(line, "grew 0");
+    assert_int_equal(role_wait(&r), 0);
+}
+
 /* ---- reclaim ---------------------------------------------------------------------------- */
 
 static void test_message_path_reclaim(void **state)
@@ -701,8 +727,9 @@ int main(void)
         cmocka_unit_test(test_message_path_volatile_joiner),
         cmocka_unit_test(test_message_path_ignore_local_and_retain),
         cmocka_unit_test(test_message_path_reclaim),
+        cmocka_unit_test(test_message_path_publisher_churn_does_not_leak),
         cmocka_unit_test(test_message_path_broker_requests_flat),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, harness_broker_setup, harness_broker_teardown);
 }
