@@ -265,3 +265,19 @@ int find_mapping(pid_t pid, uintptr_t addr, char perms[8], char *path, size_t ca
     fclose(f);
     return -1;
 }
+
+struct broker harness_broker;
+
+int harness_broker_setup(void **state)
+{
+    (void)state;
+    return broker_start(&harness_broker);
+}
+
+int harness_broker_teardown(void **state)
+{
+    (void)state;
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    return broker_stop(&harness_broker);
+}

@@ -17,6 +17,12 @@ struct broker {
  * --window-base $AGNOCAST_TEST_WINDOW_BASE when set, waits until it accepts, and points
  * AGNOCAST_SOCKET at it. Returns 0 or -1. */
 int broker_start(struct broker *b);
+/* A cmocka setup/teardown pair around one private broker per test (or group): teardown reaps
+ * any role left behind by a failed assertion, then stops the broker. */
+extern struct broker harness_broker;
+int harness_broker_setup(void **state);
+int harness_broker_teardown(void **state);
+
 /* SIGKILL the broker, keeping its directory (and stale socket file). */
 void broker_kill(struct broker *b);
 /* Starts the broker again on the same socket; 0 or -1. */

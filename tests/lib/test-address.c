@@ -21,22 +21,6 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-static struct broker broker;
-
-static int setup(void **state)
-{
-    (void)state;
-    return broker_start(&broker);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
-    return broker_stop(&broker);
-}
-
 static uintptr_t window_base(void)
 {
     const char *s = getenv("AGNOCAST_TEST_WINDOW_BASE");
@@ -262,10 +246,10 @@ static void test_address_taken_in_subscriber_is_reported(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_address_taken_in_owner_gets_another_range, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_address_taken_in_subscriber_is_reported, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_address_taken_in_owner_gets_another_range,
+                                        harness_broker_setup, harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_address_taken_in_subscriber_is_reported,
+                                        harness_broker_setup, harness_broker_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,22 +22,6 @@
 #include "harness.h"
 #include "shm-layout.h"
 
-static struct broker broker;
-
-static int setup(void **state)
-{
-    (void)state;
-    return broker_start(&broker);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
-    return broker_stop(&broker);
-}
-
 static int publish_u64(struct agnocast_publisher *pub, uint64_t v)
 {
     uint64_t *m;
@@ -84,9 +68,8 @@ static void test_crash_thousand_killed_holders(void **state)
 
     (void)state;
     assert_int_equal(agnocast_context_new(&ctx), 0);
-    assert_int_equal(agnocast_publisher_new(ctx, "/crash/holders", 1, AGNOCAST_TRANSIENT_LOCAL,
-                                            &pub),
-                     0);
+    assert_int_equal(
+        agnocast_publisher_new(ctx, "/crash/holders", 1, AGNOCAST_TRANSIENT_LOCAL, &pub), 0);
     assert_int_equal(publish_u64(pub, 0), 0);
     assert_int_equal(agnocast_context_pool_usage(ctx, &base, NULL), 0);
     for (int i = 1; i <= n; i++) {
@@ -156,9 +139,9 @@ static void test_crash_publisher_killed_holder_keeps_data(void **state)
     assert_true(recv_line(pub.from_child, line, sizeof(line), 10000) >= 0);
     pub_pid = pub.pid;
     assert_int_equal(agnocast_context_new(&ctx), 0);
-    assert_int_equal(agnocast_subscription_new(ctx, "/crash/pub", 4, AGNOCAST_TRANSIENT_LOCAL,
-                                               NULL, NULL, &sub),
-                     0);
+    assert_int_equal(
+        agnocast_subscription_new(ctx, "/crash/pub", 4, AGNOCAST_TRANSIENT_LOCAL, NULL, NULL, &sub),
+        0);
     deadline = now_ms() + 5000;
     while (agnocast_subscription_take(sub, &msg) != 1 && now_ms() < deadline)
         usleep(1000);
@@ -175,8 +158,8 @@ static void test_crash_publisher_killed_holder_keeps_data(void **state)
     assert_true(data[0] == 42 && data[31] == ~(uint64_t)42);
     assert_true(mapped(data));
     /* A new subscription no longer sees it. */
-    assert_int_equal(agnocast_subscription_new(ctx, "/crash/pub", 4, AGNOCAST_TRANSIENT_LOCAL,
-                                               NULL, NULL, &late),
+    assert_int_equal(agnocast_subscription_new(ctx, "/crash/pub", 4, AGNOCAST_TRANSIENT_LOCAL, NULL,
+                                               NULL, &late),
                      0);
     assert_int_equal(agnocast_subscription_take(late, &none), 0);
     /* Released: the dead publisher's segment is unmapped. */
@@ -240,10 +223,10 @@ static int corrupting_publisher_role(void *arg, int out, int in)
     void *base;
     size_t size;
     static const uint64_t wild[][2] = {
-        {0x1000, 64},           /* below the segment */
-        {0, 0},                 /* segment start + huge size: filled in below */
-        {UINT64_MAX - 8, 64},   /* wraps */
-        {0x7fffffff0000, 64},   /* another mapping */
+        {0x1000, 64},         /* below the segment */
+        {0, 0},               /* segment start + huge size: filled in below */
+        {UINT64_MAX - 8, 64}, /* wraps */
+        {0x7fffffff0000, 64}, /* another mapping */
     };
 
     (void)arg;
@@ -305,11 +288,14 @@ static void test_crash_corrupting_publisher(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_crash_thousand_killed_holders, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crash_publisher_killed_holder_keeps_data, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_crash_stale_names_of_reused_pid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crash_corrupting_publisher, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_thousand_killed_holders, harness_broker_setup,
+                                        harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_publisher_killed_holder_keeps_data,
+                                        harness_broker_setup, harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_stale_names_of_reused_pid, harness_broker_setup,
+                                        harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_corrupting_publisher, harness_broker_setup,
+                                        harness_broker_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,24 +19,14 @@
 #include "harness.h"
 
 #define PAYLOAD (64u << 10)
-#define HELD 60 /* 60 x 64 KiB: almost four times the first 1 MB segment */
+#define HELD    60 /* 60 x 64 KiB: almost four times the first 1 MB segment */
 
-static struct broker broker;
 static struct agnocast_context *ctx; /* the test process's: freed by teardown */
-
-static int setup(void **state)
-{
-    (void)state;
-    return broker_start(&broker);
-}
 
 static int teardown(void **state)
 {
-    (void)state;
     ctx = agnocast_context_free(ctx);
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
-    return broker_stop(&broker);
+    return harness_broker_teardown(state);
 }
 
 struct grow_msg {
@@ -187,8 +177,10 @@ static void test_growth_stops_at_ceiling(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_growth_subscribers_follow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_growth_stops_at_ceiling, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_growth_subscribers_follow, harness_broker_setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_growth_stops_at_ceiling, harness_broker_setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
