@@ -155,19 +155,8 @@ static int cmd_echo_loop(struct cmd_echo *ec, GError **error)
     if (!cmd_echo_refresh(ec, TRUE, error))
         return (*error)->code;
 
-    guint pubs = 0, readable = 0;
-    for (guint i = 0; i < ec->endpoints->len; i++) {
-        const struct ctl_endpoint *e = &g_array_index(ec->endpoints, struct ctl_endpoint, i);
-        pubs += e->entry.is_publisher ? 1 : 0;
-        readable += e->entry.is_publisher && e->ring_ok ? 1 : 0;
-    }
-    if (pubs > 0 && readable == 0) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
-                    "cannot read the ring of any publisher of %s (%u publisher%s, see the "
-                    "messages above)",
-                    ec->topic, pubs, pubs == 1 ? "" : "s");
+    if (!endpoints_some_ring_readable(ec->endpoints, ec->topic, error))
         return CTL_EXIT_SEGMENT;
-    }
 
     double refreshed = stop_now();
     while (stop_sleep_ms(CMD_ECHO_POLL_MS)) {

@@ -78,3 +78,21 @@ gboolean endpoints_follow(struct client *c, struct segcache *sc, const char *top
     *endpoints = eps;
     return TRUE;
 }
+
+gboolean endpoints_some_ring_readable(GArray *endpoints, const char *topic, GError **error)
+{
+    guint pubs = 0, readable = 0;
+
+    for (guint i = 0; i < endpoints->len; i++) {
+        const struct ctl_endpoint *e = &g_array_index(endpoints, struct ctl_endpoint, i);
+        pubs += e->entry.is_publisher ? 1 : 0;
+        readable += e->entry.is_publisher && e->ring_ok ? 1 : 0;
+    }
+    if (pubs == 0 || readable > 0)
+        return TRUE;
+    g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+                "cannot read the ring of any publisher of %s (%u publisher%s, see the messages "
+                "above)",
+                topic, pubs, pubs == 1 ? "" : "s");
+    return FALSE;
+}

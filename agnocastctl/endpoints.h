@@ -34,6 +34,10 @@ GArray *endpoints_query(struct client *c, struct segcache *sc, const char *topic
  * *endpoints. A topic that disappeared after the first call counts as having none (it may come
  * back); on the first call, or on any other error, returns FALSE with *error set.
  */
+/* FALSE with *error (CTL_EXIT_SEGMENT) when the topic has publishers but none of their rings
+ * can be read; TRUE otherwise (no publisher yet is fine: one may come). */
+gboolean endpoints_some_ring_readable(GArray *endpoints, const char *topic, GError **error);
+
 gboolean endpoints_follow(struct client *c, struct segcache *sc, const char *topic,
                           gboolean first, GArray **endpoints, GError **error);
 

@@ -173,19 +173,8 @@ static int sampler_loop(struct sampler *s, const struct ctl_invocation *inv,
     if (!sampler_refresh(s, TRUE, error))
         return (*error)->code;
 
-    guint pubs = 0, readable = 0;
-    for (guint i = 0; i < s->endpoints->len; i++) {
-        const struct ctl_endpoint *e = &g_array_index(s->endpoints, struct ctl_endpoint, i);
-        pubs += e->entry.is_publisher ? 1 : 0;
-        readable += e->entry.is_publisher && e->ring_ok ? 1 : 0;
-    }
-    if (pubs > 0 && readable == 0) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
-                    "cannot read the ring of any publisher of %s (%u publisher%s, see the "
-                    "messages above)",
-                    s->topic, pubs, pubs == 1 ? "" : "s");
+    if (!endpoints_some_ring_readable(s->endpoints, s->topic, error))
         return CTL_EXIT_SEGMENT;
-    }
 
     for (unsigned n = 1; opt->count == 0 || n <= (unsigned)opt->count; n++) {
         double start = stop_now();
