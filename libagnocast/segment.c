@@ -183,8 +183,12 @@ int agn_segment_grow(struct agnocast_context *ctx, size_t need)
                         "(MEMPOOL_MAX_SIZE); release messages or raise the limit",
                         (unsigned long long)size, (unsigned long long)ctx->pool_limit);
     r = agn_broker_register(ctx, size, 0, AGNOCAST_REGISTER_GROW, &base, &got);
-    if (r < 0)
-        return r;
+    if (r < 0) {
+        /* Say first that this is about a full pool: the broker's words follow. */
+        char why[400];
+        snprintf(why, sizeof(why), "%s", agnocast_last_error());
+        return agn_fail(r, "the pool is full and cannot grow: %s", why);
+    }
     if ((r = area_create(ctx, n + 1, base, got)) < 0)
         return r;
     /* Published before the allocator hands out any of it: a message in the area is published
