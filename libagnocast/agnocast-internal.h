@@ -149,6 +149,14 @@ struct agnocast_message {
     uintptr_t lo, hi; /* the publisher's heap */
 };
 
+#define AGN_MAX_ANNOUNCEMENTS 64
+
+/* A new publisher to announce on a subscriber process's mqueue (sent off the lock). */
+struct agn_announcement {
+    pid_t to;
+    struct agnocast_wire_notice_endpoint notice;
+};
+
 struct agnocast_context {
     pid_t pid;
     unsigned fork_generation; /* see agn_context_forked() */
@@ -184,6 +192,8 @@ struct agnocast_context {
 
     /* everything below: under lock */
     pthread_mutex_t lock;
+    struct agn_announcement announcements[AGN_MAX_ANNOUNCEMENTS]; /* control thread sends */
+    unsigned nannouncements;
     struct agnocast_wire_range occupied[8]; /* to report to the broker (control thread) */
     unsigned noccupied;
     uintptr_t retired;  /* messages out of their rings that someone still holds */
@@ -245,6 +255,8 @@ bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr);
 /* ---- notice.c: control notices (broker socket and mqueue) ---- */
 void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *frame, int fd);
 void agn_notice_read_mqueue(struct agnocast_context *ctx);
+/* Control thread, without ctx->lock: sends the queued publisher announcements. */
+void agn_notice_flush_announcements(struct agnocast_context *ctx);
 /* A peer process is gone (notice, or found dead while the broker was away). Under ctx->lock. */
 void agn_notice_process_gone(struct agnocast_context *ctx, pid_t pid);
 

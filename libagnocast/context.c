@@ -155,6 +155,8 @@ static void *control_thread(void *arg)
             try_reconnect(ctx, &backoff_ms, &next_try);
         else if (ctx->noccupied)
             agn_broker_report_occupied(ctx);
+        if (ctx->nannouncements)
+            agn_notice_flush_announcements(ctx);
         /* Messages released since the last publish go back to the pool. */
         pthread_mutex_lock(&ctx->lock);
         agn_reclaim(ctx);

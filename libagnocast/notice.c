@@ -9,10 +9,10 @@
 
 #include "agnocast-internal.h"
 
-/* Tells a subscriber process about a new publisher through its mqueue (seed flow 2). */
-static void announce(struct agnocast_context *ctx, struct agnocast_publisher *pub, pid_t to)
+/* Sends one announcement: NOTICE_PUBLISHER_ADDED on the subscriber process's mqueue (seed
+ * flow 2). Never under ctx->lock: a full queue makes it wait up to a second. */
+static void announce_send(const struct agn_announcement *a)
 {
-    struct agnocast_wire_notice_endpoint n = {0};
     union {
         uint64_t align;
         unsigned char bytes[512];
@@ -22,22 +22,15 @@ static void announce(struct agnocast_context *ctx, struct agnocast_publisher *pu
     ssize_t len;
     mqd_t mq;
 
-    n.pid = (uint32_t)ctx->pid;
-    n.index = pub->index;
-    n.qos = pub->qos;
-    n.seg_base = (uint64_t)(uintptr_t)ctx->seg;
-    n.seg_size = ctx->seg_size;
-    n.flags = ctx->mq >= 0 ? AGNOCAST_NOTICE_HAS_MQUEUE : 0;
-    memcpy(n.topic, pub->topic, sizeof(n.topic));
     len = agnocast_proto_encode(out.bytes, sizeof(out.bytes), AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED,
-                                0, &n, sizeof(n));
+                                0, &a->notice, sizeof(a->notice));
     if (len < 0)
         return;
-    snprintf(name, sizeof(name), AGN_MQ_NAME_FMT, (int)to);
+    snprintf(name, sizeof(name), AGN_MQ_NAME_FMT, (int)a->to);
     mq = mq_open(name, O_WRONLY | O_CLOEXEC);
     if (mq == (mqd_t)-1) {
         agn_log(AGNOCAST_LOG_WARNING, "cannot open %s to announce publisher %s: %s", name,
-                pub->topic, strerror(errno));
+                a->notice.topic, strerror(errno));
         return;
     }
     /* The receiver's thread drains its queue at once; a full queue means it is stuck or dying. */
@@ -45,8 +38,43 @@ static void announce(struct agnocast_context *ctx, struct agnocast_publisher *pu
     deadline.tv_sec += 1;
     if (mq_timedsend(mq, (const char *)out.bytes, (size_t)len, 0, &deadline) < 0)
         agn_log(AGNOCAST_LOG_WARNING, "cannot announce publisher %s to process %d: %s",
-                pub->topic, (int)to, strerror(errno));
+                a->notice.topic, (int)a->to, strerror(errno));
     mq_close(mq);
+}
+
+/* Under ctx->lock: queues the announcement of `pub` to process `to` for the control thread. */
+static void announce(struct agnocast_context *ctx, struct agnocast_publisher *pub, pid_t to)
+{
+    struct agn_announcement a = {.to = to};
+
+    a.notice.pid = (uint32_t)ctx->pid;
+    a.notice.index = pub->index;
+    a.notice.qos = pub->qos;
+    a.notice.seg_base = (uint64_t)(uintptr_t)ctx->seg;
+    a.notice.seg_size = ctx->seg_size;
+    a.notice.flags = ctx->mq >= 0 ? AGNOCAST_NOTICE_HAS_MQUEUE : 0;
+    memcpy(a.notice.topic, pub->topic, sizeof(a.notice.topic));
+    if (ctx->nannouncements == AGN_MAX_ANNOUNCEMENTS) {
+        agn_log(AGNOCAST_LOG_WARNING, "too many publisher announcements at once; %d is told late",
+                (int)to);
+        announce_send(&a); /* rare: better late under the lock than never */
+        return;
+    }
+    ctx->announcements[ctx->nannouncements++] = a;
+}
+
+void agn_notice_flush_announcements(struct agnocast_context *ctx)
+{
+    static _Thread_local struct agn_announcement pending[AGN_MAX_ANNOUNCEMENTS];
+    unsigned n;
+
+    pthread_mutex_lock(&ctx->lock);
+    n = ctx->nannouncements;
+    memcpy(pending, ctx->announcements, n * sizeof(pending[0]));
+    ctx->nannouncements = 0;
+    pthread_mutex_unlock(&ctx->lock);
+    for (unsigned i = 0; i < n; i++)
+        announce_send(&pending[i]);
 }
 
 static void subscriber_added(struct agnocast_context *ctx,
