@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "reachable.h"
 
 #define OUT_CAP (256 * 1024)
 
@@ -61,7 +62,8 @@ static int ctl_as(struct world *w, uid_t uid, gid_t gid, ...)
     int n = 0, out[2], err[2], status;
     va_list ap;
 
-    argv[n++] = getenv("AGNOCAST_TEST_CTL");
+    argv[n++] = (char *)(uid != (uid_t)-1 ? reachable_copy(getenv("AGNOCAST_TEST_CTL"))
+                                          : getenv("AGNOCAST_TEST_CTL"));
     va_start(ap, gid);
     while (n < 31 && (argv[n] = va_arg(ap, char *)) != NULL)
         n++;

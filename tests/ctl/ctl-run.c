@@ -1,5 +1,6 @@
 /* Running the agnocastctl binary from a test and capturing what it printed. */
 #include "ctl-run.h"
+#include "reachable.h"
 
 #include <glib/gstdio.h>
 #include <grp.h>
@@ -31,6 +32,8 @@ void ctl_run(struct ctl_result *r, const char *env_socket, gboolean as_nobody, .
         fprintf(stderr, "AGNOCASTCTL is not set: run the test through `meson test`\n");
         abort();
     }
+    if (as_nobody)
+        exe = reachable_copy(exe);
     g_ptr_array_add(argv, (char *)exe);
     va_start(ap, as_nobody);
     for (const char *a = va_arg(ap, const char *); a != NULL; a = va_arg(ap, const char *))

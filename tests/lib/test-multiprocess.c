@@ -19,6 +19,7 @@
 #include <agnocast.h>
 
 #include "harness.h"
+#include "reachable.h"
 
 #define TOPIC "/mp/topic"
 #define PAYLOAD "hello from the publisher"
@@ -237,17 +238,9 @@ static void test_multiprocess_unprivileged(void **state)
     }
     pw = getpwnam(getenv("AGNOCAST_TEST_USER") ? getenv("AGNOCAST_TEST_USER") : "nobody");
     assert_non_null(pw);
-    /* The build tree may sit where the user cannot reach (root's home): run copies of the
-     * broker and CLI from a directory it can read. */
-    char dir[] = "/tmp/agnocast-unpriv-XXXXXX", cmd[1024], broker_copy[128], ctl_copy[128];
-    assert_non_null(mkdtemp(dir));
-    chmod(dir, 0755);
-    snprintf(broker_copy, sizeof(broker_copy), "%s/agnocastd", dir);
-    snprintf(ctl_copy, sizeof(ctl_copy), "%s/agnocastctl", dir);
-    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s' '%s' && chmod 755 '%s' '%s'",
-             getenv("AGNOCAST_TEST_BROKER"), broker_copy, getenv("AGNOCAST_TEST_CTL"), ctl_copy,
-             broker_copy, ctl_copy);
-    assert_int_equal(system(cmd), 0);
+    /* The build tree may sit where the user cannot reach (a 0700 clone, root's home). */
+    const char *broker_copy = reachable_copy(getenv("AGNOCAST_TEST_BROKER"));
+    const char *ctl_copy = reachable_copy(getenv("AGNOCAST_TEST_CTL"));
     child = fork();
     if (child == 0) {
         if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
@@ -270,9 +263,6 @@ static void test_multiprocess_unprivileged(void **state)
         _exit(cmocka_run_group_tests_name("unprivileged", again, NULL, NULL) == 0 ? 0 : 1);
     }
     assert_int_equal(waitpid(child, &status, 0), child);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        print_error("cannot remove %s\n", dir);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
