@@ -209,6 +209,10 @@ struct agnocast_context {
     struct agn_peer peers[AGN_MAX_PEERS];
     struct agnocast_publisher pubs[AGN_MAX_PUBS];
     struct agnocast_subscription subs[AGN_MAX_SUBS];
+    /* The callback subscriptions in use, so that dispatch (in busy polling, every loop) reads
+     * a few pointers instead of a flag in each of the kilobyte-sized subs[]. */
+    struct agnocast_subscription *callback_subs[AGN_MAX_SUBS];
+    unsigned ncallback_subs;
     struct agnocast_message messages[AGN_MAX_HOLDS];
 };
 

@@ -125,10 +125,15 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
         const struct agn_ring_entry *e = &src->ring[src->next % src->depth];
         uint64_t seq, head;
         int r;
-        /* Fast path: when the window is the whole ring, an entry carrying the number we want
-         * is a message inside it, and the head (another cache line) need not be read. */
-        if (atomic_load_explicit(&e->seq, memory_order_acquire) != src->next ||
-            src->window < src->depth) {
+        uint64_t found = atomic_load_explicit(&e->seq, memory_order_acquire);
+        /* Message n is written to entry n % depth and later overwritten only by n + depth,
+         * n + 2 depth...: an entry with an older number (not 0, which marks a write in
+         * progress) means nothing new, and one with the number we want, when the window is
+         * the whole ring, is a message inside it. Both answers spare reading the head, a line
+         * the publisher writes at every publish. */
+        if (found != 0 && found < src->next)
+            return 0;
+        if (found != src->next || src->window < src->depth) {
             head = atomic_load_explicit(&src->slot->head, memory_order_acquire);
             if (src->next > head)
                 return 0;
@@ -254,10 +259,8 @@ static unsigned collect(struct agnocast_context *ctx, struct agnocast_message **
     unsigned n = 0;
 
     pthread_mutex_lock(&ctx->lock);
-    for (int s = 0; s < AGN_MAX_SUBS && n < cap; s++) {
-        struct agnocast_subscription *sub = &ctx->subs[s];
-        if (!sub->in_use || !sub->callback)
-            continue;
+    for (unsigned s = 0; s < ctx->ncallback_subs && n < cap; s++) {
+        struct agnocast_subscription *sub = ctx->callback_subs[s];
         for (unsigned i = 0; i < sub->nsources && n < cap; i++) {
             int r;
             while (n < cap && (r = source_next(sub, &sub->sources[i], &msgs[n])) == 1)
@@ -357,6 +360,8 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
     atomic_store_explicit(&sub->stats->missed, 0, memory_order_relaxed);
     atomic_store_explicit(&sub->stats->corrupt, 0, memory_order_relaxed);
     atomic_store_explicit(&sub->stats->active, 1, memory_order_release);
+    if (callback)
+        ctx->callback_subs[ctx->ncallback_subs++] = sub;
     pthread_mutex_unlock(&ctx->lock);
 
     req.index = sub->index;
@@ -376,12 +381,22 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
 /* Under ctx->lock. */
 void agn_subscription_remove_all(struct agnocast_subscription *sub)
 {
+    struct agnocast_context *ctx = sub->ctx;
+
     while (sub->nsources > 0) {
         struct agn_source *src = &sub->sources[--sub->nsources];
         if (src->peer)
             agn_peer_unref(sub->ctx, src->peer);
     }
     atomic_store_explicit(&sub->stats->active, 0, memory_order_release);
+    for (unsigned i = 0; i < ctx->ncallback_subs; i++) {
+        if (ctx->callback_subs[i] == sub) {
+            /* Shifted, not swapped: callbacks keep running in creation order. */
+            memmove(&ctx->callback_subs[i], &ctx->callback_subs[i + 1],
+                    (--ctx->ncallback_subs - i) * sizeof(ctx->callback_subs[0]));
+            break;
+        }
+    }
     sub->in_use = false;
 }
 
