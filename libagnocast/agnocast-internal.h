@@ -102,6 +102,9 @@ struct agnocast_publisher {
     struct agnocast_wire_qos qos;
     struct agn_pub_slot *slot; /* in the own segment */
     struct agn_ring_entry *ring;
+    /* What each ring entry carries, kept apart: reading it back from the entry would pull the
+     * line a busy subscriber spins on just before writing it. */
+    uintptr_t *in_ring;
     uint64_t published;
     struct agn_wake_target targets[AGN_MAX_PEERS];
     unsigned ntargets;
@@ -204,6 +207,7 @@ struct agnocast_context {
      * ring entries, never message data, so nothing is misread). */
     struct {
         struct agn_ring_entry *ring;
+        uintptr_t *in_ring; /* after the ring, on lines of its own */
         uint32_t capacity;
     } slot_rings[AGN_MAX_PUBS];
     struct agn_peer peers[AGN_MAX_PEERS];

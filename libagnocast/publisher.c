@@ -229,17 +229,22 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
     r = (int)(pub - ctx->pubs);
     ring = ctx->slot_rings[r].ring;
     if (!ring || ctx->slot_rings[r].capacity < depth) {
+        /* Line-aligned so that no entry straddles two lines, which a subscriber would then
+         * have to fetch both of. */
+        size_t ring_bytes = (depth * sizeof(*ring) + 63) & ~(size_t)63;
         agn_pool_free(&ctx->pool, ring);
         ctx->slot_rings[r].ring = NULL;
-        ring = agn_pool_take(ctx, 16, 0, depth * sizeof(*ring));
+        ring = agn_pool_take(ctx, 64, 0, ring_bytes + depth * sizeof(uintptr_t));
         if (!ring) {
             pthread_mutex_unlock(&ctx->create_lock);
             return -ENOMEM; /* the pool said why */
         }
         ctx->slot_rings[r].ring = ring;
+        ctx->slot_rings[r].in_ring = (uintptr_t *)((char *)ring + ring_bytes);
         ctx->slot_rings[r].capacity = depth;
     }
     memset(ring, 0, depth * sizeof(*ring));
+    memset(ctx->slot_rings[r].in_ring, 0, depth * sizeof(uintptr_t));
 
     pthread_mutex_lock(&ctx->lock);
     memset(pub, 0, sizeof(*pub));
@@ -249,6 +254,7 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
     agnocast_topic_field_set(pub->topic, topic);
     pub->qos = req.qos;
     pub->ring = ring;
+    pub->in_ring = ctx->slot_rings[r].in_ring;
     pub->slot = &ctx->seg->pubs[pub->index];
     pub->slot->depth = depth;
     pub->slot->ring_off = (uint64_t)((uintptr_t)ring - (uintptr_t)ctx->seg);
@@ -296,9 +302,8 @@ AGNOCAST_EXPORT struct agnocast_publisher *agnocast_publisher_free(struct agnoca
     atomic_store_explicit(&pub->slot->active, 0, memory_order_release);
     /* Retire what the ring still holds; held messages wait for their release. */
     for (uint32_t i = 0; i < pub->slot->depth; i++) {
-        struct agn_ring_entry *e = &pub->ring[i];
-        uintptr_t addr = atomic_load_explicit(&e->addr, memory_order_relaxed);
-        atomic_store_explicit(&e->seq, 0, memory_order_relaxed);
+        uintptr_t addr = pub->in_ring[i];
+        atomic_store_explicit(&pub->ring[i].seq, 0, memory_order_relaxed);
         if (addr) {
             struct msg_header *h = (struct msg_header *)addr - 1;
             h->next_retired = ctx->retired;
@@ -360,7 +365,8 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
     struct agn_ring_entry *e;
     struct msg_header *h;
     uintptr_t old;
-    uint64_t n;
+    uint64_t n, ts;
+    uint32_t at;
 
     if (!pub || !data)
         return agn_fail(-EINVAL, "agnocast_publisher_publish: NULL argument");
@@ -373,15 +379,18 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
     agn_hook_loan_end(data);
     h->magic = MSG_PUBLISHED;
     n = ++pub->published;
-    e = &pub->ring[n % pub->slot->depth];
-    old = atomic_load_explicit(&e->addr, memory_order_relaxed);
+    at = (uint32_t)(n % pub->slot->depth);
+    e = &pub->ring[at];
+    old = pub->in_ring[at];
+    pub->in_ring[at] = (uintptr_t)data;
+    ts = agn_now_ns();
 
     /* Seqlock write: invalidate, then the fields, then the number that validates them. */
     atomic_store_explicit(&e->seq, 0, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&e->addr, (uintptr_t)data, memory_order_relaxed);
     atomic_store_explicit(&e->size, h->size, memory_order_relaxed);
-    atomic_store_explicit(&e->timestamp_ns, agn_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&e->timestamp_ns, ts, memory_order_relaxed);
     atomic_store_explicit(&e->seq, n, memory_order_release);
     atomic_store_explicit(&pub->slot->head, n, memory_order_release);
 
