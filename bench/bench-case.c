@@ -66,14 +66,23 @@ int bench_case_run(struct bench_case *c, int (*sub)(void *c), int (*pub)(void *c
     return rc;
 }
 
+static void report_one(struct bench_case *c, const char *case_name, uint64_t *ns, size_t n,
+                       const char *extra)
+{
+    struct bench_stats st;
+
+    bench_stats_compute(ns, n, &st);
+    bench_stats_print(stdout, case_name, c->transport, c->size, &st, extra);
+    if (c->samples_path && bench_samples_append(c->samples_path, case_name, ns, st.count) < 0)
+        fprintf(stderr, "bench: cannot append samples to %s\n", c->samples_path);
+}
+
 void bench_case_report(struct bench_case *c, const char *case_name, const char *extra)
 {
     struct bench_shared *s = c->s;
-    struct bench_stats st;
 
     if (!c->fanout) {
-        bench_stats_compute(s->samples, s->count, &st);
-        bench_stats_print(stdout, case_name, c->transport, c->size, &st, extra);
+        report_one(c, case_name, s->samples, s->count, extra);
         return;
     }
     uint64_t *first = calloc(s->count, sizeof(*first)), *last = calloc(s->count, sizeof(*last));
@@ -100,10 +109,8 @@ void bench_case_report(struct bench_case *c, const char *case_name, const char *
             last[i] = 0; /* a message someone missed has no "last" */
     }
     snprintf(more, sizeof(more), ",\"subscribers\":%u%s", s->nsubs, extra ? extra : "");
-    bench_stats_compute(first, s->count, &st);
-    bench_stats_print(stdout, "fanout_first", c->transport, c->size, &st, more);
-    bench_stats_compute(last, s->count, &st);
-    bench_stats_print(stdout, "fanout_last", c->transport, c->size, &st, more);
+    report_one(c, "fanout_first", first, s->count, more);
+    report_one(c, "fanout_last", last, s->count, more);
     free(first);
     free(last);
 }

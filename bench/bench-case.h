@@ -20,6 +20,7 @@ struct bench_case {
     char topic[64];
     struct bench_shared *s;
     void *state; /* the transport's descriptors, made before fork */
+    const char *samples_path; /* if set, every sample is appended there too (--samples) */
 };
 
 /* Makes the shared area; 0 or -1. */

@@ -19,6 +19,7 @@ static void usage(FILE *out)
           "  control    --processes N --per-process K --broker-pid PID\n"
           "  cg-pub     --in FD --out FD --size BYTES --count N   (under callgrind)\n"
           "  cg-sub     --in FD --out FD --count N                (under callgrind)\n"
+          "  --samples FILE (latency, fanout): also append every sample, sorted, to FILE\n"
           "Each case forks its own publisher and subscriber processes; agnocast cases need a\n"
           "broker at $AGNOCAST_SOCKET. scripts/bench runs them all.\n",
           out);
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
         {"broker-pid", required_argument, NULL, 'B'},
         {"in", required_argument, NULL, 'i'},
         {"out", required_argument, NULL, 'o'},
+        {"samples", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -70,6 +72,9 @@ int main(int argc, char **argv)
             break;
         case 'w':
             c.warm = strtoull(optarg, NULL, 0);
+            break;
+        case 'F':
+            c.samples_path = optarg;
             break;
         case 'S':
             c.nsubs = (unsigned)atoi(optarg);

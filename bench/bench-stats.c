@@ -51,6 +51,25 @@ void bench_stats_print(FILE *out, const char *case_name, const char *transport, 
     fflush(out);
 }
 
+int bench_samples_append(const char *path, const char *case_name, const uint64_t *sorted,
+                         size_t n)
+{
+    FILE *f = fopen(path, "a");
+    int r = 0;
+
+    if (!f)
+        return -1;
+    fputs(case_name, f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, " %llu", (unsigned long long)sorted[i]);
+    fputc('\n', f);
+    if (ferror(f))
+        r = -1;
+    if (fclose(f) != 0)
+        r = -1;
+    return r;
+}
+
 void bench_print_skip(FILE *out, const char *case_name, const char *transport, const char *reason)
 {
     fprintf(out, "{\"case\":\"%s\",\"transport\":\"%s\",\"skipped\":\"", case_name, transport);
