@@ -132,6 +132,7 @@ int main(int argc, char **argv)
         {"busy", no_argument, NULL, 'b'},
         {"count", required_argument, NULL, 'n'},
         {"warm", required_argument, NULL, 'w'},
+        {"samples", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     struct bench_case c = {.size = 64, .count = 1000, .warm = 100, .nsubs = 1};
@@ -139,7 +140,7 @@ int main(int argc, char **argv)
 
     if (argc < 2 || strcmp(argv[1], "latency") != 0) {
         fputs("usage: agnocast-bench-iceoryx latency --size BYTES [--busy] [--count N] "
-              "[--warm N]\n(needs iox-roudi running with mempools for the size)\n",
+              "[--warm N] [--samples FILE]\n(needs iox-roudi running with mempools for the size)\n",
               stderr);
         return 2;
     }
@@ -157,6 +158,9 @@ int main(int argc, char **argv)
             break;
         case 'w':
             c.warm = strtoull(optarg, NULL, 0);
+            break;
+        case 'F':
+            c.samples_path = optarg;
             break;
         default:
             return 2;
