@@ -427,6 +427,91 @@ static void test_message_path_keep_last_slow_subscriber(void **state)
     assert_int_equal(role_wait(&pub), 0);
 }
 
+/* A callback subscription dispatched on command: "dispatch" -> "got SEQ... missed N". */
+struct dispatched {
+    char got[512];
+    size_t len;
+};
+
+static void on_dispatched(struct agnocast_subscription *sub, struct agnocast_message *msg,
+                          void *userdata)
+{
+    struct dispatched *d = userdata;
+    int n;
+
+    (void)sub;
+    n = snprintf(d->got + d->len, sizeof(d->got) - d->len, " %" PRIu64,
+                 check_nested(msg) ? agnocast_message_sequence(msg) : 0);
+    if (n > 0 && (size_t)n < sizeof(d->got) - d->len)
+        d->len += (size_t)n;
+}
+
+static int dispatch_role(void *arg, int out, int in)
+{
+    struct take_args *a = arg;
+    struct dispatched d = {.len = 0};
+    struct agnocast_context *ctx;
+    struct agnocast_subscription *sub;
+    char line[128];
+
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_subscription_new(ctx, a->topic, a->depth, a->flags, on_dispatched, &d, &sub) <
+            0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    send_line(out, "joined");
+    while (recv_line(in, line, sizeof(line), 60000) >= 0) {
+        if (!strcmp(line, "dispatch")) {
+            d.len = 0;
+            d.got[0] = '\0';
+            while (agnocast_context_dispatch(ctx) > 0)
+                ;
+            send_line(out, "got%s missed %" PRIu64, d.got, agnocast_subscription_missed(sub));
+        } else if (!strcmp(line, "quit")) {
+            break;
+        }
+    }
+    agnocast_subscription_free(sub);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+/* A subscription at least as deep as the publisher's ring finds what is new from the ring
+ * entries alone (an older number: nothing; the wanted one: deliver), and reads the head only
+ * when lapped. Every answer must still be exact. */
+static void test_message_path_callback_whole_ring_window(void **state)
+{
+    struct pub_args pa = {"/mpath/wholering", 4, 0};
+    struct take_args ta = {"/mpath/wholering", 8, 0};
+    struct role pub, sub;
+
+    (void)state;
+    assert_int_equal(role_start(&pub, publisher_role, &pa), 0);
+    expect_line(&pub, "ready");
+    assert_int_equal(role_start(&sub, dispatch_role, &ta), 0);
+    expect_line(&sub, "joined");
+    wait_accepted(&sub);
+    expect_take(&sub, "dispatch", "got missed 0");
+    send_line(pub.to_child, "pub 10");
+    expect_line(&pub, "done");
+    /* The ring holds 7..10: those, and 1..6 missed. */
+    expect_take(&sub, "dispatch", "got 7 8 9 10 missed 6");
+    expect_take(&sub, "dispatch", "got missed 6");
+    send_line(pub.to_child, "pub 4");
+    expect_line(&pub, "done");
+    expect_take(&sub, "dispatch", "got 11 12 13 14 missed 6");
+    /* 15..21: the entry of 15 now carries 19 (lapped); the head says 18..21 remain. */
+    send_line(pub.to_child, "pub 7");
+    expect_line(&pub, "done");
+    expect_take(&sub, "dispatch", "got 18 19 20 21 missed 9");
+    expect_take(&sub, "dispatch", "got missed 9");
+    send_line(sub.to_child, "quit");
+    send_line(pub.to_child, "quit");
+    assert_int_equal(role_wait(&sub), 0);
+    assert_int_equal(role_wait(&pub), 0);
+}
+
 static void test_message_path_transient_local_matrix(void **state)
 {
     static const unsigned pub_depths[] = {1, 2, 10};
@@ -723,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_message_path_two_to_two),
         cmocka_unit_test(test_message_path_no_mqueue),
         cmocka_unit_test(test_message_path_keep_last_slow_subscriber),
+        cmocka_unit_test(test_message_path_callback_whole_ring_window),
         cmocka_unit_test(test_message_path_transient_local_matrix),
         cmocka_unit_test(test_message_path_volatile_joiner),
         cmocka_unit_test(test_message_path_ignore_local_and_retain),
