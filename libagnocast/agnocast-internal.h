@@ -142,6 +142,7 @@ struct agnocast_message {
     struct agnocast_context *ctx;
     bool in_use;
     bool retained;
+    uint32_t generation; /* bumped at each use of the handle (see agn_dispatch) */
     struct agn_peer *peer; /* NULL for the own process */
     const void *data;
     size_t size;

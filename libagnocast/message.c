@@ -12,6 +12,7 @@ static struct agnocast_message *handle_alloc(struct agnocast_context *ctx)
                 atomic_store_explicit(&ctx->seg->holds_used, (uint32_t)i + 1,
                                       memory_order_release);
             ctx->messages[i].in_use = true;
+            ctx->messages[i].generation++;
             return &ctx->messages[i];
         }
     }

@@ -279,6 +279,7 @@ int agn_dispatch(struct agnocast_context *ctx, bool drain)
 {
     struct agnocast_message *msgs[DISPATCH_BATCH];
     struct agnocast_subscription *subs[DISPATCH_BATCH];
+    uint32_t generations[DISPATCH_BATCH];
     uint64_t drained;
     int total = 0, err = 0;
     unsigned n;
@@ -289,11 +290,20 @@ int agn_dispatch(struct agnocast_context *ctx, bool drain)
     }
     do {
         n = collect(ctx, msgs, subs, DISPATCH_BATCH, &err);
-        for (unsigned i = 0; i < n; i++) {
+        if (n == 0)
+            break;
+        for (unsigned i = 0; i < n; i++)
+            generations[i] = msgs[i]->generation;
+        for (unsigned i = 0; i < n; i++)
             subs[i]->callback(subs[i], msgs[i], subs[i]->userdata);
-            if (!msgs[i]->retained)
-                agnocast_message_release(msgs[i]);
-        }
+        /* What the callbacks did not retain goes back in one pass. A callback may have
+         * released its message and taken another into the same handle: the generation tells
+         * that handle is no longer the one delivered. */
+        pthread_mutex_lock(&ctx->lock);
+        for (unsigned i = 0; i < n; i++)
+            if (msgs[i]->in_use && msgs[i]->generation == generations[i] && !msgs[i]->retained)
+                agn_message_free_handle(msgs[i]);
+        pthread_mutex_unlock(&ctx->lock);
         total += (int)n;
     } while (n == DISPATCH_BATCH);
     return total > 0 || err == 0 ? total : err;

@@ -240,7 +240,8 @@ AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg
 AGNOCAST_EXPORT void agnocast_message_retain(struct agnocast_message *msg);
 
 /* Gives the message back; the publisher may then reuse its memory. The handle is invalid
- * afterwards. Takes NULL; returns NULL. */
+ * afterwards. A callback may release its own message early (dispatch then leaves it alone).
+ * Takes NULL; returns NULL. */
 AGNOCAST_EXPORT struct agnocast_message *agnocast_message_release(struct agnocast_message *msg);
 
 #ifdef __cplusplus

@@ -655,6 +655,75 @@ static void test_message_path_ignore_local_and_retain(void **state)
     assert_int_equal(role_wait(&r), 0);
 }
 
+/* A callback that releases its message and takes another, which may land in the same handle:
+ * dispatch must not release the taken one behind its back. */
+struct reuse_state {
+    struct agnocast_subscription *taker;
+    struct agnocast_message *taken;
+};
+
+static void release_then_take(struct agnocast_subscription *sub, struct agnocast_message *msg,
+                              void *userdata)
+{
+    struct reuse_state *st = userdata;
+
+    (void)sub;
+    agnocast_message_release(msg);
+    if (!st->taken && agnocast_subscription_take(st->taker, &st->taken) != 1)
+        st->taken = NULL;
+}
+
+static int handle_reuse_role(void *arg, int out, int in)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    struct agnocast_subscription *cb;
+    struct reuse_state st = {0};
+    size_t before, held, after;
+
+    (void)arg;
+    (void)in;
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_subscription_new(ctx, "/mpath/reuse", 10, 0, NULL, NULL, &st.taker) < 0 ||
+        agnocast_subscription_new(ctx, "/mpath/reuse", 10, 0, release_then_take, &st, &cb) < 0 ||
+        agnocast_publisher_new(ctx, "/mpath/reuse", 1, 0, &pub) < 0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    agnocast_context_pool_usage(ctx, &before, NULL);
+    publish_nested(pub, 1, 16);
+    agnocast_context_spin(ctx, 200);
+    /* The taken message 1 must stay held through 5 more publishes (depth 1). */
+    for (uint64_t s = 2; s <= 6; s++)
+        publish_nested(pub, s, 16);
+    agnocast_context_spin(ctx, 200);
+    agnocast_context_pool_usage(ctx, &held, NULL);
+    int intact = st.taken && check_nested(st.taken) && agnocast_message_sequence(st.taken) == 1;
+    agnocast_message_release(st.taken);
+    agnocast_context_pool_usage(ctx, &after, NULL);
+    send_line(out, "intact %d held %zu after %zu", intact, held - before, after - before);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+static void test_message_path_callback_take_reuses_handle(void **state)
+{
+    struct role r;
+    char line[256];
+    int intact;
+    size_t held, after;
+
+    (void)state;
+    assert_int_equal(role_start(&r, handle_reuse_role, NULL), 0);
+    assert_true(recv_line(r.from_child, line, sizeof(line), 20000) >= 0);
+    assert_int_equal(sscanf(line, "intact %d held %zu after %zu", &intact, &held, &after), 3);
+    assert_int_equal(intact, 1);
+    /* Held: the taken message 1 and the ring's message 6; after its release only message 6. */
+    assert_true(after > 0);
+    assert_int_equal(held, 2 * after);
+    assert_int_equal(role_wait(&r), 0);
+}
+
 /* Creating and freeing publishers over and over costs no pool memory: a slot's ring is reused
  * and its messages are reclaimed. */
 static int churn_role(void *arg, int out, int in)
@@ -812,6 +881,7 @@ int main(void)
         cmocka_unit_test(test_message_path_transient_local_matrix),
         cmocka_unit_test(test_message_path_volatile_joiner),
         cmocka_unit_test(test_message_path_ignore_local_and_retain),
+        cmocka_unit_test(test_message_path_callback_take_reuses_handle),
         cmocka_unit_test(test_message_path_reclaim),
         cmocka_unit_test(test_message_path_publisher_churn_does_not_leak),
         cmocka_unit_test(test_message_path_broker_requests_flat),
