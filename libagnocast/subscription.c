@@ -295,7 +295,8 @@ int agn_dispatch(struct agnocast_context *ctx, bool drain)
         for (unsigned i = 0; i < n; i++)
             generations[i] = msgs[i]->generation;
         for (unsigned i = 0; i < n; i++)
-            subs[i]->callback(subs[i], msgs[i], subs[i]->userdata);
+            if (subs[i]->in_use) /* an earlier callback may have freed it */
+                subs[i]->callback(subs[i], msgs[i], subs[i]->userdata);
         /* What the callbacks did not retain goes back in one pass. A callback may have
          * released its message and taken another into the same handle: the generation tells
          * that handle is no longer the one delivered. */

@@ -199,8 +199,9 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
                                               agnocast_callback_fn callback, void *userdata,
                                               struct agnocast_subscription **ret);
 
-/* Unregisters and destroys. Messages it still holds stay valid until released. Takes NULL;
- * returns NULL. */
+/* Unregisters and destroys. Messages it still holds stay valid until released. A callback may
+ * free its own or another subscription; no callback of a freed subscription runs after that.
+ * Takes NULL; returns NULL. */
 AGNOCAST_EXPORT struct agnocast_subscription *
 agnocast_subscription_free(struct agnocast_subscription *sub);
 

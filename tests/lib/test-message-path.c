@@ -724,6 +724,71 @@ static void test_message_path_callback_take_reuses_handle(void **state)
     assert_int_equal(role_wait(&r), 0);
 }
 
+/* A callback that frees another subscription: that one's callbacks stop at once, even for
+ * messages already collected in the same dispatch. */
+struct freeing_state {
+    struct agnocast_subscription *victim;
+    int victim_calls;
+};
+
+static void free_victim(struct agnocast_subscription *sub, struct agnocast_message *msg,
+                        void *userdata)
+{
+    struct freeing_state *st = userdata;
+
+    (void)sub;
+    (void)msg;
+    st->victim = agnocast_subscription_free(st->victim);
+}
+
+static void count_victim(struct agnocast_subscription *sub, struct agnocast_message *msg,
+                         void *userdata)
+{
+    struct freeing_state *st = userdata;
+
+    (void)sub;
+    (void)msg;
+    st->victim_calls++;
+}
+
+static int freeing_role(void *arg, int out, int in)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    struct agnocast_subscription *freeing;
+    struct freeing_state st = {0};
+
+    (void)arg;
+    (void)in;
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_subscription_new(ctx, "/mpath/free", 10, 0, free_victim, &st, &freeing) < 0 ||
+        agnocast_subscription_new(ctx, "/mpath/free", 10, 0, count_victim, &st, &st.victim) <
+            0 ||
+        agnocast_publisher_new(ctx, "/mpath/free", 4, 0, &pub) < 0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    publish_nested(pub, 1, 16);
+    agnocast_context_spin(ctx, 200);
+    publish_nested(pub, 2, 16);
+    agnocast_context_spin(ctx, 200);
+    send_line(out, "victim %s calls %d", st.victim ? "alive" : "freed", st.victim_calls);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+static void test_message_path_callback_frees_subscription(void **state)
+{
+    struct role r;
+    char line[256];
+
+    (void)state;
+    assert_int_equal(role_start(&r, freeing_role, NULL), 0);
+    assert_true(recv_line(r.from_child, line, sizeof(line), 20000) >= 0);
+    assert_string_equal(line, "victim freed calls 0");
+    assert_int_equal(role_wait(&r), 0);
+}
+
 /* Creating and freeing publishers over and over costs no pool memory: a slot's ring is reused
  * and its messages are reclaimed. */
 static int churn_role(void *arg, int out, int in)
@@ -882,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_message_path_volatile_joiner),
         cmocka_unit_test(test_message_path_ignore_local_and_retain),
         cmocka_unit_test(test_message_path_callback_take_reuses_handle),
+        cmocka_unit_test(test_message_path_callback_frees_subscription),
         cmocka_unit_test(test_message_path_reclaim),
         cmocka_unit_test(test_message_path_publisher_churn_does_not_leak),
         cmocka_unit_test(test_message_path_broker_requests_flat),
