@@ -21,6 +21,16 @@
 
 #define SERVICE "agnocast-bench"
 
+/* Leaves iceoryx the way it expects: the runtime unregisters from RouDi in its static
+ * destructor, which the _exit() of a forked case process would skip; RouDi, finding the
+ * process registered but gone at its own shutdown, then aborts and leaves its shared memory
+ * behind. */
+static _Noreturn void runtime_exit(int rc)
+{
+    iox_runtime_shutdown();
+    exit(rc);
+}
+
 static void runtime(const char *role)
 {
     char name[64];
@@ -61,7 +71,8 @@ static int sub_main(void *arg)
         if (iox_ws_attach_subscriber_state(ws, sub, SubscriberState_HAS_DATA, 0, NULL) !=
             WaitSetResult_SUCCESS) {
             fputs("bench iceoryx: cannot attach the subscriber to a WaitSet\n", stderr);
-            return 1;
+            iox_sub_deinit(sub);
+            runtime_exit(1);
         }
     }
     bench_case_ready(c);
@@ -77,8 +88,7 @@ static int sub_main(void *arg)
     if (ws)
         iox_ws_deinit(ws);
     iox_sub_deinit(sub);
-    iox_runtime_shutdown();
-    return 0;
+    runtime_exit(0);
 }
 
 struct pub_state {
@@ -121,8 +131,7 @@ static int pub_main(void *arg)
     ps.pub = iox_pub_init(&storage, SERVICE, c->topic, "latency", &opts);
     rc = bench_publish_paced(c->s, send_one, &ps, c->warm);
     iox_pub_deinit(ps.pub);
-    iox_runtime_shutdown();
-    return rc < 0;
+    runtime_exit(rc < 0);
 }
 
 int main(int argc, char **argv)
