@@ -123,6 +123,51 @@ int broker_stop(struct broker *b)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+struct broker harness_broker;
+
+/* Roles not yet waited for: a failed assertion leaves its test early, and the teardown kills
+ * them while the broker still runs, so that it removes their segments and queues. */
+static pid_t live_roles[256];
+
+static void role_forget(pid_t pid)
+{
+    for (size_t i = 0; i < sizeof(live_roles) / sizeof(live_roles[0]); i++)
+        if (live_roles[i] == pid)
+            live_roles[i] = 0;
+}
+
+static void roles_kill_leftovers(void)
+{
+    bool killed = false;
+
+    for (size_t i = 0; i < sizeof(live_roles) / sizeof(live_roles[0]); i++) {
+        if (live_roles[i] > 0) {
+            kill(live_roles[i], SIGKILL);
+            waitpid(live_roles[i], NULL, 0);
+            live_roles[i] = 0;
+            killed = true;
+        }
+    }
+    if (killed) {
+        /* the broker sees their connections close and cleans up */
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Meson ends a test that ran out of time with SIGTERM: leave no roles, segments or broker
+ * behind for the next run. Only async-signal-safe calls here. */
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    roles_kill_leftovers();
+    if (harness_broker.pid > 0) {
+        kill(harness_broker.pid, SIGTERM);
+        waitpid(harness_broker.pid, NULL, 0);
+    }
+    _exit(128 + SIGTERM);
+}
+
 int role_start(struct role *r, int (*fn)(void *arg, int out, int in), void *arg)
 {
     int up[2], down[2];
@@ -134,6 +179,7 @@ int role_start(struct role *r, int (*fn)(void *arg, int out, int in), void *arg)
     if (r->pid < 0)
         return -1;
     if (r->pid == 0) {
+        signal(SIGTERM, SIG_DFL); /* the harness's handler is for the test process only */
         /* Other roles' pipe ends must not stay open here: a role waiting for its pipe to close
          * would wait for every sibling. */
         for (int fd = 3; fd < 1024; fd++)
@@ -145,6 +191,12 @@ int role_start(struct role *r, int (*fn)(void *arg, int out, int in), void *arg)
     close(down[0]);
     r->from_child = up[0];
     r->to_child = down[1];
+    for (size_t i = 0; i < sizeof(live_roles) / sizeof(live_roles[0]); i++) {
+        if (live_roles[i] == 0) {
+            live_roles[i] = r->pid;
+            break;
+        }
+    }
     return 0;
 }
 
@@ -154,6 +206,7 @@ int role_wait(struct role *r)
 
     close(r->to_child);
     waitpid(r->pid, &status, 0);
+    role_forget(r->pid);
     close(r->from_child);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -266,17 +319,20 @@ int find_mapping(pid_t pid, uintptr_t addr, char perms[8], char *path, size_t ca
     return -1;
 }
 
-struct broker harness_broker;
 
 int harness_broker_setup(void **state)
 {
+    struct sigaction sa = {.sa_handler = on_sigterm};
+
     (void)state;
+    sigaction(SIGTERM, &sa, NULL);
     return broker_start(&harness_broker);
 }
 
 int harness_broker_teardown(void **state)
 {
     (void)state;
+    roles_kill_leftovers();
     while (waitpid(-1, NULL, WNOHANG) > 0)
         ;
     return broker_stop(&harness_broker);
