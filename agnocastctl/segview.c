@@ -12,6 +12,11 @@
 #include "agnocastctl.h"
 #include "shm-layout.h"
 
+struct segview_area {
+    uint64_t base, size; /* as the header published them when mapped */
+    const unsigned char *map;
+};
+
 static const struct agn_seg_header *segview_header(const struct segview *sv)
 {
     return (const struct agn_seg_header *)(const void *)sv->map;
@@ -96,6 +101,7 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
         return -EBADMSG;
     }
     sv->heap_off = heap_off;
+    sv->areas = g_new0(struct segview_area, AGN_MAX_AREAS);
     return 0;
 }
 
@@ -104,6 +110,58 @@ void segview_close(struct segview *sv)
     if (sv->map != NULL)
         munmap((void *)sv->map, (size_t)sv->size);
     sv->map = NULL;
+    for (size_t i = 0; sv->areas != NULL && i < AGN_MAX_AREAS; i++)
+        if (sv->areas[i].map != NULL)
+            munmap((void *)sv->areas[i].map, (size_t)sv->areas[i].size);
+    g_free(sv->areas);
+    sv->areas = NULL;
+}
+
+/* Maps growth area `i` (its header entry says base, size) read-only; NULL if it is not what
+ * the header says or cannot be opened. */
+static const unsigned char *segview_map_area(const struct segview *sv, unsigned i, uint64_t base,
+                                             uint64_t size)
+{
+    struct segview_area *a = &sv->areas[i];
+    char name[64];
+    struct stat st;
+
+    if (a->map != NULL)
+        return a->base == base && a->size == size ? a->map : NULL;
+    if (base % 4096 || size % 4096 || size > SIZE_MAX ||
+        (base < sv->base + sv->size && sv->base < base + size))
+        return NULL;
+    snprintf(name, sizeof name, AGN_AREA_NAME_FMT, (int)sv->pid, i + 1);
+    int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    void *p = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= size)
+        p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return NULL;
+    *a = (struct segview_area){.base = base, .size = size, .map = p};
+    return a->map;
+}
+
+/* The local address of [addr, addr + len) when it lies in a published growth area. */
+static const unsigned char *segview_area_data(const struct segview *sv, uint64_t addr,
+                                              uint64_t len)
+{
+    const struct agn_seg_header *h = segview_header(sv);
+    unsigned n = atomic_load_explicit(&h->nareas, memory_order_acquire);
+
+    for (unsigned i = 0; i < n && i < AGN_MAX_AREAS; i++) {
+        uint64_t base = atomic_load_explicit(&h->areas[i].base, memory_order_relaxed);
+        uint64_t size = atomic_load_explicit(&h->areas[i].size, memory_order_relaxed);
+        if (size == 0 || base + size < base || addr < base || addr >= base + size ||
+            len > base + size - addr)
+            continue;
+        const unsigned char *map = segview_map_area(sv, i, base, size);
+        return map != NULL ? map + (addr - base) : NULL;
+    }
+    return NULL;
 }
 
 gboolean segview_ring(const struct segview *sv, uint32_t index, struct segview_ring *ring)
@@ -152,14 +210,17 @@ int segview_ring_read(const struct segview *sv, const struct segview_ring *ring,
 
     uint64_t lo = sv->base + sv->heap_off;
     uint64_t hi = sv->base + sv->size;
-    if (addr < lo || addr >= hi || size > hi - addr)
+    const unsigned char *data;
+    if (addr >= lo && addr < hi && size <= hi - addr)
+        data = sv->map + (addr - sv->base);
+    else if ((data = segview_area_data(sv, addr, size)) == NULL)
         return -EBADMSG;
     *msg = (struct segview_msg){
         .seq = seq,
         .addr = addr,
         .size = size,
         .timestamp_ns = ts,
-        .data = sv->map + (addr - sv->base),
+        .data = data,
     };
     return 1;
 }

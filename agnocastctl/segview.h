@@ -18,6 +18,9 @@ struct segview {
     uint64_t size;
     uint64_t heap_off; /* validated: messages and rings lie in [base + heap_off, base + size) */
     const unsigned char *map;
+    /* The pool's growth areas (/agnocast@PID.N), mapped the same way the first time a message
+     * lies in one; the only part of a view that changes after segview_open(). */
+    struct segview_area *areas;
 };
 
 /* A publisher's ring, validated by segview_ring(). */
@@ -59,7 +62,9 @@ uint64_t segview_ring_head(const struct segview_ring *ring);
 /*
  * Reads the entry of message `seq` seqlock-style (seq, fields, seq again). Returns 1 with *msg
  * filled, 0 if the entry does not hold `seq` (overwritten, or not yet written), -EBADMSG if its
- * address or size leave the publisher's heap.
+ * address or size leave the publisher's heap and the growth areas its header publishes (an area
+ * is mapped read-only on first use, and must be page-aligned, clear of the first segment and as
+ * large as its shared-memory object).
  */
 int segview_ring_read(const struct segview *sv, const struct segview_ring *ring, uint64_t seq,
                       struct segview_msg *msg);

@@ -221,6 +221,70 @@ static void test_segview_ring_read_translates_and_bounds_checks(void **state)
     segview_close(&sv);
 }
 
+/* A message in a growth area (/agnocast@PID.1) is read through a mapping of that area, made on
+ * first use; an area the header misdescribes is never mapped. */
+#define AREA_BASE (SEG_BASE + 16 * 1024 * 1024)
+#define AREA_SIZE (2 * 4096)
+
+static int read_in_area(struct forged *f, uint64_t base, uint64_t size, uint32_t nareas,
+                        uint64_t addr, unsigned char *first)
+{
+    struct segview sv;
+    struct segview_ring ring;
+    struct segview_msg m;
+    int r;
+
+    atomic_store(&f->h->areas[0].base, base);
+    atomic_store(&f->h->areas[0].size, size);
+    atomic_store(&f->h->nareas, nareas);
+    atomic_store(&f->ring[5 % 4].addr, addr);
+    assert_int_equal(open_view(&sv, SEG_BASE, SEG_SIZE, NULL), 0);
+    assert_true(segview_ring(&sv, RING_SLOT, &ring));
+    r = segview_ring_read(&sv, &ring, 5, &m);
+    if (r == 1) {
+        size_t n = 0;
+        assert_true(segview_copy(&ring, &m, first, 1, &n));
+        assert_int_equal(n, 1);
+        assert_int_equal(m.addr, addr);
+    }
+    segview_close(&sv);
+    return r;
+}
+
+static void test_segview_ring_read_follows_growth_areas(void **state)
+{
+    struct forged *f = *state;
+    char name[64];
+    unsigned char first = 0;
+
+    snprintf(name, sizeof name, AGN_AREA_NAME_FMT, (int)getpid(), 1u);
+    shm_unlink(name);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, AREA_SIZE), 0);
+    unsigned char *area = mmap(NULL, AREA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(area != MAP_FAILED);
+    memset(area + 4096, 0xab, 64);
+
+    assert_int_equal(read_in_area(f, AREA_BASE, AREA_SIZE, 1, AREA_BASE + 4096, &first), 1);
+    assert_int_equal(first, 0xab);
+    /* Unpublished (nareas 0), running past the area, misaligned, overlapping the first segment,
+     * larger than its object: all refused. */
+    assert_int_equal(read_in_area(f, AREA_BASE, AREA_SIZE, 0, AREA_BASE + 4096, &first),
+                     -EBADMSG);
+    assert_int_equal(read_in_area(f, AREA_BASE, AREA_SIZE, 1, AREA_BASE + AREA_SIZE - 32, &first),
+                     -EBADMSG);
+    assert_int_equal(read_in_area(f, AREA_BASE + 8, AREA_SIZE, 1, AREA_BASE + 4096, &first),
+                     -EBADMSG);
+    assert_int_equal(read_in_area(f, SEG_BASE, 2 * SEG_SIZE, 1, SEG_BASE + SEG_SIZE + 64, &first),
+                     -EBADMSG);
+    assert_int_equal(read_in_area(f, AREA_BASE, 4 * AREA_SIZE, 1, AREA_BASE + 4096, &first),
+                     -EBADMSG);
+    munmap(area, AREA_SIZE);
+    shm_unlink(name);
+}
+
 static void test_segview_sub_reads_counters(void **state)
 {
     struct segview sv;
@@ -245,6 +309,8 @@ int main(void)
                                         forged_teardown),
         cmocka_unit_test_setup_teardown(test_segview_ring_read_translates_and_bounds_checks,
                                         forged_setup, forged_teardown),
+        cmocka_unit_test_setup_teardown(test_segview_ring_read_follows_growth_areas, forged_setup,
+                                        forged_teardown),
         cmocka_unit_test_setup_teardown(test_segview_sub_reads_counters, forged_setup,
                                         forged_teardown),
     };

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,12 +175,89 @@ static void test_growth_stops_at_ceiling(void **state)
     ctx = agnocast_context_free(ctx);
 }
 
+/* Publishes flat 1.5 MiB messages (larger than the 1 MB first segment, so each lies in a
+ * growth area) whose first 8 bytes are their sequence number, every 20 ms until its input
+ * closes. */
+#define FLAT (1536u << 10)
+
+static int flat_role(void *arg, int out, int in)
+{
+    struct agnocast_context *pctx;
+    struct agnocast_publisher *pub;
+    struct pollfd input = {.fd = in, .events = POLLIN};
+    uint64_t seq = 0;
+
+    (void)arg;
+    setenv("MEMPOOL_SIZE", "1M", 1);
+    setenv("MEMPOOL_MAX_SIZE", "16M", 1);
+    if (agnocast_context_new(&pctx) < 0 ||
+        agnocast_publisher_new(pctx, "/grow/flat", 2, 0, &pub) < 0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    send_line(out, "ready");
+    while (poll(&input, 1, 20) == 0) { /* until the parent closes our input */
+        uint64_t *m;
+        if (agnocast_publisher_loan(pub, FLAT, (void **)&m) < 0) {
+            send_line(out, "error %s", agnocast_last_error());
+            break;
+        }
+        m[0] = ++seq;
+        agnocast_publisher_publish(pub, m);
+    }
+    agnocast_context_free(pctx);
+    return 0;
+}
+
+/* agnocastctl echo maps the growth area a message lies in and shows its bytes. */
+static void test_growth_ctl_echo_reads_areas(void **state)
+{
+    char *argv[] = {getenv("AGNOCAST_TEST_CTL"), "echo", "/grow/flat", "--count", "2",
+                    "--bytes", "8", "--json", NULL};
+    static char out[64 << 10];
+    char line[256];
+    struct role pub;
+
+    (void)state;
+    assert_int_equal(role_start(&pub, flat_role, NULL), 0);
+    assert_true(recv_line(pub.from_child, line, sizeof(line), 10000) >= 0);
+    assert_string_equal(line, "ready");
+    assert_int_equal(run_capture(argv, out, sizeof(out)), 0);
+    close(pub.to_child);
+    assert_int_equal(role_wait(&pub), 0);
+    /* Two messages shown, none skipped, each with its own sequence number as its first bytes. */
+    int shown = 0;
+    for (char *l = out; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+        unsigned long long seq;
+        char hex[17];
+        if (strncmp(l, "{", 1) != 0)
+            continue;
+        if (strstr(l, "\"skipped\"") && strstr(l, "\"skipped\"") < strchr(l, '\n'))
+            fail_msg("a message in a growth area was skipped: %s", out);
+        const char *p = strstr(l, "\"sequence\":"), *h = strstr(l, "\"hex\":\"");
+        assert_non_null(p);
+        assert_non_null(h);
+        assert_int_equal(sscanf(p, "\"sequence\":%llu", &seq), 1);
+        assert_int_equal(sscanf(h, "\"hex\":\"%16[0-9a-f]", hex), 1);
+        /* Little-endian: the sequence number's low byte first. */
+        char want[17];
+        snprintf(want, sizeof want, "%02llx%02llx%02llx%02llx00000000", seq & 0xff,
+                 (seq >> 8) & 0xff, (seq >> 16) & 0xff, (seq >> 24) & 0xff);
+        assert_string_equal(hex, want);
+        assert_non_null(strstr(l, "\"size\":1572864"));
+        shown++;
+    }
+    assert_int_equal(shown, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_growth_subscribers_follow, harness_broker_setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_growth_stops_at_ceiling, harness_broker_setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_growth_ctl_echo_reads_areas, harness_broker_setup,
                                         teardown),
     };
 
