@@ -18,6 +18,29 @@ int bench_case_init(struct bench_case *c)
     return c->s ? 0 : -1;
 }
 
+bool bench_case_option(struct bench_case *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case 's':
+        c->size = strtoull(arg, NULL, 0);
+        return true;
+    case 'b':
+        c->busy = true;
+        return true;
+    case 'n':
+        c->count = strtoull(arg, NULL, 0);
+        return true;
+    case 'w':
+        c->warm = strtoull(arg, NULL, 0);
+        return true;
+    case 'F':
+        c->samples_path = arg;
+        return true;
+    default:
+        return false;
+    }
+}
+
 void bench_case_ready(struct bench_case *c)
 {
     atomic_fetch_add(&c->s->ready, 1);

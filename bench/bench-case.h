@@ -23,6 +23,15 @@ struct bench_case {
     const char *samples_path; /* if set, every sample is appended there too (--samples) */
 };
 
+/* The options every case binary takes, for its getopt_long() table (<getopt.h>). */
+#define BENCH_CASE_OPTIONS                                                                        \
+    {"size", required_argument, NULL, 's'}, {"busy", no_argument, NULL, 'b'},                    \
+        {"count", required_argument, NULL, 'n'}, {"warm", required_argument, NULL, 'w'},         \
+        {"samples", required_argument, NULL, 'F'}
+/* Applies one of BENCH_CASE_OPTIONS (getopt_long's return value and optarg); false if `opt`
+ * is not one of them. */
+bool bench_case_option(struct bench_case *c, int opt, const char *arg);
+
 /* Makes the shared area; 0 or -1. */
 int bench_case_init(struct bench_case *c);
 /* Forks nsubs subscribers (each sets ready when it can receive), then the publisher; kills the

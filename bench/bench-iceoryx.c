@@ -137,11 +137,7 @@ static int pub_main(void *arg)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"size", required_argument, NULL, 's'},
-        {"busy", no_argument, NULL, 'b'},
-        {"count", required_argument, NULL, 'n'},
-        {"warm", required_argument, NULL, 'w'},
-        {"samples", required_argument, NULL, 'F'},
+        BENCH_CASE_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct bench_case c = {.size = 64, .count = 1000, .warm = 100, .nsubs = 1};
@@ -155,25 +151,8 @@ int main(int argc, char **argv)
     }
     optind = 2;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (opt) {
-        case 's':
-            c.size = strtoull(optarg, NULL, 0);
-            break;
-        case 'b':
-            c.busy = true;
-            break;
-        case 'n':
-            c.count = strtoull(optarg, NULL, 0);
-            break;
-        case 'w':
-            c.warm = strtoull(optarg, NULL, 0);
-            break;
-        case 'F':
-            c.samples_path = optarg;
-            break;
-        default:
+        if (!bench_case_option(&c, opt, optarg))
             return 2;
-        }
     }
     if (c.size < sizeof(struct bench_hdr) || c.count < 1)
         return 2;

@@ -28,18 +28,14 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
+        BENCH_CASE_OPTIONS,
         {"transport", required_argument, NULL, 't'},
-        {"size", required_argument, NULL, 's'},
-        {"busy", no_argument, NULL, 'b'},
-        {"count", required_argument, NULL, 'n'},
-        {"warm", required_argument, NULL, 'w'},
         {"subs", required_argument, NULL, 'S'},
         {"processes", required_argument, NULL, 'P'},
         {"per-process", required_argument, NULL, 'K'},
         {"broker-pid", required_argument, NULL, 'B'},
         {"in", required_argument, NULL, 'i'},
         {"out", required_argument, NULL, 'o'},
-        {"samples", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -60,21 +56,6 @@ int main(int argc, char **argv)
         switch (opt) {
         case 't':
             c.transport = optarg;
-            break;
-        case 's':
-            c.size = strtoull(optarg, NULL, 0);
-            break;
-        case 'b':
-            c.busy = true;
-            break;
-        case 'n':
-            c.count = strtoull(optarg, NULL, 0);
-            break;
-        case 'w':
-            c.warm = strtoull(optarg, NULL, 0);
-            break;
-        case 'F':
-            c.samples_path = optarg;
             break;
         case 'S':
             c.nsubs = (unsigned)atoi(optarg);
@@ -98,8 +79,10 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            if (!bench_case_option(&c, opt, optarg)) {
+                usage(stderr);
+                return 2;
+            }
         }
     }
     if (c.size < sizeof(struct bench_hdr) || c.count < 1 || c.nsubs < 1 ||
