@@ -141,12 +141,14 @@ static void roles_kill_leftovers(void)
     bool killed = false;
 
     for (size_t i = 0; i < sizeof(live_roles) / sizeof(live_roles[0]); i++) {
-        if (live_roles[i] > 0) {
+        /* Only a child still running: one a test reaped itself may have lent its pid to an
+         * unrelated process by now. */
+        if (live_roles[i] > 0 && waitpid(live_roles[i], NULL, WNOHANG) == 0) {
             kill(live_roles[i], SIGKILL);
             waitpid(live_roles[i], NULL, 0);
-            live_roles[i] = 0;
             killed = true;
         }
+        live_roles[i] = 0;
     }
     if (killed) {
         /* the broker sees their connections close and cleans up */
@@ -318,7 +320,6 @@ int find_mapping(pid_t pid, uintptr_t addr, char perms[8], char *path, size_t ca
     fclose(f);
     return -1;
 }
-
 
 int harness_broker_setup(void **state)
 {
