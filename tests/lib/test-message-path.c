@@ -596,6 +596,17 @@ static void keep_first(struct agnocast_subscription *s, struct agnocast_message 
     }
 }
 
+/* Runs a single-process role to its end and returns the one line it answers in `line`. */
+static void run_role(int (*fn)(void *arg, int out, int in), char *line, size_t cap,
+                     int timeout_ms)
+{
+    struct role r;
+
+    assert_int_equal(role_start(&r, fn, NULL), 0);
+    assert_true(recv_line(r.from_child, line, cap, timeout_ms) >= 0);
+    assert_int_equal(role_wait(&r), 0);
+}
+
 /* Publishes message 1, which a callback keeps in *kept, then 5 more (the publisher's depth is
  * 1); says whether *kept is still message 1 and intact, and how much of the pool was in use
  * with it held and after its release (beyond what was in use before message 1). */
@@ -647,14 +658,12 @@ static int local_role(void *arg, int out, int in)
 
 static void test_message_path_ignore_local_and_retain(void **state)
 {
-    struct role r;
     char line[256];
     int ign, hear, intact;
     size_t held, after;
 
     (void)state;
-    assert_int_equal(role_start(&r, local_role, NULL), 0);
-    assert_true(recv_line(r.from_child, line, sizeof(line), 20000) >= 0);
+    run_role(local_role, line, sizeof(line), 20000);
     assert_int_equal(sscanf(line, "ignoring %d hearing %d intact %d held %zu after %zu", &ign,
                             &hear, &intact, &held, &after),
                      5);
@@ -665,7 +674,6 @@ static void test_message_path_ignore_local_and_retain(void **state)
     assert_true(held > after);
     assert_true(after > 0);
     assert_int_equal(held, 2 * after);
-    assert_int_equal(role_wait(&r), 0);
 }
 
 /* A callback that releases its message and takes another, which may land in the same handle:
@@ -712,20 +720,17 @@ static int handle_reuse_role(void *arg, int out, int in)
 
 static void test_message_path_callback_take_reuses_handle(void **state)
 {
-    struct role r;
     char line[256];
     int intact;
     size_t held, after;
 
     (void)state;
-    assert_int_equal(role_start(&r, handle_reuse_role, NULL), 0);
-    assert_true(recv_line(r.from_child, line, sizeof(line), 20000) >= 0);
+    run_role(handle_reuse_role, line, sizeof(line), 20000);
     assert_int_equal(sscanf(line, "intact %d held %zu after %zu", &intact, &held, &after), 3);
     assert_int_equal(intact, 1);
     /* Held: the taken message 1 and the ring's message 6; after its release only message 6. */
     assert_true(after > 0);
     assert_int_equal(held, 2 * after);
-    assert_int_equal(role_wait(&r), 0);
 }
 
 /* A callback that frees another subscription: that one's callbacks stop at once, even for
@@ -783,14 +788,11 @@ static int freeing_role(void *arg, int out, int in)
 
 static void test_message_path_callback_frees_subscription(void **state)
 {
-    struct role r;
     char line[256];
 
     (void)state;
-    assert_int_equal(role_start(&r, freeing_role, NULL), 0);
-    assert_true(recv_line(r.from_child, line, sizeof(line), 20000) >= 0);
+    run_role(freeing_role, line, sizeof(line), 20000);
     assert_string_equal(line, "victim freed calls 0");
-    assert_int_equal(role_wait(&r), 0);
 }
 
 /* Creating and freeing publishers over and over costs no pool memory: a slot's ring is reused
@@ -823,14 +825,11 @@ static int churn_role(void *arg, int out, int in)
 
 static void test_message_path_publisher_churn_does_not_leak(void **state)
 {
-    struct role r;
     char line[64];
 
     (void)state;
-    assert_int_equal(role_start(&r, churn_role, NULL), 0);
-    assert_true(recv_line(r.from_child, line, sizeof(line), 60000) >= 0);
+    run_role(churn_role, line, sizeof(line), 60000);
     assert_string_equal(line, "grew 0");
-    assert_int_equal(role_wait(&r), 0);
 }
 
 /* ---- reclaim ---------------------------------------------------------------------------- */
