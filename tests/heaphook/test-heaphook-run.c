@@ -49,18 +49,25 @@ static void same_with_and_without(char *const argv[])
     free(hooked);
 }
 
+/* 50 000 lines in an order sort has to work at, into fd (closed). */
+static void write_sort_input(int fd)
+{
+    FILE *f = fdopen(fd, "w");
+
+    assert_non_null(f);
+    for (unsigned i = 0; i < 50000; i++)
+        fprintf(f, "%u line %x\n", (i * 2654435761u) % 100003, i);
+    fclose(f);
+}
+
 static void test_heaphook_sort_without_broker(void **state)
 {
     char path[] = "/tmp/agnocast-heaphook-sort-XXXXXX";
     int fd = mkstemp(path);
-    FILE *f;
 
     (void)state;
     assert_true(fd >= 0);
-    f = fdopen(fd, "w");
-    for (unsigned i = 0; i < 50000; i++)
-        fprintf(f, "%u line %x\n", (i * 2654435761u) % 100003, i);
-    fclose(f);
+    write_sort_input(fd);
     /* No AGNOCAST_SOCKET broker exists here: nothing may try to reach one. */
     setenv("AGNOCAST_SOCKET", "/nonexistent/agnocast.sock", 1);
     same_with_and_without((char *const[]){"/usr/bin/sort", "-n", path, NULL});
@@ -85,14 +92,10 @@ static void test_heaphook_whole_heap_mode(void **state)
     char out[256], path[] = "/tmp/agnocast-heaphook-all-XXXXXX";
     struct broker b;
     int fd = mkstemp(path);
-    FILE *f;
 
     (void)state;
     assert_true(fd >= 0);
-    f = fdopen(fd, "w");
-    for (unsigned i = 0; i < 50000; i++)
-        fprintf(f, "%u line %x\n", (i * 2654435761u) % 100003, i);
-    fclose(f);
+    write_sort_input(fd);
     assert_int_equal(broker_start(&b), 0);
     setenv("AGNOCAST_HEAPHOOK_ALL", "1", 1);
     setenv("MEMPOOL_SIZE", "256M", 1);
