@@ -28,7 +28,8 @@ static void notice(struct reg_process *to, uint16_t kind, const struct reg_endpo
 
 static uint32_t mqueue_flag(const struct reg_process *p)
 {
-    return (p->flags & AGNOCAST_REGISTER_HAS_MQUEUE) ? AGNOCAST_NOTICE_HAS_MQUEUE : 0;
+    (void)p;
+    return 0;
 }
 
 static void reply_ok(struct client *c, uint32_t request_id)

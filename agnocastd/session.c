@@ -265,7 +265,7 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
         return range_error(b, rc, size, req->want_base, why);
     }
     rc = registry_process_add(b->reg, c->pid, c->uid, base, size,
-                              req->flags & AGNOCAST_REGISTER_HAS_MQUEUE, fds[0], c, &proc);
+                              0, fds[0], c, &proc);
     if (rc < 0) {
         ranges_release(b->ranges, base);
         if (claimed)
@@ -281,7 +281,7 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
               "x (%.1f MiB)%s",
               (int)c->pid, (unsigned)c->uid, claimed ? "re-registered its range" : "registered",
               base, base + size, (double)size / (1024.0 * 1024.0),
-              proc->flags & AGNOCAST_REGISTER_HAS_MQUEUE ? "" : ", notices over the socket");
+              "");
     memset(&r, 0, sizeof(r));
     r.base = base;
     r.size = size;

@@ -203,7 +203,7 @@ int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64
     struct agnocast_frame reply;
     int r;
 
-    req.flags = flags | (ctx->mq >= 0 ? AGNOCAST_REGISTER_HAS_MQUEUE : 0);
+    req.flags = flags;
     r = agn_broker_request(ctx, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &ctx->doorbell,
                            1, &reply);
     if (r < 0)

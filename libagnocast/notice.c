@@ -52,7 +52,7 @@ static void announce(struct agnocast_context *ctx, struct agnocast_publisher *pu
     a.notice.qos = pub->qos;
     a.notice.seg_base = (uint64_t)(uintptr_t)ctx->seg;
     a.notice.seg_size = ctx->seg_size;
-    a.notice.flags = ctx->mq >= 0 ? AGNOCAST_NOTICE_HAS_MQUEUE : 0;
+    a.notice.flags = 0;
     memcpy(a.notice.topic, pub->topic, sizeof(a.notice.topic));
     if (ctx->nannouncements == AGN_MAX_ANNOUNCEMENTS) {
         agn_log(AGNOCAST_LOG_WARNING, "too many publisher announcements at once; %d is told late",
@@ -120,7 +120,7 @@ static void subscriber_added(struct agnocast_context *ctx,
                 for (int s = 0; s < AGN_MAX_SUBS; s++)
                     if (ctx->subs[s].in_use && !strcmp(ctx->subs[s].topic, pub->topic))
                         agn_subscription_add_source(&ctx->subs[s], ctx->pid, &self);
-            } else if (n->flags & AGNOCAST_NOTICE_HAS_MQUEUE) {
+            } else if (ctx->mq >= 0) {
                 announce(ctx, pub, pid);
             }
         }

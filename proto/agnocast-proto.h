@@ -18,7 +18,7 @@
  */
 
 #define AGNOCAST_PROTO_MAGIC     0x434e4741u /* "AGNC" in memory order */
-#define AGNOCAST_PROTO_VERSION   2
+#define AGNOCAST_PROTO_VERSION   3
 #define AGNOCAST_PROTO_FRAME_MAX 65536 /* bytes in one frame, header included */
 #define AGNOCAST_PROTO_FDS_MAX   2     /* descriptors attached to one frame */
 #define AGNOCAST_TOPIC_NAME_MAX  255   /* bytes of a topic name, NUL excluded */
@@ -27,6 +27,9 @@
 #define AGNOCAST_PROTO_LIST_MAX  128  /* entries in one list frame; ask again with `start` */
 #define AGNOCAST_DEPTH_MAX       1024 /* keep-last depth of a publisher or subscription */
 #define AGNOCAST_STATS_MAX       64   /* counters in one stats reply */
+#define AGNOCAST_RULES_MAX       64   /* access rules in one RULE_LIST frame */
+#define AGNOCAST_RULE_TEXT_MAX   256  /* bytes of a rule's user/group list, NUL included */
+#define AGNOCAST_AREAS_MAX       16   /* segment areas of a process: the first and 15 growths */
 
 /*
  * Payload of each kind (proto.c's kind table is the one that decode enforces):
@@ -35,6 +38,8 @@
  *   HELLO_REPLY                struct agnocast_wire_hello_reply
  *   REGISTER_PROCESS           struct agnocast_wire_register       flags: AGNOCAST_REGISTER_*
  *   REGISTER_REPLY             struct agnocast_wire_register_reply
+ *   ATTACH_SEGMENT             struct agnocast_wire_segment        pid 0; area < AREAS_MAX;
+ *                                                                   one fd: the sealed memfd
  *   ADD_PUBLISHER              struct agnocast_wire_endpoint       valid topic and QoS
  *   REMOVE_PUBLISHER           struct agnocast_wire_endpoint_remove
  *   ADD_SUBSCRIPTION           struct agnocast_wire_endpoint       valid topic and QoS
@@ -48,6 +53,7 @@
  *   NOTICE_PUBLISHER_REMOVED   struct agnocast_wire_notice_endpoint QoS may be all zero;
  *                                                                   flags HAS_MQUEUE
  *   NOTICE_PROCESS_GONE        struct agnocast_wire_notice_process
+ *   NOTICE_AREA_ADDED          struct agnocast_wire_segment        area >= 1; one fd
  *   LIST_TOPICS                struct agnocast_wire_query          topic all zero
  *   TOPIC_LIST                 list of struct agnocast_wire_topic_entry    (<= PROTO_LIST_MAX)
  *   TOPIC_INFO                 struct agnocast_wire_query          valid topic
@@ -56,6 +62,10 @@
  *   PROCESS_LIST               list of struct agnocast_wire_process_entry  (<= PROTO_LIST_MAX)
  *   STATS                      no payload (length 0)
  *   STATS_REPLY                list of struct agnocast_wire_stats_entry    (<= STATS_MAX)
+ *   GET_SEGMENT                struct agnocast_wire_segment_query
+ *   SEGMENT_REPLY              struct agnocast_wire_segment        one fd, read-only sealed
+ *   LIST_RULES                 struct agnocast_wire_query          topic all zero
+ *   RULE_LIST                  list of struct agnocast_wire_rule_entry     (<= RULES_MAX)
  *   ERROR                      struct agnocast_wire_error          code < 0; message may be ""
  *
  * A list payload is struct agnocast_wire_list followed by exactly `count` entries; `total` is
@@ -69,6 +79,8 @@ enum agnocast_msg_kind {
     AGNOCAST_MSG_HELLO_REPLY = 101,
     AGNOCAST_MSG_REGISTER_PROCESS = 110, /* carries one fd: the process's eventfd doorbell */
     AGNOCAST_MSG_REGISTER_REPLY = 111,
+    /* a registered process hands over one area of its pool: carries the memfd (version 3) */
+    AGNOCAST_MSG_ATTACH_SEGMENT = 112,
     /* a registered process cannot map a peer's range: it is occupied in its address space */
     AGNOCAST_MSG_REPORT_OCCUPIED = 120,
 
@@ -80,11 +92,13 @@ enum agnocast_msg_kind {
     AGNOCAST_MSG_OK = 290, /* generic success reply */
 
     /* 3xx: notices, broker -> client (and client -> client on the mqueue) */
-    AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED = 300, /* carries one fd: the subscriber's doorbell */
+    /* two fds: the subscriber's doorbell, then its segment */
+    AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED = 300,
     AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED = 301,
-    AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED = 302,
+    AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED = 302, /* one fd: the publisher's segment */
     AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED = 303,
     AGNOCAST_MSG_NOTICE_PROCESS_GONE = 304,
+    AGNOCAST_MSG_NOTICE_AREA_ADDED = 305, /* one fd: a growth area of a publisher's pool */
 
     /* 4xx: queries (any client, registered or not) */
     AGNOCAST_MSG_LIST_TOPICS = 400,
@@ -95,6 +109,10 @@ enum agnocast_msg_kind {
     AGNOCAST_MSG_PROCESS_LIST = 405,
     AGNOCAST_MSG_STATS = 406,
     AGNOCAST_MSG_STATS_REPLY = 407,
+    AGNOCAST_MSG_GET_SEGMENT = 408, /* a read-only view of a process's area, for tools */
+    AGNOCAST_MSG_SEGMENT_REPLY = 409,
+    AGNOCAST_MSG_LIST_RULES = 410,
+    AGNOCAST_MSG_RULE_LIST = 411,
 
     /* 9xx: errors */
     AGNOCAST_MSG_ERROR = 900,
@@ -111,7 +129,8 @@ enum agnocast_reliability {
 };
 
 /* REGISTER_PROCESS flags */
-#define AGNOCAST_REGISTER_HAS_MQUEUE 0x1u /* /new_publisher@PID exists and takes notices */
+/* Retired in version 3 (notices travel only over the broker socket); must be 0. */
+#define AGNOCAST_REGISTER_RETIRED_HAS_MQUEUE 0x1u
 /* Sent again by a registered process with no endpoints: the range it was given is occupied in
  * its address space (MAP_FIXED_NOREPLACE said EEXIST); the broker assigns another one. */
 #define AGNOCAST_REGISTER_RELOCATE 0x2u
@@ -120,8 +139,9 @@ enum agnocast_reliability {
 #define AGNOCAST_REGISTER_GROW 0x4u
 
 /* NOTICE_* flags */
-#define AGNOCAST_NOTICE_ANNOUNCE 0x1u /* SUBSCRIBER_ADDED: the publisher must tell it (mqueue) */
-#define AGNOCAST_NOTICE_HAS_MQUEUE 0x2u /* the peer process takes notices on its mqueue */
+/* SUBSCRIBER_ADDED: sent to the publisher whose ADD_PUBLISHER is in flight */
+#define AGNOCAST_NOTICE_ANNOUNCE 0x1u
+#define AGNOCAST_NOTICE_RETIRED_HAS_MQUEUE 0x2u /* retired in version 3; must be 0 */
 
 struct agnocast_wire_header {
     uint32_t magic;
@@ -159,6 +179,21 @@ struct agnocast_wire_register {
 struct agnocast_wire_register_reply {
     uint64_t base;
     uint64_t size;
+    uint32_t pid; /* the caller as the broker knows it (its pid in the broker's namespace) */
+    uint32_t reserved;
+};
+
+/* One area of a process's pool: area 0 is the segment, 1..15 its growth areas. */
+struct agnocast_wire_segment {
+    uint32_t pid;  /* whose; 0 in ATTACH_SEGMENT (the sender's own) */
+    uint32_t area;
+    uint64_t base; /* page aligned, base + size does not wrap */
+    uint64_t size; /* > 0 */
+};
+
+struct agnocast_wire_segment_query {
+    uint32_t pid;
+    uint32_t area;
 };
 
 struct agnocast_wire_range {
@@ -241,6 +276,14 @@ struct agnocast_wire_process_entry {
     uint32_t subscriptions;
 };
 
+/* One access rule: who may publish and subscribe on topics under `prefix` ("" = none may;
+ * "*" = everyone who may connect); names are users, "@group" for groups, comma-separated. */
+struct agnocast_wire_rule_entry {
+    char prefix[AGNOCAST_TOPIC_FIELD];
+    char publish[AGNOCAST_RULE_TEXT_MAX];
+    char subscribe[AGNOCAST_RULE_TEXT_MAX];
+};
+
 struct agnocast_wire_stats_entry {
     uint16_t kind;
     uint16_t reserved[3];
@@ -252,7 +295,10 @@ _Static_assert(sizeof(struct agnocast_wire_qos) == 8, "wire qos");
 _Static_assert(sizeof(struct agnocast_wire_hello) == 8, "wire hello");
 _Static_assert(sizeof(struct agnocast_wire_hello_reply) == 8, "wire hello reply");
 _Static_assert(sizeof(struct agnocast_wire_register) == 24, "wire register");
-_Static_assert(sizeof(struct agnocast_wire_register_reply) == 16, "wire register reply");
+_Static_assert(sizeof(struct agnocast_wire_register_reply) == 24, "wire register reply");
+_Static_assert(sizeof(struct agnocast_wire_segment) == 24, "wire segment");
+_Static_assert(sizeof(struct agnocast_wire_segment_query) == 8, "wire segment query");
+_Static_assert(sizeof(struct agnocast_wire_rule_entry) == 3 * 256, "wire rule entry");
 _Static_assert(sizeof(struct agnocast_wire_range) == 24, "wire range");
 _Static_assert(sizeof(struct agnocast_wire_endpoint) == 272, "wire endpoint");
 _Static_assert(sizeof(struct agnocast_wire_endpoint_remove) == 8, "wire endpoint remove");
@@ -279,7 +325,7 @@ struct agnocast_frame {
     uint32_t request_id;
     const void *payload; /* the kind's payload struct, 8-byte aligned if the buffer is */
     size_t payload_len;
-    /* list kinds (TOPIC_LIST, TOPIC_INFO_REPLY, PROCESS_LIST, STATS_REPLY) */
+    /* list kinds (TOPIC_LIST, TOPIC_INFO_REPLY, PROCESS_LIST, STATS_REPLY, RULE_LIST) */
     uint32_t list_total;
     uint32_t list_count;
     const void *entries; /* list_count entries of the kind's entry struct */

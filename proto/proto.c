@@ -15,6 +15,7 @@
     X(HELLO_REPLY, FIXED, sizeof(struct agnocast_wire_hello_reply), 0, check_hello_reply)          \
     X(REGISTER_PROCESS, FIXED, sizeof(struct agnocast_wire_register), 0, check_register)           \
     X(REGISTER_REPLY, FIXED, sizeof(struct agnocast_wire_register_reply), 0, check_register_reply) \
+    X(ATTACH_SEGMENT, FIXED, sizeof(struct agnocast_wire_segment), 0, check_segment)               \
     X(REPORT_OCCUPIED, FIXED, sizeof(struct agnocast_wire_range), 0, check_range)                  \
     X(ADD_PUBLISHER, FIXED, sizeof(struct agnocast_wire_endpoint), 0, check_endpoint)              \
     X(REMOVE_PUBLISHER, FIXED, sizeof(struct agnocast_wire_endpoint_remove), 0,                    \
@@ -33,6 +34,7 @@
       check_notice_endpoint)                                                                       \
     X(NOTICE_PROCESS_GONE, FIXED, sizeof(struct agnocast_wire_notice_process), 0,                  \
       check_notice_process)                                                                        \
+    X(NOTICE_AREA_ADDED, FIXED, sizeof(struct agnocast_wire_segment), 0, check_segment)            \
     X(LIST_TOPICS, FIXED, sizeof(struct agnocast_wire_query), 0, check_query)                      \
     X(TOPIC_LIST, LIST, sizeof(struct agnocast_wire_topic_entry), AGNOCAST_PROTO_LIST_MAX,         \
       check_topic_entry)                                                                           \
@@ -45,6 +47,11 @@
     X(STATS, FIXED, 0, 0, NULL)                                                                    \
     X(STATS_REPLY, LIST, sizeof(struct agnocast_wire_stats_entry), AGNOCAST_STATS_MAX,             \
       check_stats_entry)                                                                           \
+    X(GET_SEGMENT, FIXED, sizeof(struct agnocast_wire_segment_query), 0, check_segment_query)      \
+    X(SEGMENT_REPLY, FIXED, sizeof(struct agnocast_wire_segment), 0, check_segment)                \
+    X(LIST_RULES, FIXED, sizeof(struct agnocast_wire_query), 0, check_query)                       \
+    X(RULE_LIST, LIST, sizeof(struct agnocast_wire_rule_entry), AGNOCAST_RULES_MAX,                \
+      check_rule_entry)                                                                            \
     X(ERROR, FIXED, sizeof(struct agnocast_wire_error), 0, check_error)
 
 enum shape { FIXED, LIST };
@@ -191,8 +198,7 @@ static void check_register(struct cursor *c, uint16_t kind)
 {
     cur_u64(c); /* pool_size */
     cur_u64(c); /* want_base */
-    cur_expect(c, (cur_u32(c) & ~(AGNOCAST_REGISTER_HAS_MQUEUE | AGNOCAST_REGISTER_RELOCATE |
-                                  AGNOCAST_REGISTER_GROW)) == 0);
+    cur_expect(c, (cur_u32(c) & ~(AGNOCAST_REGISTER_RELOCATE | AGNOCAST_REGISTER_GROW)) == 0);
     cur_zero(c, 4);
 }
 
@@ -200,6 +206,36 @@ static void check_register_reply(struct cursor *c, uint16_t kind)
 {
     cur_u64(c); /* base */
     cur_u64(c); /* size */
+    cur_u32(c); /* pid */
+    cur_zero(c, 4);
+}
+
+/* An area of a pool: the sender's own in ATTACH_SEGMENT (pid 0), a growth area in a notice. */
+static void check_segment(struct cursor *c, uint16_t kind)
+{
+    uint32_t pid = cur_u32(c), area = cur_u32(c);
+    uint64_t base = cur_u64(c), size = cur_u64(c);
+
+    cur_expect(c, area < AGNOCAST_AREAS_MAX);
+    cur_expect(c, kind == AGNOCAST_MSG_ATTACH_SEGMENT ? pid == 0 : pid != 0);
+    cur_expect(c, kind != AGNOCAST_MSG_NOTICE_AREA_ADDED || area >= 1);
+    cur_expect(c, base % 4096 == 0 && size > 0 && size % 4096 == 0 && base + size > base);
+}
+
+static void check_segment_query(struct cursor *c, uint16_t kind)
+{
+    cur_expect(c, cur_u32(c) != 0); /* pid */
+    cur_expect(c, cur_u32(c) < AGNOCAST_AREAS_MAX);
+}
+
+static void check_rule_entry(struct cursor *c, uint16_t kind)
+{
+    const char *prefix = cur_string(c, AGNOCAST_TOPIC_FIELD);
+
+    /* "/" alone is the rule for every topic */
+    cur_expect(c, prefix && (strcmp(prefix, "/") == 0 || agnocast_topic_name_valid(prefix)));
+    cur_string(c, AGNOCAST_RULE_TEXT_MAX);
+    cur_string(c, AGNOCAST_RULE_TEXT_MAX);
 }
 
 static void check_range(struct cursor *c, uint16_t kind)
@@ -242,7 +278,7 @@ static void check_notice_endpoint(struct cursor *c, uint16_t kind)
 {
     int removed = kind == AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED ||
                   kind == AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED;
-    uint32_t flags_known = AGNOCAST_NOTICE_HAS_MQUEUE;
+    uint32_t flags_known = 0;
     if (kind == AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED)
         flags_known |= AGNOCAST_NOTICE_ANNOUNCE;
 

@@ -417,7 +417,7 @@ static void test_broker_register(void **state)
     assert_int_equal(a.range.size % 102400, 0);
     assert_true(a.range.size >= (1u << 20));
     peer_open(fx, &b);
-    peer_register(&b, AGNOCAST_REGISTER_HAS_MQUEUE);
+    peer_register(&b, 0);
     assert_true(b.range.base >= a.range.base + a.range.size ||
                 a.range.base >= b.range.base + b.range.size);
 
@@ -468,7 +468,7 @@ static void test_broker_publisher_then_subscriber_notices(void **state)
     peer_open(fx, &sub);
     peer_register(&sub, 0); /* no mqueue: the broker relays publisher announcements */
     peer_open(fx, &pub);
-    peer_register(&pub, AGNOCAST_REGISTER_HAS_MQUEUE);
+    peer_register(&pub, 0);
 
     id = add_endpoint(&sub, AGNOCAST_MSG_ADD_SUBSCRIPTION, 4, 10, "/chatter");
     expect_ok(&sub, id);
@@ -486,13 +486,13 @@ static void test_broker_publisher_then_subscriber_notices(void **state)
 
     /* A subscriber with an mqueue, arriving after the publisher. */
     peer_open(fx, &sub2);
-    peer_register(&sub2, AGNOCAST_REGISTER_HAS_MQUEUE);
+    peer_register(&sub2, 0);
     id = add_endpoint(&sub2, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 3, "/chatter");
     expect_notice(&sub2, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 2,
-                  AGNOCAST_NOTICE_HAS_MQUEUE, "/chatter");
+                  0, "/chatter");
     expect_ok(&sub2, id);
     expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub2, 0,
-                  AGNOCAST_NOTICE_HAS_MQUEUE, "/chatter");
+                  0, "/chatter");
     assert_same_eventfd(&r, sub2.efd);
 
     /* Duplicate index, unknown index, then a real removal. */
@@ -546,13 +546,13 @@ static void test_broker_process_gone(void **state)
     uint32_t id;
 
     peer_open(fx, &a);
-    peer_register(&a, AGNOCAST_REGISTER_HAS_MQUEUE);
+    peer_register(&a, 0);
     peer_open(fx, &b);
-    peer_register(&b, AGNOCAST_REGISTER_HAS_MQUEUE);
+    peer_register(&b, 0);
     id = add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/gone");
     expect_ok(&a, id);
     id = add_endpoint(&b, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/gone");
-    expect_notice(&b, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 0, AGNOCAST_NOTICE_HAS_MQUEUE,
+    expect_notice(&b, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 0, 0,
                   "/gone");
     expect_ok(&b, id);
 
@@ -602,14 +602,14 @@ static void test_broker_queries(void **state)
     uint32_t id;
 
     peer_open(fx, &a);
-    peer_register(&a, AGNOCAST_REGISTER_HAS_MQUEUE);
+    peer_register(&a, 0);
     expect_ok(&a, add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/b"));
     expect_ok(&a, add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 1, 1, "/a"));
     /* A subscription in the same process hears of both publishers. */
     id = add_endpoint(&a, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/a");
-    expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 1, AGNOCAST_NOTICE_HAS_MQUEUE,
+    expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 1, 0,
                   "/a");
-    expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &a, 0, AGNOCAST_NOTICE_HAS_MQUEUE,
+    expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &a, 0, 0,
                   "/a");
     assert_same_eventfd(&r, a.efd);
     expect_ok(&a, id);
@@ -687,7 +687,7 @@ static void test_broker_drops_a_client_that_does_not_read(void **state)
     peer_register(&sub, 0);
     expect_ok(&sub, add_endpoint(&sub, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/flood"));
     peer_open(fx, &pub);
-    peer_register(&pub, AGNOCAST_REGISTER_HAS_MQUEUE);
+    peer_register(&pub, 0);
     /* Each round sends `sub` two notices it never reads; its queue overflows at some point. */
     memset(&q, 0, sizeof(q));
     for (int i = 0; i < 6000 && total > 1; i++) {

@@ -88,6 +88,15 @@ static size_t list_sample(uint16_t kind, unsigned char *p)
         list->count = 3;
         return sizeof(*list) + 3 * sizeof(*e);
     }
+    case AGNOCAST_MSG_RULE_LIST: {
+        struct agnocast_wire_rule_entry *e = entries;
+        strcpy(e[0].prefix, "/camera");
+        strcpy(e[0].publish, "alice,@video");
+        strcpy(e[0].subscribe, "*");
+        list->total = 1;
+        list->count = 1;
+        return sizeof(*list) + sizeof(*e);
+    }
     }
     return 0;
 }
@@ -116,13 +125,30 @@ ssize_t proto_sample_payload(uint16_t kind, void *payload, size_t cap)
         struct agnocast_wire_register *m = payload;
         m->pool_size = SAMPLE_POOL;
         m->want_base = SAMPLE_BASE;
-        m->flags = AGNOCAST_REGISTER_HAS_MQUEUE;
+        m->flags = AGNOCAST_REGISTER_GROW;
         return sizeof(*m);
     }
     case AGNOCAST_MSG_REGISTER_REPLY: {
         struct agnocast_wire_register_reply *m = payload;
         m->base = SAMPLE_BASE;
         m->size = SAMPLE_POOL;
+        m->pid = 1001;
+        return sizeof(*m);
+    }
+    case AGNOCAST_MSG_ATTACH_SEGMENT:
+    case AGNOCAST_MSG_NOTICE_AREA_ADDED:
+    case AGNOCAST_MSG_SEGMENT_REPLY: {
+        struct agnocast_wire_segment *m = payload;
+        m->pid = kind == AGNOCAST_MSG_ATTACH_SEGMENT ? 0 : 1002;
+        m->area = kind == AGNOCAST_MSG_NOTICE_AREA_ADDED ? 2 : 0;
+        m->base = SAMPLE_BASE;
+        m->size = SAMPLE_POOL;
+        return sizeof(*m);
+    }
+    case AGNOCAST_MSG_GET_SEGMENT: {
+        struct agnocast_wire_segment_query *m = payload;
+        m->pid = 1002;
+        m->area = 1;
         return sizeof(*m);
     }
     case AGNOCAST_MSG_REPORT_OCCUPIED: {
@@ -162,11 +188,11 @@ ssize_t proto_sample_payload(uint16_t kind, void *payload, size_t cap)
         notice_fill(
             payload, 1001, 4,
             qos_make(5, AGNOCAST_DURABILITY_TRANSIENT_LOCAL, AGNOCAST_RELIABILITY_RELIABLE, 0),
-            AGNOCAST_NOTICE_ANNOUNCE | AGNOCAST_NOTICE_HAS_MQUEUE, "/chatter");
+            AGNOCAST_NOTICE_ANNOUNCE, "/chatter");
         return sizeof(struct agnocast_wire_notice_endpoint);
     case AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED:
         /* Removal notices may leave the QoS zero; the sample does. */
-        notice_fill(payload, 1001, 4, qos_make(0, 0, 0, 0), AGNOCAST_NOTICE_HAS_MQUEUE, "/chatter");
+        notice_fill(payload, 1001, 4, qos_make(0, 0, 0, 0), 0, "/chatter");
         return sizeof(struct agnocast_wire_notice_endpoint);
     case AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED:
         notice_fill(
@@ -178,7 +204,7 @@ ssize_t proto_sample_payload(uint16_t kind, void *payload, size_t cap)
         notice_fill(
             payload, 1002, 3,
             qos_make(10, AGNOCAST_DURABILITY_TRANSIENT_LOCAL, AGNOCAST_RELIABILITY_RELIABLE, 1),
-            AGNOCAST_NOTICE_HAS_MQUEUE, "/chatter");
+            0, "/chatter");
         return sizeof(struct agnocast_wire_notice_endpoint);
     case AGNOCAST_MSG_NOTICE_PROCESS_GONE: {
         struct agnocast_wire_notice_process *m = payload;
@@ -186,9 +212,10 @@ ssize_t proto_sample_payload(uint16_t kind, void *payload, size_t cap)
         return sizeof(*m);
     }
     case AGNOCAST_MSG_LIST_TOPICS:
-    case AGNOCAST_MSG_LIST_PROCESSES: {
+    case AGNOCAST_MSG_LIST_PROCESSES:
+    case AGNOCAST_MSG_LIST_RULES: {
         struct agnocast_wire_query *m = payload;
-        m->start = kind == AGNOCAST_MSG_LIST_TOPICS ? 0 : 5;
+        m->start = kind == AGNOCAST_MSG_LIST_PROCESSES ? 5 : 0;
         return sizeof(*m);
     }
     case AGNOCAST_MSG_TOPIC_INFO: {
@@ -203,6 +230,7 @@ ssize_t proto_sample_payload(uint16_t kind, void *payload, size_t cap)
     case AGNOCAST_MSG_TOPIC_INFO_REPLY:
     case AGNOCAST_MSG_PROCESS_LIST:
     case AGNOCAST_MSG_STATS_REPLY:
+    case AGNOCAST_MSG_RULE_LIST:
         return (ssize_t)list_sample(kind, p);
     case AGNOCAST_MSG_ERROR: {
         struct agnocast_wire_error *m = payload;

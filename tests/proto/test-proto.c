@@ -677,7 +677,10 @@ static void test_proto_decode_rejects_unknown_flags(void **state)
     assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), 0);
     reg->flags = 0x8;
     assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), -EBADMSG);
-    reg->flags = 0x80000000u | AGNOCAST_REGISTER_HAS_MQUEUE;
+    reg->flags = 0x80000000u;
+    assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), -EBADMSG);
+    /* Retired in version 3: a client that still offers an mqueue is refused. */
+    reg->flags = AGNOCAST_REGISTER_RETIRED_HAS_MQUEUE;
     assert_int_equal(decode_sample_mutated(AGNOCAST_MSG_REGISTER_PROCESS, len), -EBADMSG);
 
     static const uint16_t notices[] = {
@@ -686,8 +689,10 @@ static void test_proto_decode_rejects_unknown_flags(void **state)
     for (size_t i = 0; i < 4; i++) {
         len = sample(notices[i]);
         struct agnocast_wire_notice_endpoint *n = (void *)payload_buf.bytes;
-        n->flags = AGNOCAST_NOTICE_HAS_MQUEUE;
+        n->flags = 0;
         assert_int_equal(decode_sample_mutated(notices[i], len), 0);
+        n->flags = AGNOCAST_NOTICE_RETIRED_HAS_MQUEUE;
+        assert_int_equal(decode_sample_mutated(notices[i], len), -EBADMSG);
         n->flags = 0x4;
         assert_int_equal(decode_sample_mutated(notices[i], len), -EBADMSG);
         /* ANNOUNCE means something on SUBSCRIBER_ADDED only. */
