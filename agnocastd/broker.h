@@ -36,7 +36,6 @@ struct broker {
     struct state *state;     /* the persisted range table and restart reservations */
     GHashTable *clients;     /* struct client * set */
     GHashTable *uid_conns;   /* uid -> open connections of that uid */
-    GHashTable *warned_uids; /* uids whose names we could not remove (logged once each) */
     uint64_t requests[BROKER_KIND_SLOTS]; /* frames received, by kind */
 };
 

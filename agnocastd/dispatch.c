@@ -18,6 +18,7 @@ struct handler {
 static const struct handler handlers[] = {
     {AGNOCAST_MSG_HELLO, false, session_hello},
     {AGNOCAST_MSG_REGISTER_PROCESS, false, session_register},
+    {AGNOCAST_MSG_ATTACH_SEGMENT, true, session_attach},
     {AGNOCAST_MSG_REPORT_OCCUPIED, true, session_report_occupied},
     {AGNOCAST_MSG_ADD_PUBLISHER, true, endpoint_add_publisher},
     {AGNOCAST_MSG_REMOVE_PUBLISHER, true, endpoint_remove_publisher},
@@ -27,6 +28,7 @@ static const struct handler handlers[] = {
     {AGNOCAST_MSG_TOPIC_INFO, false, query_topic_info},
     {AGNOCAST_MSG_LIST_PROCESSES, false, query_list_processes},
     {AGNOCAST_MSG_STATS, false, query_stats},
+    {AGNOCAST_MSG_GET_SEGMENT, false, query_get_segment},
 };
 
 static const struct handler *handler_for(uint16_t kind)

@@ -7,6 +7,7 @@
 #include "agnocast-proto.h"
 
 struct client;
+struct reg_process;
 
 /*
  * A request handler: sends its reply and returns 0, or returns a negative errno with *why set
@@ -23,6 +24,12 @@ void dispatch_frame(struct client *c, const void *buf, size_t len, int *fds, int
 int session_hello(struct client *c, const struct agnocast_frame *f, int *fds, int nfds, char **why);
 int session_register(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                      char **why);
+int session_attach(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                   char **why);
+int query_get_segment(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                      char **why);
+/* Sends `to` growth area `area` (1..) of `owner` with its descriptor (NOTICE_AREA_ADDED). */
+void session_send_area(struct reg_process *to, struct reg_process *owner, unsigned area);
 int session_report_occupied(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                             char **why);
 int endpoint_add_publisher(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,

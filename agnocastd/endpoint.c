@@ -9,11 +9,18 @@
 #include "dispatch.h"
 #include "registry.h"
 
-/* Sends `to` a notice describing endpoint `about` (with its process's segment). */
+/*
+ * Sends `to` a notice describing endpoint `about`, with the descriptors its kind carries:
+ * SUBSCRIBER_ADDED the subscriber's doorbell and segment (the publisher wakes it and scans its
+ * holds), PUBLISHER_ADDED the publisher's segment then one NOTICE_AREA_ADDED per growth area.
+ * Only the broker writes a client's socket: a notice is authentic by where it comes from.
+ */
 static void notice(struct reg_process *to, uint16_t kind, const struct reg_endpoint *about,
-                   uint32_t flags, int fd)
+                   uint32_t flags)
 {
     struct agnocast_wire_notice_endpoint n;
+    struct reg_process *p = about->proc;
+    int fds[2] = {-1, -1}, nfds = 0;
 
     memset(&n, 0, sizeof(n));
     n.pid = (uint32_t)about->proc->pid;
@@ -23,13 +30,17 @@ static void notice(struct reg_process *to, uint16_t kind, const struct reg_endpo
     n.seg_size = about->proc->size;
     n.flags = flags;
     g_strlcpy(n.topic, about->topic->name, sizeof(n.topic));
-    client_send(to->owner, kind, 0, &n, sizeof(n), fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
-}
-
-static uint32_t mqueue_flag(const struct reg_process *p)
-{
-    (void)p;
-    return 0;
+    if (kind == AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED) {
+        fds[nfds++] = p->eventfd;
+        fds[nfds++] = p->area_fd[0];
+    } else if (kind == AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED) {
+        fds[nfds++] = p->area_fd[0];
+    }
+    client_send(to->owner, kind, 0, &n, sizeof(n), nfds > 0 ? fds : NULL, nfds);
+    if (kind == AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED && to != p)
+        for (unsigned a = 1; a <= p->nareas; a++)
+            if (p->area_fd[a] >= 0)
+                session_send_area(to, p, a);
 }
 
 static void reply_ok(struct client *c, uint32_t request_id)
@@ -49,6 +60,13 @@ static int add_endpoint(struct client *c, const struct agnocast_frame *f, bool i
     if (!agnocast_topic_name_valid(req->topic) || agnocast_qos_validate(&req->qos) < 0) {
         *why = g_strdup("the topic name or QoS is invalid");
         return -EINVAL;
+    }
+    /* Peers get the segment from us: it must be here before anyone is told of the endpoint. */
+    if (c->proc->area_fd[0] < 0) {
+        *why = g_strdup_printf("process %d has not attached its segment: send ATTACH_SEGMENT "
+                               "with its memfd first",
+                               (int)c->pid);
+        return -EPROTO;
     }
     if (g_hash_table_size(c->proc->pubs) + g_hash_table_size(c->proc->subs) >=
         c->broker->cfg.max_endpoints) {
@@ -94,16 +112,16 @@ int endpoint_add_publisher(struct client *c, const struct agnocast_frame *f, int
     /* The publisher must learn every subscriber before its first publish: before the reply. */
     for (guint i = 0; i < subs->len; i++) {
         struct reg_endpoint *sub = subs->pdata[i];
-        notice(c->proc, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, sub,
-               AGNOCAST_NOTICE_ANNOUNCE | mqueue_flag(sub->proc), sub->proc->eventfd);
+        notice(c->proc, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, sub, AGNOCAST_NOTICE_ANNOUNCE);
     }
-    /* Processes without an mqueue cannot hear the publisher's announcement: relay it. */
+    /* Each other subscriber process once (the publisher's own learns it from the ANNOUNCE). It
+     * reads the ring only after the publisher lists it in accepted_pids. */
     told = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_hash_table_add(told, c->proc);
     for (guint i = 0; i < subs->len; i++) {
         struct reg_endpoint *sub = subs->pdata[i];
-        if (mqueue_flag(sub->proc) != 0 || !g_hash_table_add(told, sub->proc))
-            continue;
-        notice(sub->proc, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, pub, 0, -1);
+        if (g_hash_table_add(told, sub->proc))
+            notice(sub->proc, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, pub, 0);
     }
     g_hash_table_destroy(told);
     reply_ok(c, f->request_id);
@@ -123,7 +141,7 @@ int endpoint_add_subscription(struct client *c, const struct agnocast_frame *f, 
     pubs = sub->topic->pubs;
     for (guint i = 0; i < pubs->len; i++) {
         struct reg_endpoint *pub = pubs->pdata[i];
-        notice(c->proc, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, pub, mqueue_flag(pub->proc), -1);
+        notice(c->proc, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, pub, 0);
     }
     /* Each publishing process once: the notice names the subscription, not a publisher. */
     told = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -131,8 +149,7 @@ int endpoint_add_subscription(struct client *c, const struct agnocast_frame *f, 
         struct reg_endpoint *pub = pubs->pdata[i];
         if (!g_hash_table_add(told, pub->proc))
             continue;
-        notice(pub->proc, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, sub, mqueue_flag(sub->proc),
-               c->proc->eventfd);
+        notice(pub->proc, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, sub, 0);
     }
     g_hash_table_destroy(told);
     reply_ok(c, f->request_id);
@@ -147,7 +164,7 @@ static void notice_removed(GPtrArray *others, uint16_t kind, const struct reg_en
     for (guint i = 0; i < others->len; i++) {
         struct reg_endpoint *o = others->pdata[i];
         if (g_hash_table_add(told, o->proc))
-            notice(o->proc, kind, gone, 0, -1);
+            notice(o->proc, kind, gone, 0);
     }
     g_hash_table_destroy(told);
 }

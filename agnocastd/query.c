@@ -96,3 +96,33 @@ int query_stats(struct client *c, const struct agnocast_frame *f, int *fds, int 
               sizeof(struct agnocast_wire_stats_entry));
     return 0;
 }
+
+/*
+ * A read-only view of a process's pool area for tools (agnocastctl reads counters and messages
+ * in place). Whoever may connect may read what members publish (docs/security.md); the
+ * descriptor is sealed, so the view cannot write or shrink the owner's memory.
+ */
+int query_get_segment(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                      char **why)
+{
+    const struct agnocast_wire_segment_query *q = f->payload;
+    struct reg_process *proc = registry_process_find(c->broker->reg, (pid_t)q->pid);
+    struct agnocast_wire_segment r;
+
+    if (proc == NULL) {
+        *why = g_strdup_printf("no process %u is registered", q->pid);
+        return -ENOENT;
+    }
+    if (q->area > proc->nareas || proc->area_fd[q->area] < 0) {
+        *why = g_strdup_printf("process %u has no attached area %u", q->pid, q->area);
+        return -ENOENT;
+    }
+    memset(&r, 0, sizeof(r));
+    r.pid = q->pid;
+    r.area = q->area;
+    r.base = q->area == 0 ? proc->base : proc->areas[q->area - 1];
+    r.size = q->area == 0 ? proc->size : proc->area_sizes[q->area - 1];
+    client_send(c, AGNOCAST_MSG_SEGMENT_REPLY, f->request_id, &r, sizeof(r),
+                &proc->area_fd[q->area], 1);
+    return 0;
+}

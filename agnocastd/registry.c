@@ -39,6 +39,9 @@ static void process_free(gpointer p)
     g_hash_table_destroy(proc->subs);
     if (proc->eventfd >= 0)
         close(proc->eventfd);
+    for (guint i = 0; i < G_N_ELEMENTS(proc->area_fd); i++)
+        if (proc->area_fd[i] >= 0)
+            close(proc->area_fd[i]);
     g_free(proc);
 }
 
@@ -75,6 +78,8 @@ int registry_process_add(struct registry *reg, pid_t pid, uid_t uid, uint64_t ba
     proc->size = size;
     proc->flags = flags;
     proc->eventfd = eventfd;
+    for (guint i = 0; i < G_N_ELEMENTS(proc->area_fd); i++)
+        proc->area_fd[i] = -1;
     proc->owner = owner;
     proc->pubs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     proc->subs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);

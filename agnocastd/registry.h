@@ -20,6 +20,9 @@ struct reg_process {
     uint32_t flags;     /* AGNOCAST_REGISTER_* */
     uint64_t starttime; /* /proc/PID/stat start time, kept in the state file; 0 if unknown */
     int eventfd;        /* its doorbell; owned (closed) by the registry, -1 if none */
+    /* Its pool's memfds (ATTACH_SEGMENT): [0] the segment, [n] growth area n; owned (closed) by
+     * the registry, -1 until attached. Handed to the peers it shares a topic with. */
+    int area_fd[AGNOCAST_AREAS_MAX];
     void *owner;        /* the connection it came on; the registry never looks inside */
     GHashTable *pubs;   /* index -> struct reg_endpoint */
     GHashTable *subs;   /* index -> struct reg_endpoint */
@@ -27,8 +30,9 @@ struct reg_process {
      * everyone until it leaves, so it is never handed the same one again. */
     uint64_t quarantine[8];
     unsigned nquarantine;
-    /* Growth areas of its pool (REGISTER_PROCESS with GROW), in order: /agnocast@PID.1, ... */
+    /* Growth areas of its pool (REGISTER_PROCESS with GROW), in order: area 1, 2, ... */
     uint64_t areas[15];
+    uint64_t area_sizes[15];
     unsigned nareas;
     /* Ranges occupied in its address space that a peer's segment could not be mapped into
      * (REPORT_OCCUPIED): new ranges are kept clear of them while it lives. Oldest dropped. */
@@ -60,7 +64,7 @@ void registry_free(struct registry *reg);
 int registry_process_add(struct registry *reg, pid_t pid, uid_t uid, uint64_t base, uint64_t size,
                          uint32_t flags, int eventfd, void *owner, struct reg_process **out);
 struct reg_process *registry_process_find(struct registry *reg, pid_t pid);
-/* Removes a process with all its endpoints (and topics left empty), closes its eventfd. */
+/* Removes a process with all its endpoints (and topics left empty), closes its descriptors. */
 void registry_process_remove(struct registry *reg, struct reg_process *proc);
 /* Other processes that have an endpoint on a topic where `proc` has one, sorted by pid. */
 GPtrArray *registry_process_peers(struct registry *reg, struct reg_process *proc);

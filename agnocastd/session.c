@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -167,13 +169,15 @@ static int grow(struct client *c, const struct agnocast_wire_register *req, uint
     rc = alloc_clear(b, size, req->want_base, &base);
     if (rc < 0)
         return range_error(b, rc, size, req->want_base, why);
-    proc->areas[proc->nareas++] = base;
+    proc->areas[proc->nareas] = base;
+    proc->area_sizes[proc->nareas++] = size;
     g_message("process %d: pool grew by 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
               "x (area %u)",
               (int)c->pid, base, base + size, proc->nareas);
     memset(&r, 0, sizeof(r));
     r.base = base;
     r.size = size;
+    r.pid = (uint32_t)c->pid;
     client_send(c, AGNOCAST_MSG_REGISTER_REPLY, request_id, &r, sizeof(r), NULL, 0);
     return 0;
 }
@@ -188,8 +192,10 @@ static int relocate(struct client *c, uint32_t request_id, char **why)
     uint64_t base;
     int rc;
 
-    if (g_hash_table_size(proc->pubs) + g_hash_table_size(proc->subs) > 0) {
-        *why = g_strdup_printf("process %d has endpoints: its pool cannot move any more",
+    if (g_hash_table_size(proc->pubs) + g_hash_table_size(proc->subs) > 0 ||
+        proc->area_fd[0] >= 0) {
+        *why = g_strdup_printf("process %d has attached its segment: its pool cannot move any "
+                               "more",
                                (int)c->pid);
         return -EBUSY;
     }
@@ -211,6 +217,7 @@ static int relocate(struct client *c, uint32_t request_id, char **why)
     memset(&r, 0, sizeof(r));
     r.base = base;
     r.size = proc->size;
+    r.pid = (uint32_t)c->pid;
     client_send(c, AGNOCAST_MSG_REGISTER_REPLY, request_id, &r, sizeof(r), NULL, 0);
     return 0;
 }
@@ -280,11 +287,103 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
     g_message("process %d (uid %u) %s: range 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
               "x (%.1f MiB)%s",
               (int)c->pid, (unsigned)c->uid, claimed ? "re-registered its range" : "registered",
-              base, base + size, (double)size / (1024.0 * 1024.0),
-              "");
+              base, base + size, (double)size / (1024.0 * 1024.0), "");
     memset(&r, 0, sizeof(r));
     r.base = base;
     r.size = size;
+    r.pid = (uint32_t)c->pid;
     client_send(c, AGNOCAST_MSG_REGISTER_REPLY, f->request_id, &r, sizeof(r), NULL, 0);
+    return 0;
+}
+
+/*
+ * A pool area's descriptor must be a memfd the client cannot shrink, grow or write through
+ * any new mapping (AGNOCAST_SEGMENT_SEALS), exactly the size of its range: then handing it to
+ * a peer gives that peer a read-only view nobody can pull out from under its mapping.
+ */
+static int check_area_fd(int fd, uint64_t size, char **why)
+{
+    struct stat st;
+    int seals = fcntl(fd, F_GET_SEALS);
+
+    if (seals < 0 || (seals & AGNOCAST_SEGMENT_SEALS) != AGNOCAST_SEGMENT_SEALS) {
+        *why = g_strdup_printf("the descriptor is not a memfd sealed with F_SEAL_SEAL, "
+                               "F_SEAL_SHRINK, F_SEAL_GROW and F_SEAL_FUTURE_WRITE (seals 0x%x); "
+                               "peers could not trust it",
+                               seals < 0 ? 0 : seals);
+        return -EINVAL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+        *why = g_strdup_printf("the memfd has %lld bytes, its range %" G_GUINT64_FORMAT,
+                               (long long)st.st_size, size);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Sends `to` one growth area of `owner` with its descriptor. */
+void session_send_area(struct reg_process *to, struct reg_process *owner, unsigned area)
+{
+    struct agnocast_wire_segment n = {
+        .pid = (uint32_t)owner->pid,
+        .area = area,
+        .base = owner->areas[area - 1],
+        .size = owner->area_sizes[area - 1],
+    };
+
+    client_send(to->owner, AGNOCAST_MSG_NOTICE_AREA_ADDED, 0, &n, sizeof(n),
+                &owner->area_fd[area], 1);
+}
+
+int session_attach(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                   char **why)
+{
+    const struct agnocast_wire_segment *req = f->payload;
+    struct reg_process *proc = c->proc;
+    struct agnocast_wire_ok ok = {0};
+    uint64_t base = req->area == 0 ? proc->base : 0, size = req->area == 0 ? proc->size : 0;
+    int rc;
+
+    if (req->area > proc->nareas) {
+        *why = g_strdup_printf("process %d has no growth area %u (it has %u)", (int)c->pid,
+                               req->area, proc->nareas);
+        return -EINVAL;
+    }
+    if (req->area > 0) {
+        base = proc->areas[req->area - 1];
+        size = proc->area_sizes[req->area - 1];
+    }
+    if (req->base != base || req->size != size) {
+        *why = g_strdup_printf("area %u of process %d is 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
+                               " bytes), not 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
+                               " bytes)",
+                               req->area, (int)c->pid, base, size, req->base, req->size);
+        return -EINVAL;
+    }
+    if (proc->area_fd[req->area] >= 0) {
+        *why = g_strdup_printf("area %u of process %d is already attached", req->area,
+                               (int)c->pid);
+        return -EALREADY;
+    }
+    if (nfds != 1) {
+        *why = g_strdup_printf("ATTACH_SEGMENT carries exactly one descriptor, the area's memfd; "
+                               "it came with %d",
+                               nfds);
+        return -EINVAL;
+    }
+    if ((rc = check_area_fd(fds[0], size, why)) < 0)
+        return rc;
+    proc->area_fd[req->area] = fds[0];
+    fds[0] = -1;
+    g_debug("process %d attached area %u", (int)c->pid, req->area);
+    /* Subscribers that already read this process learn of the new area now; a message in it
+     * waits for them until then (docs/design.md, pool growth). */
+    if (req->area > 0) {
+        GPtrArray *peers = registry_process_peers(c->broker->reg, proc);
+        for (guint i = 0; i < peers->len; i++)
+            session_send_area(peers->pdata[i], proc, req->area);
+        g_ptr_array_free(peers, TRUE);
+    }
+    client_send(c, AGNOCAST_MSG_OK, f->request_id, &ok, sizeof(ok), NULL, 0);
     return 0;
 }

@@ -83,6 +83,10 @@ struct agn_peer {
     size_t size;
     uint64_t area_base[AGN_MAX_AREAS]; /* its growth areas we have mapped (size 0: not) */
     uint64_t area_size[AGN_MAX_AREAS];
+    /* Growth areas the broker handed over (NOTICE_AREA_ADDED), not yet mapped: -1 if none. */
+    int area_fd[AGN_MAX_AREAS];
+    uint64_t area_fd_base[AGN_MAX_AREAS];
+    uint64_t area_fd_size[AGN_MAX_AREAS];
     int doorbell;        /* its eventfd, to wake it; -1 if none */
     unsigned refs;       /* sources + wake targets that use it */
     unsigned holds;      /* our holds on messages in its segment */
@@ -153,21 +157,13 @@ struct agnocast_message {
     uintptr_t lo, hi; /* the publisher's heap */
 };
 
-#define AGN_MAX_ANNOUNCEMENTS 64
-
-/* A new publisher to announce on a subscriber process's mqueue (sent off the lock). */
-struct agn_announcement {
-    pid_t to;
-    struct agnocast_wire_notice_endpoint notice;
-};
-
 struct agnocast_context {
-    pid_t pid;
+    pid_t pid;     /* as the broker knows it (its namespace): our id in every registry */
+    pid_t os_pid;  /* getpid() when the context was made */
     unsigned fork_generation; /* see agn_context_forked() */
     char socket_path[108];
     int sock;      /* broker connection */
     int doorbell;  /* own eventfd */
-    int mq;        /* own mqueue, -1 if the system refused one */
     int epoll;     /* the control thread's */
     int stop_pipe[2];
     pthread_t thread;
@@ -179,6 +175,8 @@ struct agnocast_context {
     /* own segment */
     struct agn_seg_header *seg;
     size_t seg_size;
+    int seg_fd;                   /* its sealed memfd, handed to the broker again after a restart */
+    int area_fd[AGN_MAX_AREAS];   /* the growth areas' memfds, -1 unused */
     struct agn_pool pool;
     uint64_t pool_limit; /* total bytes growth may reach ($MEMPOOL_MAX_SIZE) */
     pthread_mutex_t grow_lock; /* one growth at a time */
@@ -196,8 +194,6 @@ struct agnocast_context {
 
     /* everything below: under lock */
     pthread_mutex_t lock;
-    struct agn_announcement announcements[AGN_MAX_ANNOUNCEMENTS]; /* control thread sends */
-    unsigned nannouncements;
     struct agnocast_wire_range occupied[8]; /* to report to the broker (control thread) */
     unsigned noccupied;
     uintptr_t retired;  /* messages out of their rings that someone still holds */
@@ -228,32 +224,43 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
                        size_t len, const int *fds, int nfds, struct agnocast_frame *reply);
 /* Handles one frame from the broker on the control thread; returns -errno when it is gone. */
 int agn_broker_read(struct agnocast_context *ctx);
+/* REGISTER_PROCESS; the first one also learns our pid as the broker knows it (ctx->pid). */
 int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64_t want_base,
                         uint32_t flags, uint64_t *base, uint64_t *size);
+/* ATTACH_SEGMENT: hands the broker the memfd of area `area` (0: the segment) at base/size. */
+int agn_broker_attach(struct agnocast_context *ctx, uint32_t area, uint64_t base, uint64_t size,
+                      int fd);
 /* Control thread, broker lost: connects again and re-registers the range and every endpoint. */
 int agn_broker_reconnect(struct agnocast_context *ctx);
 /* Control thread: tells the broker of peers' ranges found occupied here (no reply awaited). */
 void agn_broker_report_occupied(struct agnocast_context *ctx);
 
 /* ---- segment.c ---- */
+/* Creates the own segment (a sealed memfd) mapped at base; the broker gets it separately. */
 int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t size);
 void agn_segment_destroy(struct agnocast_context *ctx);
-/* Maps a peer's segment read-only at its address and checks its header. */
-int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size);
+/* Maps a peer's segment, from the descriptor the broker handed over, read-only at its address
+ * and checks its header. The descriptor stays the caller's. */
+int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd);
 void agn_segment_unmap_peer(uint64_t base, uint64_t size);
 /* Pool growth: another range from the broker, its segment, published in our header, added to
  * the allocator. `need` bytes must fit. */
 int agn_segment_grow(struct agnocast_context *ctx, size_t need);
 /* Re-claims the growth areas after a broker restart. */
 int agn_segment_reclaim_areas(struct agnocast_context *ctx);
-/* Whether [addr, addr+len) lies in a growth area of the segment at `h`, mapping the area
- * read-only first for a peer (pid != own). */
-bool agn_segment_area_check(struct agnocast_context *ctx, struct agn_peer *peer, uint64_t addr,
-                            uint64_t len);
+/* Whether [addr, addr+len) lies in a growth area of the own segment or of a peer's: 1 yes
+ * (mapped read-only first for a peer), 0 no, -EAGAIN in an area the peer declared whose
+ * descriptor the broker has not handed over yet (ask again after the next notice). */
+int agn_segment_area_check(struct agnocast_context *ctx, struct agn_peer *peer, uint64_t addr,
+                           uint64_t len);
 
 /* ---- peer.c (under ctx->lock) ---- */
+/* The peer record for `pid`; on first use its segment is mapped from `fd` (the caller's). */
 struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base,
-                              uint64_t size, int *err);
+                              uint64_t size, int fd, int *err);
+/* A growth area of a peer handed over by the broker; takes `fd`. */
+void agn_peer_area_added(struct agnocast_context *ctx, const struct agnocast_wire_segment *a,
+                         int fd);
 struct agn_peer *agn_peer_find(struct agnocast_context *ctx, pid_t pid);
 void agn_peer_accept(struct agnocast_context *ctx, struct agn_peer *peer);
 void agn_peer_unref(struct agnocast_context *ctx, struct agn_peer *peer);
@@ -261,11 +268,10 @@ void agn_peer_maybe_release(struct agnocast_context *ctx, struct agn_peer *peer)
 void agn_peer_gone(struct agnocast_context *ctx, struct agn_peer *peer);
 bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr);
 
-/* ---- notice.c: control notices (broker socket and mqueue) ---- */
-void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *frame, int fd);
-void agn_notice_read_mqueue(struct agnocast_context *ctx);
-/* Control thread, without ctx->lock: sends the queued publisher announcements. */
-void agn_notice_flush_announcements(struct agnocast_context *ctx);
+/* ---- notice.c: control notices from the broker (the only writer of our socket) ---- */
+/* Handles one notice under ctx->lock; takes the descriptors (fds[i] set to -1 when kept). */
+void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *frame, int *fds,
+                       int nfds);
 /* A peer process is gone (notice, or found dead while the broker was away). Under ctx->lock. */
 void agn_notice_process_gone(struct agnocast_context *ctx, pid_t pid);
 
@@ -276,8 +282,9 @@ void agn_publisher_remove_target(struct agnocast_publisher *pub, pid_t pid, uint
                                  bool all);
 /* Frees retired messages nobody holds any more (under ctx->lock). */
 void agn_reclaim(struct agnocast_context *ctx);
+/* `fd`: the publisher's segment (the caller's), -1 for the own process. */
 void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
-                                 const struct agnocast_wire_notice_endpoint *n);
+                                 const struct agnocast_wire_notice_endpoint *n, int fd);
 void agn_subscription_remove_source(struct agnocast_subscription *sub, pid_t pid,
                                     uint32_t index, bool all);
 void agn_doorbell_ring(int fd);

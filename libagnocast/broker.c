@@ -8,17 +8,60 @@
 #include <time.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agnocast-internal.h"
 
+/* The name of group `gid` from /etc/group, without NSS: this library must not allocate (it may
+ * run inside malloc under the heap hook). "gid N" when it is not there. */
+static void group_name(gid_t gid, char *out, size_t cap)
+{
+    static _Thread_local char buf[16384];
+    int fd = open("/etc/group", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+    if (fd >= 0)
+        close(fd);
+    snprintf(out, cap, "gid %u", (unsigned)gid);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    for (char *line = buf; line;) {
+        char *next = strchr(line, '\n'), *c1, *c2;
+        if (next)
+            *next++ = '\0';
+        c1 = strchr(line, ':');
+        c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (c1 && c2 && strtoul(c2 + 1, NULL, 10) == gid && c2[1] >= '0' && c2[1] <= '9') {
+            size_t len = (size_t)(c1 - line) < cap - 1 ? (size_t)(c1 - line) : cap - 1;
+            memcpy(out, line, len);
+            out[len] = '\0';
+            return;
+        }
+        line = next;
+    }
+}
+
 static int fail_connect(const char *path, int err)
 {
-    if (err == -EACCES || err == -EPERM)
+    struct stat st;
+    char group[64];
+
+    if (err == -EACCES || err == -EPERM) {
+        if (stat(path, &st) < 0)
+            return agn_fail(err,
+                            "permission denied on the broker socket %s or its directory: ask "
+                            "its owner to let you in (the system service's group is "
+                            "`agnocast`), then log in again",
+                            path);
+        group_name(st.st_gid, group, sizeof(group));
         return agn_fail(err,
-                        "permission denied on the broker socket %s: join the group that owns it "
-                        "(`agnocast` for the system service) and log in again",
-                        path);
+                        "permission denied on the broker socket %s: it belongs to the group "
+                        "`%s`; join it (`sudo usermod -aG %s $USER`) and log in again",
+                        path, group, group);
+    }
     return agn_fail(err,
                     "no broker at %s (%s): start it with `systemctl start agnocastd` or "
                     "`agnocastd --socket %s &`, or point AGNOCAST_SOCKET at a running broker",
@@ -158,10 +201,11 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
             if (r == 0 && f.request_id == 0) {
                 /* A notice in between (re-registration makes the broker send them). */
                 pthread_mutex_lock(&ctx->lock);
-                agn_notice_handle(ctx, &f, nfd > 0 ? in_fds[0] : -1);
+                agn_notice_handle(ctx, &f, in_fds, nfd);
                 pthread_mutex_unlock(&ctx->lock);
-                for (int i = 1; i < nfd; i++)
-                    close(in_fds[i]);
+                for (int i = 0; i < nfd; i++)
+                    if (in_fds[i] >= 0)
+                        close(in_fds[i]);
                 continue;
             }
             for (int i = 0; i < nfd; i++)
@@ -212,14 +256,44 @@ int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64
         return agn_fail(-EPROTO, "unexpected reply %s to REGISTER_PROCESS",
                         agnocast_proto_kind_name(reply.kind));
     rr = reply.payload;
+    if (rr->pid == 0)
+        return agn_fail(-EPROTO, "the broker's REGISTER_REPLY names no process");
+    /* Our id everywhere (registries, accepted_pids, notices) is the broker's word: in another
+     * PID namespace getpid() means nothing to our peers. It cannot change once a segment says it. */
+    if (ctx->seg && (pid_t)rr->pid != ctx->pid)
+        return agn_fail(-EPROTO,
+                        "the broker knows this process as %u, but it registered as %d before: a "
+                        "broker in another PID namespace cannot take over",
+                        rr->pid, (int)ctx->pid);
+    ctx->pid = (pid_t)rr->pid;
     *base = rr->base;
     *size = rr->size;
     return 0;
 }
 
-/* Peers that died while no broker could tell us: their holds must stop pinning our memory. */
+int agn_broker_attach(struct agnocast_context *ctx, uint32_t area, uint64_t base, uint64_t size,
+                      int fd)
+{
+    struct agnocast_wire_segment req = {.area = area, .base = base, .size = size};
+    struct agnocast_frame reply;
+    int r;
+
+    r = agn_broker_request(ctx, AGNOCAST_MSG_ATTACH_SEGMENT, &req, sizeof(req), &fd, 1, &reply);
+    if (r < 0)
+        return r;
+    if (reply.kind != AGNOCAST_MSG_OK)
+        return agn_fail(-EPROTO, "unexpected reply %s to ATTACH_SEGMENT",
+                        agnocast_proto_kind_name(reply.kind));
+    return 0;
+}
+
+/* Peers that died while no broker could tell us: their holds must stop pinning our memory.
+ * Their ids are the broker's pids: kill() can only check them when we share its PID namespace
+ * (our id is our getpid()); in a container, dead peers are forgotten when the broker says so. */
 static void forget_dead_peers(struct agnocast_context *ctx)
 {
+    if (ctx->pid != ctx->os_pid)
+        return;
     pthread_mutex_lock(&ctx->lock);
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
         struct agn_peer *p = &ctx->peers[i];
@@ -283,6 +357,8 @@ int agn_broker_reconnect(struct agnocast_context *ctx)
     if (r == 0 && (base != (uint64_t)(uintptr_t)ctx->seg || size != ctx->seg_size))
         r = agn_fail(-EADDRINUSE, "the restarted broker gave another range (0x%llx)",
                      (unsigned long long)base);
+    if (r == 0)
+        r = agn_broker_attach(ctx, 0, base, size, ctx->seg_fd);
     if (r == 0)
         r = agn_segment_reclaim_areas(ctx);
     if (r == 0)
@@ -371,16 +447,13 @@ int agn_broker_read(struct agnocast_context *ctx)
         deliver_reply(ctx, in.bytes, (size_t)n, f.request_id);
     } else if (r == 0) {
         pthread_mutex_lock(&ctx->lock);
-        agn_notice_handle(ctx, &f, nfds > 0 ? fds[0] : -1);
+        agn_notice_handle(ctx, &f, fds, nfds);
         pthread_mutex_unlock(&ctx->lock);
-        nfds = nfds > 0 ? nfds - 1 : 0; /* the notice took the first descriptor */
-        for (int i = 0; i < nfds; i++)
-            close(fds[i + 1]);
-        return 0;
     } else {
         agn_log(AGNOCAST_LOG_WARNING, "dropping a malformed frame from the broker");
     }
     for (int i = 0; i < nfds; i++)
-        close(fds[i]);
+        if (fds[i] >= 0)
+            close(fds[i]);
     return 0;
 }

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <mqueue.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,40 +146,18 @@ static void *control_thread(void *arg)
                     backoff_ms = RECONNECT_FIRST_MS;
                     next_try = agn_now_ns() + RECONNECT_FIRST_MS * 1000000ull;
                 }
-            } else if (fd == ctx->mq) {
-                agn_notice_read_mqueue(ctx);
             }
         }
         if (backoff_ms > 0)
             try_reconnect(ctx, &backoff_ms, &next_try);
         else if (ctx->noccupied)
             agn_broker_report_occupied(ctx);
-        if (ctx->nannouncements)
-            agn_notice_flush_announcements(ctx);
         /* Messages released since the last publish go back to the pool. */
         pthread_mutex_lock(&ctx->lock);
         agn_reclaim(ctx);
         pthread_mutex_unlock(&ctx->lock);
     }
     return NULL;
-}
-
-static int open_mqueue(struct agnocast_context *ctx)
-{
-    struct mq_attr attr = {.mq_maxmsg = 8, .mq_msgsize = 512};
-    char name[64];
-
-    snprintf(name, sizeof(name), AGN_MQ_NAME_FMT, (int)ctx->pid);
-    mq_unlink(name); /* a dead process's leftover: our pid is unique among live ones */
-    ctx->mq = mq_open(name, O_RDONLY | O_CREAT | O_EXCL | O_NONBLOCK | O_CLOEXEC, 0620, &attr);
-    if (ctx->mq == (mqd_t)-1) {
-        ctx->mq = -1;
-        agn_log(AGNOCAST_LOG_WARNING,
-                "cannot create the notice queue %s (%s); taking notices over the broker "
-                "socket instead",
-                name, strerror(errno));
-    }
-    return 0;
 }
 
 static int add_epoll(struct agnocast_context *ctx, int fd)
@@ -207,7 +184,6 @@ static int start(struct agnocast_context *ctx)
         return agn_fail(-errno, "cannot create descriptors: %s", strerror(errno));
     if ((r = agn_broker_connect(ctx)) < 0)
         return r;
-    open_mqueue(ctx);
     if ((r = agn_broker_register(ctx, pool_size, 0, 0, &base, &size)) < 0)
         return r;
     /* The range may be taken in this process (a sanitizer, a big mapping): say so to the
@@ -221,11 +197,13 @@ static int start(struct agnocast_context *ctx)
     }
     if (r < 0)
         return r;
+    /* The segment has no name anywhere: the broker holds it for the peers it allows. */
+    if ((r = agn_broker_attach(ctx, 0, base, size, ctx->seg_fd)) < 0)
+        return r;
     /* Growth may take the pool to four times its first size unless told otherwise. */
     if (ctx->pool_limit == 0)
         ctx->pool_limit = 4 * size;
-    if ((r = add_epoll(ctx, ctx->sock)) < 0 || (r = add_epoll(ctx, ctx->stop_pipe[0])) < 0 ||
-        (ctx->mq >= 0 && (r = add_epoll(ctx, ctx->mq)) < 0))
+    if ((r = add_epoll(ctx, ctx->sock)) < 0 || (r = add_epoll(ctx, ctx->stop_pipe[0])) < 0)
         return agn_fail(r, "epoll: %s", strerror(-r));
     fcntl(ctx->sock, F_SETFL, fcntl(ctx->sock, F_GETFL) | O_NONBLOCK);
     r = pthread_create(&ctx->thread, NULL, control_thread, ctx);
@@ -239,8 +217,6 @@ static int start(struct agnocast_context *ctx)
 
 static void teardown(struct agnocast_context *ctx)
 {
-    char name[64];
-
     if (ctx->thread_started) {
         (void)!write(ctx->stop_pipe[1], "x", 1);
         pthread_join(ctx->thread, NULL);
@@ -256,13 +232,10 @@ static void teardown(struct agnocast_context *ctx)
             agn_segment_unmap_peer(p->base, p->size);
         }
     }
+    /* Nothing has a name: closing the connection is the whole goodbye, and the broker's
+     * clean-up has nothing of ours to remove but its own descriptors. */
     if (ctx->sock >= 0)
         close(ctx->sock);
-    if (ctx->mq >= 0) {
-        mq_close(ctx->mq);
-        snprintf(name, sizeof(name), AGN_MQ_NAME_FMT, (int)ctx->pid);
-        mq_unlink(name);
-    }
     agn_segment_destroy(ctx);
     for (int i = 0; i < 2; i++)
         if (ctx->stop_pipe[i] >= 0)
@@ -283,7 +256,7 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
     if (!ret)
         return agn_fail(-EINVAL, "agnocast_context_new: NULL argument");
     pthread_mutex_lock(&the_context_lock);
-    if (the_context && the_context->pid == getpid()) {
+    if (the_context && the_context->os_pid == getpid()) {
         pthread_mutex_unlock(&the_context_lock);
         return agn_fail(-EBUSY, "this process already has an agnocast context");
     }
@@ -294,9 +267,11 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
         return agn_fail(-ENOMEM, "cannot allocate the context");
     }
     pthread_once(&atfork_once, install_atfork);
-    ctx->pid = getpid();
+    ctx->pid = ctx->os_pid = getpid(); /* ctx->pid: the broker's word once registered */
     ctx->fork_generation = atomic_load(&fork_generation);
-    ctx->sock = ctx->doorbell = ctx->mq = ctx->epoll = -1;
+    ctx->sock = ctx->doorbell = ctx->epoll = ctx->seg_fd = -1;
+    for (int i = 0; i < AGN_MAX_AREAS; i++)
+        ctx->area_fd[i] = -1;
     ctx->stop_pipe[0] = ctx->stop_pipe[1] = -1;
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->request_lock, NULL);

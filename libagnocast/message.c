@@ -64,15 +64,19 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq)
         return 0;
-    if ((addr < src->lo || addr >= src->hi || size > src->hi - addr) &&
-        !agn_segment_area_check(ctx, src->peer, addr, size)) {
-        atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
-        agn_log(AGNOCAST_LOG_WARNING,
-                "dropping message %llu from process %d on %s: address 0x%llx size %llu lies "
-                "outside its segment",
-                (unsigned long long)seq, (int)src->pid, sub->topic, (unsigned long long)addr,
-                (unsigned long long)size);
-        return -EBADMSG;
+    if (addr < src->lo || addr >= src->hi || size > src->hi - addr) {
+        int in = agn_segment_area_check(ctx, src->peer, addr, size);
+        if (in == -EAGAIN)
+            return -EAGAIN;
+        if (in != 1) {
+            atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
+            agn_log(AGNOCAST_LOG_WARNING,
+                    "dropping message %llu from process %d on %s: address 0x%llx size %llu "
+                    "lies outside its segment",
+                    (unsigned long long)seq, (int)src->pid, sub->topic,
+                    (unsigned long long)addr, (unsigned long long)size);
+            return -EBADMSG;
+        }
     }
     msg = handle_alloc(ctx);
     if (!msg)
@@ -143,7 +147,7 @@ AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg
         return 1;
     /* A growth area of the publisher: the check may map it, which the lock guards. */
     pthread_mutex_lock(&msg->ctx->lock);
-    in = agn_segment_area_check(msg->ctx, msg->peer, p, len);
+    in = agn_segment_area_check(msg->ctx, msg->peer, p, len) == 1;
     pthread_mutex_unlock(&msg->ctx->lock);
     return in;
 }

@@ -1,113 +1,45 @@
-/* Control notices about peers, from the broker socket and from the own mqueue. */
+/*
+ * Control notices about peers. They come only from the broker, over our own connection: nobody
+ * else can write them, and the descriptors they carry (segments, doorbells) are what the broker
+ * decided we may have. There is no notice queue a peer could write into (docs/security.md).
+ */
 #include <errno.h>
 #include <fcntl.h>
-#include <mqueue.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agnocast-internal.h"
 
-/* Sends one announcement: NOTICE_PUBLISHER_ADDED on the subscriber process's mqueue (seed
- * flow 2). Never under ctx->lock: a full queue makes it wait up to a second. */
-static void announce_send(const struct agn_announcement *a)
-{
-    union {
-        uint64_t align;
-        unsigned char bytes[512];
-    } out;
-    struct timespec deadline;
-    char name[64];
-    ssize_t len;
-    mqd_t mq;
-
-    len = agnocast_proto_encode(out.bytes, sizeof(out.bytes), AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED,
-                                0, &a->notice, sizeof(a->notice));
-    if (len < 0)
-        return;
-    snprintf(name, sizeof(name), AGN_MQ_NAME_FMT, (int)a->to);
-    mq = mq_open(name, O_WRONLY | O_CLOEXEC);
-    if (mq == (mqd_t)-1) {
-        agn_log(AGNOCAST_LOG_WARNING, "cannot open %s to announce publisher %s: %s", name,
-                a->notice.topic, strerror(errno));
-        return;
-    }
-    /* The receiver's thread drains its queue at once; a full queue means it is stuck or dying. */
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 1;
-    if (mq_timedsend(mq, (const char *)out.bytes, (size_t)len, 0, &deadline) < 0)
-        agn_log(AGNOCAST_LOG_WARNING, "cannot announce publisher %s to process %d: %s",
-                a->notice.topic, (int)a->to, strerror(errno));
-    mq_close(mq);
-}
-
-/* Under ctx->lock: queues the announcement of `pub` to process `to` for the control thread. */
-static void announce(struct agnocast_context *ctx, struct agnocast_publisher *pub, pid_t to)
-{
-    struct agn_announcement a = {.to = to};
-
-    a.notice.pid = (uint32_t)ctx->pid;
-    a.notice.index = pub->index;
-    a.notice.qos = pub->qos;
-    a.notice.seg_base = (uint64_t)(uintptr_t)ctx->seg;
-    a.notice.seg_size = ctx->seg_size;
-    a.notice.flags = 0;
-    memcpy(a.notice.topic, pub->topic, sizeof(a.notice.topic));
-    if (ctx->nannouncements == AGN_MAX_ANNOUNCEMENTS) {
-        agn_log(AGNOCAST_LOG_WARNING, "too many publisher announcements at once; %d is told late",
-                (int)to);
-        announce_send(&a); /* rare: better late under the lock than never */
-        return;
-    }
-    ctx->announcements[ctx->nannouncements++] = a;
-}
-
-void agn_notice_flush_announcements(struct agnocast_context *ctx)
-{
-    static _Thread_local struct agn_announcement pending[AGN_MAX_ANNOUNCEMENTS];
-    unsigned n;
-
-    pthread_mutex_lock(&ctx->lock);
-    n = ctx->nannouncements;
-    memcpy(pending, ctx->announcements, n * sizeof(pending[0]));
-    ctx->nannouncements = 0;
-    pthread_mutex_unlock(&ctx->lock);
-    for (unsigned i = 0; i < n; i++)
-        announce_send(&pending[i]);
-}
-
+/* fds[0]: the subscriber's doorbell, fds[1]: its segment (ours to keep or close). */
 static void subscriber_added(struct agnocast_context *ctx,
-                             const struct agnocast_wire_notice_endpoint *n, int fd)
+                             const struct agnocast_wire_notice_endpoint *n, int *fds, int nfds)
 {
     pid_t pid = (pid_t)n->pid;
     struct agn_peer *peer = NULL;
     int err = 0;
 
     if (pid != ctx->pid) {
-        peer = agn_peer_get(ctx, pid, n->seg_base, n->seg_size, &err);
+        peer = agn_peer_get(ctx, pid, n->seg_base, n->seg_size, nfds > 1 ? fds[1] : -1, &err);
         if (!peer) {
             agn_log(AGNOCAST_LOG_WARNING, "cannot take subscriber %d on %s: %s", (int)pid,
                     n->topic, agnocast_last_error());
-            if (fd >= 0)
-                close(fd);
             return;
         }
-        if (peer->doorbell < 0 && fd >= 0) {
-            peer->doorbell = fd;
-            fd = -1;
+        if (peer->doorbell < 0 && nfds > 0 && fds[0] >= 0) {
+            peer->doorbell = fds[0];
+            fds[0] = -1;
         }
         agn_peer_accept(ctx, peer);
     }
-    if (fd >= 0)
-        close(fd);
 
     for (int i = 0; i < AGN_MAX_PUBS; i++) {
         struct agnocast_publisher *pub = &ctx->pubs[i];
         if (!pub->in_use || strcmp(pub->topic, n->topic) != 0)
             continue;
         agn_publisher_add_target(pub, peer, n->index);
-        /* An announced subscriber learns of the publisher being added, from that publisher. */
+        /* A subscriber in another process learns of the publisher from the broker; one of our
+         * own subscriptions learns it here. */
         if ((n->flags & AGNOCAST_NOTICE_ANNOUNCE) && pub == ctx->pending_pub) {
             if (pid == ctx->pid) {
                 struct agnocast_wire_notice_endpoint self = {0};
@@ -119,9 +51,7 @@ static void subscriber_added(struct agnocast_context *ctx,
                 memcpy(self.topic, pub->topic, sizeof(self.topic));
                 for (int s = 0; s < AGN_MAX_SUBS; s++)
                     if (ctx->subs[s].in_use && !strcmp(ctx->subs[s].topic, pub->topic))
-                        agn_subscription_add_source(&ctx->subs[s], ctx->pid, &self);
-            } else if (ctx->mq >= 0) {
-                announce(ctx, pub, pid);
+                        agn_subscription_add_source(&ctx->subs[s], ctx->pid, &self, -1);
             }
         }
     }
@@ -130,11 +60,11 @@ static void subscriber_added(struct agnocast_context *ctx,
 }
 
 static void publisher_added(struct agnocast_context *ctx,
-                            const struct agnocast_wire_notice_endpoint *n)
+                            const struct agnocast_wire_notice_endpoint *n, int fd)
 {
     for (int s = 0; s < AGN_MAX_SUBS; s++)
         if (ctx->subs[s].in_use && !strcmp(ctx->subs[s].topic, n->topic))
-            agn_subscription_add_source(&ctx->subs[s], (pid_t)n->pid, n);
+            agn_subscription_add_source(&ctx->subs[s], (pid_t)n->pid, n, fd);
     agn_doorbell_ring(ctx->doorbell);
 }
 
@@ -154,16 +84,25 @@ void agn_notice_process_gone(struct agnocast_context *ctx, pid_t pid)
     agn_reclaim(ctx);
 }
 
-void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *f, int fd)
+void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *f, int *fds,
+                       int nfds)
 {
     const struct agnocast_wire_notice_endpoint *n = f->payload;
 
     switch (f->kind) {
     case AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED:
-        subscriber_added(ctx, n, fd);
-        return;
+        subscriber_added(ctx, n, fds, nfds);
+        break;
     case AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED:
-        publisher_added(ctx, n);
+        publisher_added(ctx, n, nfds > 0 ? fds[0] : -1);
+        break;
+    case AGNOCAST_MSG_NOTICE_AREA_ADDED:
+        if (nfds > 0 && fds[0] >= 0) {
+            agn_peer_area_added(ctx, f->payload, fds[0]);
+            fds[0] = -1;
+            /* A message in that area may be waiting for it. */
+            agn_doorbell_ring(ctx->doorbell);
+        }
         break;
     case AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED:
         for (int i = 0; i < AGN_MAX_PUBS; i++)
@@ -181,28 +120,5 @@ void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame
     default:
         agn_log(AGNOCAST_LOG_DEBUG, "ignoring %s", agnocast_proto_kind_name(f->kind));
         break;
-    }
-    if (fd >= 0)
-        close(fd);
-}
-
-void agn_notice_read_mqueue(struct agnocast_context *ctx)
-{
-    static _Thread_local union {
-        uint64_t align;
-        unsigned char bytes[8192];
-    } buf;
-    struct agnocast_frame f;
-    ssize_t n;
-
-    while ((n = mq_receive(ctx->mq, (char *)buf.bytes, sizeof(buf.bytes), NULL)) > 0) {
-        if (agnocast_proto_decode(buf.bytes, (size_t)n, &f) < 0 ||
-            f.kind != AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED) {
-            agn_log(AGNOCAST_LOG_WARNING, "dropping a malformed notice from the mqueue");
-            continue;
-        }
-        pthread_mutex_lock(&ctx->lock);
-        publisher_added(ctx, f.payload);
-        pthread_mutex_unlock(&ctx->lock);
     }
 }

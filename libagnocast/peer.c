@@ -14,7 +14,7 @@ struct agn_peer *agn_peer_find(struct agnocast_context *ctx, pid_t pid)
 
 /* The peer record for `pid`, mapping its segment on first use. */
 struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base,
-                              uint64_t size, int *err)
+                              uint64_t size, int fd, int *err)
 {
     struct agn_peer *peer = agn_peer_find(ctx, pid);
     int r;
@@ -29,7 +29,7 @@ struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t 
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
         if (ctx->peers[i].in_use)
             continue;
-        r = agn_segment_map_peer(pid, base, size);
+        r = agn_segment_map_peer(pid, base, size, fd);
         if (r == -EEXIST && ctx->noccupied < 8) {
             /* Its range is taken in our address space: we cannot reach it, and nothing is
              * mapped over. The broker is told, so new ranges avoid this one. */
@@ -43,10 +43,30 @@ struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t 
         peer = &ctx->peers[i];
         *peer = (struct agn_peer){.pid = pid, .in_use = true, .base = base, .size = size,
                                   .doorbell = -1};
+        for (int a = 0; a < AGN_MAX_AREAS; a++)
+            peer->area_fd[a] = -1;
         return peer;
     }
     *err = agn_fail(-ENOSPC, "too many peer processes (limit %d)", AGN_MAX_PEERS);
     return NULL;
+}
+
+void agn_peer_area_added(struct agnocast_context *ctx, const struct agnocast_wire_segment *a,
+                         int fd)
+{
+    struct agn_peer *peer = agn_peer_find(ctx, (pid_t)a->pid);
+    unsigned i = a->area - 1;
+
+    /* Decode checked 1 <= area < AGNOCAST_AREAS_MAX; a peer we do not read needs none. */
+    if (!peer || i >= AGN_MAX_AREAS || peer->area_size[i] != 0) {
+        close(fd);
+        return;
+    }
+    if (peer->area_fd[i] >= 0)
+        close(peer->area_fd[i]);
+    peer->area_fd[i] = fd;
+    peer->area_fd_base[i] = a->base;
+    peer->area_fd_size[i] = a->size;
 }
 
 /* Lists the peer in our accepted_pids: from now on our reclaim scans its holds, so it may read
@@ -76,9 +96,12 @@ static void peer_release(struct agnocast_context *ctx, struct agn_peer *peer)
     }
     if (peer->doorbell >= 0)
         close(peer->doorbell);
-    for (int i = 0; i < AGN_MAX_AREAS; i++)
+    for (int i = 0; i < AGN_MAX_AREAS; i++) {
         if (peer->area_size[i])
             agn_segment_unmap_peer(peer->area_base[i], peer->area_size[i]);
+        if (peer->area_fd[i] >= 0)
+            close(peer->area_fd[i]);
+    }
     agn_segment_unmap_peer(peer->base, peer->size);
     peer->in_use = false;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,37 +32,71 @@ static int map_at(uint64_t base, uint64_t size, int prot, int fd)
     return 0;
 }
 
-/* Creates the shared memory `name` of `size` bytes, writable, at exactly `base`. A name our
- * pid already has is a dead process's leftover (our pid is unique among live processes).
- * Returns 0, -EEXIST when the range is occupied here, or another -errno with the reason. */
+/* Whether the machine can back `size` more bytes of shared memory: a memfd is not limited by
+ * /dev/shm, only by memory, and a page it cannot get later is a SIGBUS in whoever touches it. */
+static int check_backing(const char *name, uint64_t size)
+{
+    char buf[4096];
+    unsigned long long avail = 0, swap = 0;
+    ssize_t n;
+    int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (!strncmp(line, "MemAvailable:", 13))
+            avail = strtoull(line + 13, NULL, 10) * 1024;
+        else if (!strncmp(line, "SwapFree:", 9))
+            swap = strtoull(line + 9, NULL, 10) * 1024;
+    }
+    if (avail == 0 || size <= avail + swap)
+        return 0;
+    return agn_fail(-ENOMEM,
+                    "cannot create %s of %llu MiB: the machine has %llu MiB of memory available "
+                    "(MemAvailable + SwapFree), and a pool it cannot back would crash whoever "
+                    "touches it; ask for less (MEMPOOL_SIZE, MEMPOOL_MAX_SIZE)",
+                    name, (unsigned long long)(size >> 20), (avail + swap) >> 20);
+}
+
+/*
+ * Creates `name` as a memfd of `size` bytes mapped writable at exactly `base`, then seals it:
+ * nobody, its owner included, can shrink or grow it or make a new writable mapping, so a
+ * read-only descriptor handed to a peer stays read-only and never shrinks under the peer's
+ * mapping (docs/security.md). The mapping made before the seal stays writable: the one writer.
+ * Returns the descriptor, -EEXIST when the range is occupied here, or another -errno.
+ */
 static int create_mapped(const char *name, uint64_t base, uint64_t size)
 {
     int fd, r;
 
-    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0 && errno == EEXIST) {
-        agn_log(AGNOCAST_LOG_INFO, "removing stale %s of a dead process", name);
-        shm_unlink(name);
-        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    }
+    if ((r = check_backing(name, size)) < 0)
+        return r;
+    fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return agn_fail(-errno, "cannot create shared memory %s: %s", name, strerror(errno));
     if (ftruncate(fd, (off_t)size) < 0) {
         r = -errno;
         close(fd);
-        shm_unlink(name);
         return agn_fail(r, "cannot size shared memory %s to %llu bytes: %s", name,
                         (unsigned long long)size, strerror(-r));
     }
     r = map_at(base, size, PROT_READ | PROT_WRITE, fd);
-    close(fd);
-    if (r < 0) {
-        shm_unlink(name);
-        if (r != -EEXIST)
-            agn_fail(r, "cannot map %s at 0x%llx: %s", name, (unsigned long long)base,
-                     strerror(-r));
+    if (r == 0 && fcntl(fd, F_ADD_SEALS, AGN_SEGMENT_SEALS) < 0) {
+        r = agn_fail(-errno, "cannot seal %s: %s", name, strerror(errno));
+        munmap((void *)(uintptr_t)base, size);
+    } else if (r < 0 && r != -EEXIST) {
+        agn_fail(r, "cannot map %s at 0x%llx: %s", name, (unsigned long long)base, strerror(-r));
     }
-    return r;
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
 }
 
 int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t size)
@@ -83,6 +118,7 @@ int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t siz
                         (unsigned long long)base, (unsigned long long)size);
     if (r < 0)
         return r;
+    ctx->seg_fd = r;
     h = (struct agn_seg_header *)(uintptr_t)base;
     h->layout = AGN_SEG_LAYOUT;
     h->pid = (uint32_t)ctx->pid;
@@ -99,52 +135,62 @@ int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t siz
 
 void agn_segment_destroy(struct agnocast_context *ctx)
 {
-    char name[64];
     unsigned n;
 
+    for (unsigned i = 0; i < AGN_MAX_AREAS; i++)
+        if (ctx->area_fd[i] >= 0) {
+            close(ctx->area_fd[i]);
+            ctx->area_fd[i] = -1;
+        }
+    if (ctx->seg_fd >= 0) {
+        close(ctx->seg_fd);
+        ctx->seg_fd = -1;
+    }
     if (!ctx->seg)
         return;
     n = atomic_load(&ctx->seg->nareas);
-    for (unsigned i = 0; i < n && i < AGN_MAX_AREAS; i++) {
-        snprintf(name, sizeof(name), AGN_AREA_NAME_FMT, (int)ctx->pid, i + 1);
-        shm_unlink(name);
+    for (unsigned i = 0; i < n && i < AGN_MAX_AREAS; i++)
         munmap((void *)(uintptr_t)ctx->seg->areas[i].base, ctx->seg->areas[i].size);
-    }
-    snprintf(name, sizeof(name), AGN_SEG_NAME_FMT, (int)ctx->pid);
-    shm_unlink(name);
     agn_pool_fini(&ctx->pool);
     munmap(ctx->seg, ctx->seg_size);
     ctx->seg = NULL;
 }
 
-int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size)
+/* A descriptor the broker vouched for is checked again: sealed against shrinking (else a
+ * read past its end would be a SIGBUS here) and as large as the range it is mapped to. */
+static int check_peer_fd(int fd, uint64_t size, const char *what, int pid)
 {
-    char name[64];
-    const struct agn_seg_header *h;
     struct stat st;
-    int fd, r;
+    int seals = fcntl(fd, F_GET_SEALS);
 
-    snprintf(name, sizeof(name), AGN_SEG_NAME_FMT, (int)pid);
-    fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+    if (seals < 0 || (seals & AGN_SEGMENT_SEALS) != AGN_SEGMENT_SEALS)
+        return agn_fail(-EBADMSG, "%s of process %d is not sealed against shrinking", what, pid);
+    if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < size)
+        return agn_fail(-EBADMSG, "%s of process %d is smaller than the broker says", what, pid);
+    return 0;
+}
+
+int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd)
+{
+    const struct agn_seg_header *h;
+    int r;
+
     if (fd < 0)
-        return agn_fail(-errno, "cannot open segment %s of process %d: %s", name, (int)pid,
-                        strerror(errno));
-    if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < size) {
-        close(fd);
-        return agn_fail(-EBADMSG, "segment %s is smaller than the broker says", name);
-    }
+        return agn_fail(-EBADMSG, "the broker sent no segment for process %d", (int)pid);
+    if ((r = check_peer_fd(fd, size, "the segment", (int)pid)) < 0)
+        return r;
     r = map_at(base, size, PROT_READ, fd);
-    close(fd);
     if (r < 0)
-        return agn_fail(r, "cannot map segment %s read-only at 0x%llx: %s", name,
-                        (unsigned long long)base, strerror(-r));
+        return agn_fail(r, "cannot map the segment of process %d read-only at 0x%llx: %s",
+                        (int)pid, (unsigned long long)base, strerror(-r));
     h = (const struct agn_seg_header *)(uintptr_t)base;
     if (atomic_load_explicit((const _Atomic uint64_t *)&h->magic, memory_order_acquire) !=
             AGN_SEG_MAGIC ||
         h->layout != AGN_SEG_LAYOUT || h->base != base || h->size != size ||
         h->pid != (uint32_t)pid) {
         munmap((void *)(uintptr_t)base, size);
-        return agn_fail(-EBADMSG, "segment %s has an unexpected header", name);
+        return agn_fail(-EBADMSG, "the segment of process %d has an unexpected header",
+                        (int)pid);
     }
     return 0;
 }
@@ -162,9 +208,19 @@ static int area_create(struct agnocast_context *ctx, unsigned n, uint64_t base, 
 
     snprintf(name, sizeof(name), AGN_AREA_NAME_FMT, (int)ctx->pid, n);
     r = create_mapped(name, base, size);
-    return r == -EEXIST ? agn_fail(r, "cannot map pool growth %s at 0x%llx: occupied here", name,
-                                   (unsigned long long)base)
-                        : r;
+    if (r == -EEXIST)
+        return agn_fail(r, "cannot map pool growth %s at 0x%llx: occupied here", name,
+                        (unsigned long long)base);
+    if (r < 0)
+        return r;
+    ctx->area_fd[n - 1] = r;
+    r = agn_broker_attach(ctx, n, base, size, ctx->area_fd[n - 1]);
+    if (r < 0) {
+        munmap((void *)(uintptr_t)base, size);
+        close(ctx->area_fd[n - 1]);
+        ctx->area_fd[n - 1] = -1;
+    }
+    return r;
 }
 
 int agn_segment_grow(struct agnocast_context *ctx, size_t need)
@@ -214,12 +270,14 @@ int agn_segment_reclaim_areas(struct agnocast_context *ctx)
         if (base != want)
             return agn_fail(-EADDRINUSE, "the restarted broker gave growth area %u elsewhere",
                             i + 1);
+        if ((r = agn_broker_attach(ctx, i + 1, base, size, ctx->area_fd[i])) < 0)
+            return r;
     }
     return 0;
 }
 
-bool agn_segment_area_check(struct agnocast_context *ctx, struct agn_peer *peer, uint64_t addr,
-                            uint64_t len)
+int agn_segment_area_check(struct agnocast_context *ctx, struct agn_peer *peer, uint64_t addr,
+                           uint64_t len)
 {
     const struct agn_seg_header *h =
         peer ? (const struct agn_seg_header *)peer->base : ctx->seg;
@@ -230,33 +288,37 @@ bool agn_segment_area_check(struct agnocast_context *ctx, struct agn_peer *peer,
     for (unsigned i = 0; i < n; i++) {
         uint64_t base = atomic_load_explicit(&h->areas[i].base, memory_order_relaxed);
         uint64_t size = atomic_load_explicit(&h->areas[i].size, memory_order_relaxed);
-        char name[64];
-        int fd, r;
+        int r;
 
         if (addr < base || size == 0 || base + size < base || addr >= base + size ||
             len > base + size - addr)
             continue;
         if (!peer)
-            return true;
+            return 1;
         if (peer->area_size[i] != 0)
             return peer->area_base[i] == base && peer->area_size[i] == size;
-        /* First address met in this area: map it read-only where its owner has it. */
-        if (base % 4096 || size % 4096 || (base < peer->base + peer->size && peer->base < base + size))
-            return false;
-        snprintf(name, sizeof(name), AGN_AREA_NAME_FMT, (int)peer->pid, i + 1);
-        fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
-        if (fd < 0)
-            return false;
-        r = map_at(base, size, PROT_READ, fd);
-        close(fd);
+        /* The area's descriptor comes from the broker, after the owner attached it; the owner
+         * may publish in it before that notice reaches us. What the broker said is the truth:
+         * the header must agree with it. */
+        if (peer->area_fd[i] < 0)
+            return -EAGAIN;
+        if (peer->area_fd_base[i] != base || peer->area_fd_size[i] != size ||
+            (base < peer->base + peer->size && peer->base < base + size))
+            return 0;
+        r = check_peer_fd(peer->area_fd[i], size, "a growth area", (int)peer->pid);
+        if (r == 0)
+            r = map_at(base, size, PROT_READ, peer->area_fd[i]);
+        close(peer->area_fd[i]);
+        peer->area_fd[i] = -1;
         if (r < 0) {
-            agn_log(AGNOCAST_LOG_WARNING, "cannot map %s read-only at 0x%llx: %s", name,
-                    (unsigned long long)base, strerror(-r));
-            return false;
+            agn_log(AGNOCAST_LOG_WARNING,
+                    "cannot map growth area %u of process %d read-only at 0x%llx: %s", i + 1,
+                    (int)peer->pid, (unsigned long long)base, strerror(-r));
+            return 0;
         }
         peer->area_base[i] = base;
         peer->area_size[i] = size;
-        return true;
+        return 1;
     }
-    return false;
+    return 0;
 }

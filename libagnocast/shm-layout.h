@@ -23,16 +23,18 @@
  */
 
 #define AGN_SEG_MAGIC      0x31474553474e4741ull /* "AGNSEG1" */
-#define AGN_SEG_LAYOUT     2
+#define AGN_SEG_LAYOUT     3
 #define AGN_MAX_PUBS       64   /* publishers per process */
 #define AGN_MAX_SUBS       64   /* subscriptions per process */
 #define AGN_MAX_PEERS      256  /* processes whose holds a process honours */
 #define AGN_MAX_HOLDS      1024 /* messages a process may hold at once */
 #define AGN_SEG_ALIGN      102400 /* pool sizes are multiples of 100 kB */
-#define AGN_SEG_NAME_FMT   "/agnocast@%d"
-#define AGN_AREA_NAME_FMT  "/agnocast@%d.%u" /* growth areas 1, 2, ... */
+/* Names of the memfds (seen in /proc/PID/maps as "/memfd:agnocast@PID (deleted)"); nothing is
+ * ever named in /dev/shm: peers get descriptors from the broker (docs/design.md). */
+#define AGN_SEG_NAME_FMT   "agnocast@%d"
+#define AGN_AREA_NAME_FMT  "agnocast@%d.%u" /* growth areas 1, 2, ... */
 #define AGN_MAX_AREAS      15 /* growth areas besides the first segment */
-#define AGN_MQ_NAME_FMT    "/new_publisher@%d"
+#define AGN_SEGMENT_SEALS  AGNOCAST_SEGMENT_SEALS
 
 struct agn_ring_entry {
     _Atomic uint64_t seq; /* message number, 0 while being (re)written */
@@ -56,6 +58,7 @@ struct agn_sub_slot {
     _Atomic uint64_t received; /* for agnocastctl: read by anyone */
     _Atomic uint64_t missed;
     _Atomic uint64_t corrupt;
+    _Atomic uint64_t unreachable; /* publishers it could not map or read (gone for it) */
 };
 
 /* A growth area: its own segment, mapped at `base` like the first. Written before anything in

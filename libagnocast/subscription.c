@@ -8,7 +8,7 @@
 #define DISPATCH_BATCH 64
 
 void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
-                                 const struct agnocast_wire_notice_endpoint *n)
+                                 const struct agnocast_wire_notice_endpoint *n, int fd)
 {
     struct agnocast_context *ctx = sub->ctx;
     const struct agn_seg_header *h;
@@ -29,10 +29,14 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
         return;
     }
     if (pid != ctx->pid) {
-        peer = agn_peer_get(ctx, pid, n->seg_base, n->seg_size, &err);
+        peer = agn_peer_get(ctx, pid, n->seg_base, n->seg_size, fd, &err);
         if (!peer) {
-            agn_log(AGNOCAST_LOG_WARNING, "cannot map publisher %d on %s: %s", (int)pid,
-                    sub->topic, agnocast_last_error());
+            /* Not an idle topic: a publisher is there and we cannot read it. Counted, said. */
+            atomic_fetch_add_explicit(&sub->stats->unreachable, 1, memory_order_relaxed);
+            agn_log(AGNOCAST_LOG_WARNING,
+                    "subscription on %s cannot reach publisher %d/%u: %s; its messages will "
+                    "not arrive (counted as unreachable)",
+                    sub->topic, (int)pid, n->index, agnocast_last_error());
             return;
         }
         h = (const struct agn_seg_header *)peer->base;
@@ -121,7 +125,7 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
             return 0;
         src->ready = true;
     }
-    for (;;) {
+    for (uint64_t looked = 0;;) {
         const struct agn_ring_entry *e = &src->ring[src->next % src->depth];
         uint64_t seq, head;
         int r;
@@ -143,8 +147,14 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
                 src->next += skip;
             }
         }
+        if (++looked > src->window + 1)
+            return 0; /* a head that keeps moving (or a wild one): the rest next time */
         seq = src->next++;
         r = agn_message_acquire(ctx, sub, src, seq, msg);
+        if (r == -EAGAIN) {
+            src->next--; /* its growth area is on its way from the broker */
+            return 0;
+        }
         if (r == 0) {
             atomic_fetch_add_explicit(&sub->stats->missed, 1, memory_order_relaxed);
             continue;

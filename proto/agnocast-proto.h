@@ -128,6 +128,14 @@ enum agnocast_reliability {
     AGNOCAST_RELIABILITY_RELIABLE = 1,
 };
 
+/*
+ * The seals every pool area carries before it is attached (ATTACH_SEGMENT): nobody may shrink,
+ * grow, newly map writable or write() it, nor change the seals. The owner writes through the
+ * mapping it made before sealing; a peer's descriptor is read-only in effect, and what a peer
+ * has mapped can never shrink under it. (F_SEAL_SEAL 0x1, SHRINK 0x2, GROW 0x4, FUTURE_WRITE 0x10)
+ */
+#define AGNOCAST_SEGMENT_SEALS 0x17
+
 /* REGISTER_PROCESS flags */
 /* Retired in version 3 (notices travel only over the broker socket); must be 0. */
 #define AGNOCAST_REGISTER_RETIRED_HAS_MQUEUE 0x1u
