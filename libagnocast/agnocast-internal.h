@@ -85,6 +85,7 @@ struct agn_peer {
     uint64_t area_size[AGN_MAX_AREAS];
     /* Growth areas the broker handed over (NOTICE_AREA_ADDED), not yet mapped: -1 if none. */
     int area_fd[AGN_MAX_AREAS];
+    unsigned areas_here; /* areas 1..areas_here are mapped or their descriptor is here */
     uint64_t area_fd_base[AGN_MAX_AREAS];
     uint64_t area_fd_size[AGN_MAX_AREAS];
     int doorbell;        /* its eventfd, to wake it; -1 if none */

@@ -64,6 +64,14 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq)
         return 0;
+    /* Any nested allocation of this message may lie in any area its publisher declared before
+     * publishing it (the acquire above orders that declaration before this load). The broker
+     * sent us each area's descriptor before the publisher could declare it; until our control
+     * thread has taken it, the message waits (docs/design.md, pool growth). */
+    if (src->peer &&
+        atomic_load_explicit(&((const struct agn_seg_header *)src->peer->base)->nareas,
+                             memory_order_relaxed) > src->peer->areas_here)
+        return -EAGAIN;
     if (addr < src->lo || addr >= src->hi || size > src->hi - addr) {
         int in = agn_segment_area_check(ctx, src->peer, addr, size);
         if (in == -EAGAIN)

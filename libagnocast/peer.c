@@ -67,6 +67,9 @@ void agn_peer_area_added(struct agnocast_context *ctx, const struct agnocast_wir
     peer->area_fd[i] = fd;
     peer->area_fd_base[i] = a->base;
     peer->area_fd_size[i] = a->size;
+    while (peer->areas_here < AGN_MAX_AREAS &&
+           (peer->area_fd[peer->areas_here] >= 0 || peer->area_size[peer->areas_here] != 0))
+        peer->areas_here++;
 }
 
 /* Lists the peer in our accepted_pids: from now on our reclaim scans its holds, so it may read

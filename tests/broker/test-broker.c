@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
-#include <mqueue.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -41,6 +40,7 @@ struct peer {
     int fd;
     pid_t pid;
     int efd; /* its doorbell once registered */
+    int mfd; /* its segment (a sealed memfd) once attached */
     uint32_t next_id;
     struct agnocast_wire_register_reply range;
 };
@@ -265,7 +265,27 @@ static void expect_ok(struct peer *p, uint32_t id)
     assert_int_equal(r.f.request_id, id);
 }
 
-static void peer_register(struct peer *p, uint32_t flags)
+/* A memfd of `size` bytes carrying the seals the broker requires (or `seals`). */
+static int sealed_memfd(uint64_t size, int seals)
+{
+    int fd = memfd_create("agnocast-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)size), 0);
+    if (seals)
+        assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+    return fd;
+}
+
+static uint32_t attach(struct peer *p, uint32_t area, uint64_t base, uint64_t size, int fd)
+{
+    struct agnocast_wire_segment req = {.area = area, .base = base, .size = size};
+
+    return request(p, AGNOCAST_MSG_ATTACH_SEGMENT, &req, sizeof(req), &fd, 1);
+}
+
+/* Registers without attaching a segment. */
+static void peer_register_only(struct peer *p, uint32_t flags)
 {
     struct agnocast_wire_register req = {.pool_size = 0, .flags = flags};
     struct reply r;
@@ -273,10 +293,20 @@ static void peer_register(struct peer *p, uint32_t flags)
 
     p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     assert_true(p->efd >= 0);
+    p->mfd = -1;
     id = request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &p->efd, 1);
     expect_kind(p->fd, &r, AGNOCAST_MSG_REGISTER_REPLY);
     assert_int_equal(r.f.request_id, id);
     memcpy(&p->range, r.f.payload, sizeof(p->range));
+    assert_int_equal(p->range.pid, p->pid); /* the broker's word for who we are */
+}
+
+/* Registers and attaches the segment, as the library does. */
+static void peer_register(struct peer *p, uint32_t flags)
+{
+    peer_register_only(p, flags);
+    p->mfd = sealed_memfd(p->range.size, AGNOCAST_SEGMENT_SEALS);
+    expect_ok(p, attach(p, 0, p->range.base, p->range.size, p->mfd));
 }
 
 static void peer_close(struct peer *p)
@@ -285,7 +315,9 @@ static void peer_close(struct peer *p)
         close(p->fd);
     if (p->efd >= 0)
         close(p->efd);
-    p->fd = p->efd = -1;
+    if (p->mfd > 0)
+        close(p->mfd);
+    p->fd = p->efd = p->mfd = -1;
 }
 
 static uint32_t add_endpoint(struct peer *p, uint16_t kind, uint32_t index, uint32_t depth,
@@ -321,12 +353,34 @@ expect_notice(struct peer *to, struct reply *r, uint16_t kind, const struct peer
     return n;
 }
 
-/* The descriptor in a SUBSCRIBER_ADDED notice rings the subscriber's own doorbell. */
-static void assert_same_eventfd(struct reply *r, int efd)
+/* Whether descriptor `a` refers to the same open file as `b`. */
+static void assert_same_file(int a, int b)
+{
+    struct stat sa, sb;
+
+    assert_int_equal(fstat(a, &sa), 0);
+    assert_int_equal(fstat(b, &sb), 0);
+    assert_int_equal(sa.st_dev, sb.st_dev);
+    assert_int_equal(sa.st_ino, sb.st_ino);
+}
+
+/* A PUBLISHER_ADDED notice carries the publisher's segment. */
+static void assert_segment_of(struct reply *r, const struct peer *p)
+{
+    assert_int_equal(r->nfds, 1);
+    assert_same_file(r->fds[0], p->mfd);
+    close_fds(r);
+}
+
+/* The descriptors in a SUBSCRIBER_ADDED notice: the subscriber's own doorbell (it rings it),
+ * then its segment. */
+static void assert_same_eventfd(struct reply *r, const struct peer *sub)
 {
     uint64_t one = 1, got = 0;
+    int efd = sub->efd;
 
-    assert_int_equal(r->nfds, 1);
+    assert_int_equal(r->nfds, 2);
+    assert_same_file(r->fds[1], sub->mfd);
     assert_int_equal(write(r->fds[0], &one, sizeof(one)), sizeof(one));
     assert_int_equal(read(efd, &got, sizeof(got)), sizeof(got));
     assert_int_equal(got, 1);
@@ -431,6 +485,7 @@ static void test_broker_register(void **state)
     connect_twice_from(fx->sock, two, &again.pid);
     memset(&first, 0, sizeof(first));
     first.fd = two[0];
+    first.pid = again.pid;
     first.efd = -1;
     first.next_id = 1;
     memset(&again, 0, sizeof(again));
@@ -466,7 +521,7 @@ static void test_broker_publisher_then_subscriber_notices(void **state)
     uint32_t id;
 
     peer_open(fx, &sub);
-    peer_register(&sub, 0); /* no mqueue: the broker relays publisher announcements */
+    peer_register(&sub, 0);
     peer_open(fx, &pub);
     peer_register(&pub, 0);
 
@@ -478,22 +533,23 @@ static void test_broker_publisher_then_subscriber_notices(void **state)
         expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub, 4,
                       AGNOCAST_NOTICE_ANNOUNCE, "/chatter");
     assert_int_equal(n->qos.depth, 10);
-    assert_same_eventfd(&r, sub.efd);
+    assert_same_eventfd(&r, &sub);
     expect_ok(&pub, id);
     n = expect_notice(&sub, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 2, 0, "/chatter");
     assert_int_equal(n->qos.depth, 5);
-    assert_int_equal(r.nfds, 0);
+    assert_segment_of(&r, &pub);
 
-    /* A subscriber with an mqueue, arriving after the publisher. */
+    /* A subscriber arriving after the publisher. */
     peer_open(fx, &sub2);
     peer_register(&sub2, 0);
     id = add_endpoint(&sub2, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 3, "/chatter");
     expect_notice(&sub2, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 2,
                   0, "/chatter");
+    assert_segment_of(&r, &pub);
     expect_ok(&sub2, id);
     expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub2, 0,
                   0, "/chatter");
-    assert_same_eventfd(&r, sub2.efd);
+    assert_same_eventfd(&r, &sub2);
 
     /* Duplicate index, unknown index, then a real removal. */
     id = add_endpoint(&pub, AGNOCAST_MSG_ADD_PUBLISHER, 2, 5, "/other");
@@ -512,6 +568,123 @@ static void test_broker_publisher_then_subscriber_notices(void **state)
     peer_close(&sub);
     peer_close(&pub);
     peer_close(&sub2);
+}
+
+
+/* A segment is refused unless it is a sealed memfd of exactly its range; endpoints wait for it. */
+static void test_broker_attach_rules(void **state)
+{
+    struct fixture *fx = *state;
+    struct peer a;
+    uint32_t id;
+    int fd;
+
+    peer_open(fx, &a);
+    peer_register_only(&a, 0);
+    id = add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/early");
+    expect_error(&a, id, -EPROTO, "ATTACH_SEGMENT");
+    /* Unsealed: a peer's mapping could be shrunk under it, or written through. */
+    fd = sealed_memfd(a.range.size, 0);
+    expect_error(&a, attach(&a, 0, a.range.base, a.range.size, fd), -EINVAL, "sealed");
+    close(fd);
+    fd = sealed_memfd(a.range.size, F_SEAL_SHRINK | F_SEAL_GROW);
+    expect_error(&a, attach(&a, 0, a.range.base, a.range.size, fd), -EINVAL, "F_SEAL_FUTURE_WRITE");
+    close(fd);
+    /* Not a memfd at all. */
+    fd = eventfd(0, EFD_CLOEXEC);
+    expect_error(&a, attach(&a, 0, a.range.base, a.range.size, fd), -EINVAL, "memfd");
+    close(fd);
+    /* Smaller than its range. */
+    fd = sealed_memfd(a.range.size - 4096, AGNOCAST_SEGMENT_SEALS);
+    expect_error(&a, attach(&a, 0, a.range.base, a.range.size, fd), -EINVAL, "bytes");
+    close(fd);
+    /* Another range than the one given, an area never grown. */
+    fd = sealed_memfd(a.range.size, AGNOCAST_SEGMENT_SEALS);
+    expect_error(&a, attach(&a, 0, a.range.base + (2u << 20), a.range.size, fd), -EINVAL,
+                 "not 0x");
+    expect_error(&a, attach(&a, 3, a.range.base, a.range.size, fd), -EINVAL, "no growth area 3");
+    expect_ok(&a, attach(&a, 0, a.range.base, a.range.size, fd));
+    expect_error(&a, attach(&a, 0, a.range.base, a.range.size, fd), -EALREADY, "already");
+    a.mfd = fd;
+    expect_ok(&a, add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/early"));
+    peer_close(&a);
+}
+
+/* A growth area reaches the subscribers that read the process, and tools can ask for any area. */
+static void test_broker_growth_area_reaches_subscribers(void **state)
+{
+    struct fixture *fx = *state;
+    struct agnocast_wire_register grow = {.pool_size = 1u << 20, .flags = AGNOCAST_REGISTER_GROW};
+    struct agnocast_wire_segment_query q = {0};
+    struct peer pub, sub, ctl;
+    struct reply r;
+    uint32_t id;
+    int afd;
+
+    peer_open(fx, &pub);
+    peer_register(&pub, 0);
+    peer_open(fx, &sub);
+    peer_register(&sub, 0);
+    expect_ok(&sub, add_endpoint(&sub, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/grow"));
+    id = add_endpoint(&pub, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/grow");
+    expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub, 0,
+                  AGNOCAST_NOTICE_ANNOUNCE, "/grow");
+    close_fds(&r);
+    expect_ok(&pub, id);
+    expect_notice(&sub, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 0, 0, "/grow");
+    assert_segment_of(&r, &pub);
+
+    id = request(&pub, AGNOCAST_MSG_REGISTER_PROCESS, &grow, sizeof(grow), NULL, 0);
+    expect_kind(pub.fd, &r, AGNOCAST_MSG_REGISTER_REPLY);
+    const struct agnocast_wire_register_reply *area = r.f.payload;
+    uint64_t abase = area->base, asize = area->size;
+    afd = sealed_memfd(asize, AGNOCAST_SEGMENT_SEALS);
+    expect_ok(&pub, attach(&pub, 1, abase, asize, afd));
+    expect_kind(sub.fd, &r, AGNOCAST_MSG_NOTICE_AREA_ADDED);
+    const struct agnocast_wire_segment *n = r.f.payload;
+    assert_int_equal(n->pid, pub.pid);
+    assert_int_equal(n->area, 1);
+    assert_int_equal(n->base, abase);
+    assert_int_equal(n->size, asize);
+    assert_int_equal(r.nfds, 1);
+    assert_same_file(r.fds[0], afd);
+    close_fds(&r);
+
+    /* A tool (unregistered) gets a read-only view of any area of a registered process. */
+    peer_open(fx, &ctl);
+    q.pid = (uint32_t)pub.pid;
+    q.area = 1;
+    id = request(&ctl, AGNOCAST_MSG_GET_SEGMENT, &q, sizeof(q), NULL, 0);
+    expect_kind(ctl.fd, &r, AGNOCAST_MSG_SEGMENT_REPLY);
+    assert_int_equal(r.nfds, 1);
+    assert_same_file(r.fds[0], afd);
+    /* The seals hold for whoever holds the descriptor. */
+    assert_true(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, r.fds[0], 0) == MAP_FAILED);
+    assert_int_equal(ftruncate(r.fds[0], 4096), -1);
+    close_fds(&r);
+    q.area = 2;
+    expect_error(&ctl, request(&ctl, AGNOCAST_MSG_GET_SEGMENT, &q, sizeof(q), NULL, 0), -ENOENT,
+                 "no attached area 2");
+    q.pid = 1;
+    q.area = 0;
+    expect_error(&ctl, request(&ctl, AGNOCAST_MSG_GET_SEGMENT, &q, sizeof(q), NULL, 0), -ENOENT,
+                 "no process 1");
+    /* A subscriber arriving later gets the area right after the publisher's segment. */
+    struct peer late;
+    peer_open(fx, &late);
+    peer_register(&late, 0);
+    id = add_endpoint(&late, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/grow");
+    expect_notice(&late, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 0, 0, "/grow");
+    assert_segment_of(&r, &pub);
+    expect_kind(late.fd, &r, AGNOCAST_MSG_NOTICE_AREA_ADDED);
+    assert_int_equal(((const struct agnocast_wire_segment *)r.f.payload)->area, 1);
+    close_fds(&r);
+    expect_ok(&late, id);
+    close(afd);
+    peer_close(&late);
+    peer_close(&ctl);
+    peer_close(&sub);
+    peer_close(&pub);
 }
 
 static void test_broker_garbage_drops_only_that_client(void **state)
@@ -554,24 +727,13 @@ static void test_broker_process_gone(void **state)
     id = add_endpoint(&b, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/gone");
     expect_notice(&b, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 0, 0,
                   "/gone");
+    assert_segment_of(&r, &a);
     expect_ok(&b, id);
 
     memset(&q, 0, sizeof(q));
     id = request(&b, AGNOCAST_MSG_LIST_PROCESSES, &q, sizeof(q), NULL, 0);
     expect_kind(b.fd, &r, AGNOCAST_MSG_PROCESS_LIST);
     assert_int_equal(r.f.list_total, 2);
-
-    /* Names the process would have left behind if it crashed. */
-    char shm[64], mq[64];
-    snprintf(shm, sizeof(shm), "/agnocast@%d", (int)a.pid);
-    snprintf(mq, sizeof(mq), "/new_publisher@%d", (int)a.pid);
-    int shm_fd = shm_open(shm, O_RDWR | O_CREAT, 0600);
-    assert_true(shm_fd >= 0);
-    close(shm_fd);
-    struct mq_attr attr = {.mq_maxmsg = 1, .mq_msgsize = 64};
-    mqd_t mqd = mq_open(mq, O_RDONLY | O_CREAT, 0600, &attr);
-    assert_true(mqd != (mqd_t)-1);
-    mq_close(mqd);
 
     peer_close(&a);
     expect_kind(b.fd, &r, AGNOCAST_MSG_NOTICE_PROCESS_GONE);
@@ -585,11 +747,6 @@ static void test_broker_process_gone(void **state)
     assert_int_equal(e[0].pid, b.pid);
     assert_int_equal(e[0].subscriptions, 1);
     assert_int_equal(e[0].base, b.range.base);
-    /* The leave was handled before that reply: the names are gone. */
-    assert_int_equal(shm_open(shm, O_RDONLY, 0), -1);
-    assert_int_equal(errno, ENOENT);
-    assert_int_equal(mq_open(mq, O_RDONLY), (mqd_t)-1);
-    assert_int_equal(errno, ENOENT);
     peer_close(&b);
 }
 
@@ -609,9 +766,10 @@ static void test_broker_queries(void **state)
     id = add_endpoint(&a, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/a");
     expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 1, 0,
                   "/a");
+    assert_segment_of(&r, &a);
     expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &a, 0, 0,
                   "/a");
-    assert_same_eventfd(&r, a.efd);
+    assert_same_eventfd(&r, &a);
     expect_ok(&a, id);
 
     peer_open(fx, &ctl); /* an unregistered query client, like agnocastctl */
@@ -740,6 +898,9 @@ int main(int argc, char **argv)
                                         broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_register, broker_setup, broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_publisher_then_subscriber_notices, broker_setup,
+                                        broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_attach_rules, broker_setup, broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_growth_area_reaches_subscribers, broker_setup,
                                         broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_garbage_drops_only_that_client, broker_setup,
                                         broker_teardown),

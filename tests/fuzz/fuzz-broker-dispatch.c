@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -130,18 +131,48 @@ static void open_slot(struct broker *b, struct slot *s, int i)
     s->c = client_attach(b, sv[1], FAKE_PID_BASE + i % 3, 1000, 1000);
 }
 
+/* A sealed memfd for an ATTACH_SEGMENT in frame.bytes, whose range is first set to the one the
+ * connection's process was given for that area (a fuzzer cannot guess the broker's ranges). */
+static int segment_for(struct slot *s, size_t len)
+{
+    struct agnocast_wire_header h;
+    struct agnocast_wire_segment seg;
+    uint64_t size = 4096;
+    int fd;
+
+    if (len >= sizeof(h) + sizeof(seg) && s->c->proc != NULL) {
+        memcpy(&h, frame.bytes, sizeof(h));
+        memcpy(&seg, frame.bytes + sizeof(h), sizeof(seg));
+        if (h.kind == AGNOCAST_MSG_ATTACH_SEGMENT && seg.area <= s->c->proc->nareas) {
+            seg.base = seg.area == 0 ? s->c->proc->base : s->c->proc->areas[seg.area - 1];
+            seg.size = seg.area == 0 ? s->c->proc->size : s->c->proc->area_sizes[seg.area - 1];
+            memcpy(frame.bytes + sizeof(h), &seg, sizeof(seg));
+            size = seg.size;
+        }
+    }
+    fd = memfd_create("fuzz-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd >= 0 && (ftruncate(fd, (off_t)size) < 0 ||
+                    fcntl(fd, F_ADD_SEALS, AGNOCAST_SEGMENT_SEALS) < 0)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 static void deliver(struct slot *s, uint8_t flags, const uint8_t *data, size_t len)
 {
     int fds[AGNOCAST_PROTO_FDS_MAX] = {-1, -1}, nfds = 0, p[2];
 
+    /* Received frames land in an aligned buffer; so do these. */
+    memcpy(frame.bytes, data, len);
     if (flags & FUZZ_BROKER_EVENTFD)
         fds[nfds++] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if ((flags & FUZZ_BROKER_EXTRA_FD) && pipe2(p, O_CLOEXEC) == 0) {
         close(p[1]);
         fds[nfds++] = p[0];
     }
-    /* Received frames land in an aligned buffer; so do these. */
-    memcpy(frame.bytes, data, len);
+    if ((flags & FUZZ_BROKER_SEGMENT) && nfds < AGNOCAST_PROTO_FDS_MAX)
+        fds[nfds++] = segment_for(s, len);
     fuzz_broker_counts.frames++;
     /* What read_cb does with a frame, minus the socket. */
     if (!s->c->dead && !s->c->closing)

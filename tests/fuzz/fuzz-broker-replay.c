@@ -80,6 +80,13 @@ static void reg(struct builder *b, unsigned slot, uint64_t pool, uint64_t want, 
     add_frame(b, slot | fdflags, AGNOCAST_MSG_REGISTER_PROCESS, 2, &r, sizeof(r));
 }
 
+/* ATTACH_SEGMENT of area `area` with a memfd (the target fixes the range to the real one). */
+static void attach(struct builder *b, unsigned slot, uint32_t area)
+{
+    struct agnocast_wire_segment seg = {.area = area, .base = 0x40000000000ull, .size = 4096};
+    add_frame(b, slot | FUZZ_BROKER_SEGMENT, AGNOCAST_MSG_ATTACH_SEGMENT, 2, &seg, sizeof(seg));
+}
+
 static void endpoint(struct builder *b, unsigned slot, uint16_t kind, uint32_t index,
                      const char *topic)
 {
@@ -132,11 +139,24 @@ static int make_seeds(const char *dir)
     b.size = 0;
     hello(&b, 0);
     reg(&b, 0, 0, 0, FUZZ_BROKER_EVENTFD);
+    attach(&b, 0, 0);
     endpoint(&b, 0, AGNOCAST_MSG_ADD_PUBLISHER, 0, "/chatter");
     hello(&b, 1);
     reg(&b, 1, 4096, 0, FUZZ_BROKER_EVENTFD);
+    attach(&b, 1, 0);
     endpoint(&b, 1, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, "/chatter");
-    hello(&b, 2);
+    {
+        /* The publisher grows: its subscriber is handed the new area. */
+        struct agnocast_wire_register g = {.pool_size = 1u << 20,
+                                           .flags = AGNOCAST_REGISTER_GROW};
+        add_frame(&b, 0, AGNOCAST_MSG_REGISTER_PROCESS, 9, &g, sizeof(g));
+        attach(&b, 0, 1);
+        struct agnocast_wire_segment_query q = {.area = 1};
+        add_frame(&b, 2, AGNOCAST_MSG_HELLO, 1, &(struct agnocast_wire_hello){0},
+                  sizeof(struct agnocast_wire_hello));
+        q.pid = 0x7fff0000u; /* no such process */
+        add_frame(&b, 2, AGNOCAST_MSG_GET_SEGMENT, 10, &q, sizeof(q));
+    }
     query(&b, 2, AGNOCAST_MSG_LIST_TOPICS, NULL);
     query(&b, 2, AGNOCAST_MSG_TOPIC_INFO, "/chatter");
     query(&b, 2, AGNOCAST_MSG_LIST_PROCESSES, NULL);
@@ -150,6 +170,8 @@ static int make_seeds(const char *dir)
     for (unsigned s = 0; s < 3; s++) {
         hello(&b, s);
         reg(&b, s, 0, 0, FUZZ_BROKER_EVENTFD);
+        if (s != 1)
+            attach(&b, s, 0); /* slot 1 never attaches: its endpoints are refused */
         endpoint(&b, s, AGNOCAST_MSG_ADD_SUBSCRIPTION, s, "/a/b");
     }
     endpoint(&b, 2, AGNOCAST_MSG_ADD_PUBLISHER, 7, "/a/b");
@@ -180,6 +202,7 @@ static int make_seeds(const char *dir)
     b.size = 0;
     hello(&b, 0);
     reg(&b, 0, 0, 0, FUZZ_BROKER_EVENTFD);
+    attach(&b, 0, 0);
     for (unsigned i = 0; i < 10; i++) {
         char topic[32];
         snprintf(topic, sizeof(topic), "/t%u", i);

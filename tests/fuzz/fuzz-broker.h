@@ -9,7 +9,9 @@
  * An input is a sequence of records, each a frame one of FUZZ_BROKER_CLIENTS connections sends:
  *   byte 0      bits 0-1: the connection (slots 0 and 3 are one process, so a second
  *               connection of a registered pid is covered); bit 2: an eventfd rides along;
- *               bit 3: a second descriptor (a pipe end, which is not an eventfd) rides along
+ *               bit 3: a second descriptor (a pipe end, which is not an eventfd) rides along;
+ *               bit 4: a sealed memfd rides along, and an ATTACH_SEGMENT frame's base and size
+ *               are set to the connection's range for that area first (so attaching can work)
  *   bytes 1-2   the frame length L, little-endian (cut to what is left of the input)
  *   L bytes     the frame, handed to the broker's dispatch as if received on that connection
  * After the last record every connection closes, so the clean-up of each process runs too.
@@ -17,6 +19,7 @@
 #define FUZZ_BROKER_CLIENTS  4
 #define FUZZ_BROKER_EVENTFD  0x4u
 #define FUZZ_BROKER_EXTRA_FD 0x8u
+#define FUZZ_BROKER_SEGMENT  0x10u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

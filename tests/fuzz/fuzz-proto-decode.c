@@ -59,6 +59,30 @@ static void check_accepted(const struct agnocast_frame *f, size_t size)
         entry = sizeof(struct agnocast_wire_stats_entry);
         max = AGNOCAST_STATS_MAX;
         break;
+    case AGNOCAST_MSG_RULE_LIST:
+        entry = sizeof(struct agnocast_wire_rule_entry);
+        max = AGNOCAST_RULES_MAX;
+        for (uint32_t i = 0; i < f->list_count; i++) {
+            const struct agnocast_wire_rule_entry *r =
+                &((const struct agnocast_wire_rule_entry *)f->entries)[i];
+            require(strcmp(r->prefix, "/") == 0 || topic_ok(r->prefix));
+            require(strnlen(r->publish, sizeof(r->publish)) < sizeof(r->publish));
+            require(strnlen(r->subscribe, sizeof(r->subscribe)) < sizeof(r->subscribe));
+        }
+        break;
+    case AGNOCAST_MSG_ATTACH_SEGMENT:
+    case AGNOCAST_MSG_NOTICE_AREA_ADDED:
+    case AGNOCAST_MSG_SEGMENT_REPLY: {
+        /* What a receiver maps: an area number in range, a page-aligned range that does not
+         * wrap, and the owner named (by pid) everywhere but in the owner's own ATTACH. */
+        const struct agnocast_wire_segment *a = f->payload;
+        require(f->payload_len == sizeof(*a) && a->area < AGNOCAST_AREAS_MAX);
+        require(a->base % 4096 == 0 && a->size % 4096 == 0 && a->size > 0 &&
+                a->base + a->size > a->base);
+        require((f->kind == AGNOCAST_MSG_ATTACH_SEGMENT) == (a->pid == 0));
+        require(f->kind != AGNOCAST_MSG_NOTICE_AREA_ADDED || a->area >= 1);
+        break;
+    }
     case AGNOCAST_MSG_ADD_PUBLISHER:
     case AGNOCAST_MSG_ADD_SUBSCRIPTION: {
         const struct agnocast_wire_endpoint *ep = f->payload;

@@ -168,7 +168,8 @@ static void test_crash_publisher_killed_holder_keeps_data(void **state)
     agnocast_context_free(ctx);
 }
 
-/* A stale segment and mqueue carrying our pid (a dead process's) do not stop a new start. */
+/* Names carrying our pid (a dead process's leftovers from an older release, or a squatter's)
+ * do not stop a start: the library names nothing, and leaves what it did not make alone. */
 static int reuse_role(void *arg, int out, int in)
 {
     struct agnocast_context *ctx;
@@ -184,11 +185,12 @@ static int reuse_role(void *arg, int out, int in)
     return 0;
 }
 
-static void test_crash_stale_names_of_reused_pid(void **state)
+static void test_crash_squatted_names_do_not_stop_a_start(void **state)
 {
     struct role r;
     char name[64], line[64];
     struct mq_attr attr = {.mq_maxmsg = 1, .mq_msgsize = 16};
+    struct stat before, after;
     int fd;
     mqd_t q;
 
@@ -197,8 +199,7 @@ static void test_crash_stale_names_of_reused_pid(void **state)
     snprintf(name, sizeof(name), "/agnocast@%d", (int)r.pid);
     fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
     assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, 4096), 0);
-    close(fd);
+    assert_int_equal(fstat(fd, &before), 0);
     snprintf(name, sizeof(name), "/new_publisher@%d", (int)r.pid);
     q = mq_open(name, O_RDONLY | O_CREAT | O_EXCL, 0600, &attr);
     assert_true(q != (mqd_t)-1);
@@ -207,8 +208,17 @@ static void test_crash_stale_names_of_reused_pid(void **state)
     assert_true(recv_line(r.from_child, line, sizeof(line), 10000) >= 0);
     assert_string_equal(line, "0");
     assert_int_equal(role_wait(&r), 0);
+    /* The squatter's objects are untouched: the process neither used nor removed them. */
+    assert_int_equal(fstat(fd, &after), 0);
+    assert_int_equal(after.st_size, 0);
+    assert_int_equal(after.st_ino, before.st_ino);
+    assert_true(shm_name_exists(r.pid));
+    close(fd);
+    snprintf(name, sizeof(name), "/agnocast@%d", (int)r.pid);
+    shm_unlink(name);
+    snprintf(name, sizeof(name), "/new_publisher@%d", (int)r.pid);
+    mq_unlink(name);
     assert_false(shm_name_exists(r.pid));
-    assert_false(mq_name_exists(r.pid));
 }
 
 /* A publisher writing wild addresses into its own ring: the subscriber counts corruption and
@@ -292,7 +302,7 @@ int main(void)
                                         harness_broker_teardown),
         cmocka_unit_test_setup_teardown(test_crash_publisher_killed_holder_keeps_data,
                                         harness_broker_setup, harness_broker_teardown),
-        cmocka_unit_test_setup_teardown(test_crash_stale_names_of_reused_pid, harness_broker_setup,
+        cmocka_unit_test_setup_teardown(test_crash_squatted_names_do_not_stop_a_start, harness_broker_setup,
                                         harness_broker_teardown),
         cmocka_unit_test_setup_teardown(test_crash_corrupting_publisher, harness_broker_setup,
                                         harness_broker_teardown),

@@ -12,13 +12,14 @@
 
 #include "proto-sample.h"
 
-#define N_KINDS 24
+#define N_KINDS 30
 
 static const uint16_t all_kinds[N_KINDS] = {
     AGNOCAST_MSG_HELLO,
     AGNOCAST_MSG_HELLO_REPLY,
     AGNOCAST_MSG_REGISTER_PROCESS,
     AGNOCAST_MSG_REGISTER_REPLY,
+    AGNOCAST_MSG_ATTACH_SEGMENT,
     AGNOCAST_MSG_REPORT_OCCUPIED,
     AGNOCAST_MSG_ADD_PUBLISHER,
     AGNOCAST_MSG_REMOVE_PUBLISHER,
@@ -30,6 +31,7 @@ static const uint16_t all_kinds[N_KINDS] = {
     AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED,
     AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED,
     AGNOCAST_MSG_NOTICE_PROCESS_GONE,
+    AGNOCAST_MSG_NOTICE_AREA_ADDED,
     AGNOCAST_MSG_LIST_TOPICS,
     AGNOCAST_MSG_TOPIC_LIST,
     AGNOCAST_MSG_TOPIC_INFO,
@@ -38,6 +40,10 @@ static const uint16_t all_kinds[N_KINDS] = {
     AGNOCAST_MSG_PROCESS_LIST,
     AGNOCAST_MSG_STATS,
     AGNOCAST_MSG_STATS_REPLY,
+    AGNOCAST_MSG_GET_SEGMENT,
+    AGNOCAST_MSG_SEGMENT_REPLY,
+    AGNOCAST_MSG_LIST_RULES,
+    AGNOCAST_MSG_RULE_LIST,
     AGNOCAST_MSG_ERROR,
 };
 
@@ -73,7 +79,14 @@ static size_t fixed_size(uint16_t kind)
     case AGNOCAST_MSG_LIST_TOPICS:
     case AGNOCAST_MSG_TOPIC_INFO:
     case AGNOCAST_MSG_LIST_PROCESSES:
+    case AGNOCAST_MSG_LIST_RULES:
         return sizeof(struct agnocast_wire_query);
+    case AGNOCAST_MSG_ATTACH_SEGMENT:
+    case AGNOCAST_MSG_NOTICE_AREA_ADDED:
+    case AGNOCAST_MSG_SEGMENT_REPLY:
+        return sizeof(struct agnocast_wire_segment);
+    case AGNOCAST_MSG_GET_SEGMENT:
+        return sizeof(struct agnocast_wire_segment_query);
     case AGNOCAST_MSG_ERROR:
         return sizeof(struct agnocast_wire_error);
     }
@@ -91,6 +104,8 @@ static size_t entry_size(uint16_t kind)
         return sizeof(struct agnocast_wire_process_entry);
     case AGNOCAST_MSG_STATS_REPLY:
         return sizeof(struct agnocast_wire_stats_entry);
+    case AGNOCAST_MSG_RULE_LIST:
+        return sizeof(struct agnocast_wire_rule_entry);
     }
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static uint64_t now_ms(void)
@@ -271,7 +272,7 @@ void rb_peer_init(struct rb_peer *p, int fd)
 {
     memset(p, 0, sizeof(*p));
     p->fd = fd;
-    p->efd = -1;
+    p->efd = p->mfd = -1;
     p->next_id = 1;
 }
 
@@ -281,7 +282,9 @@ void rb_peer_close(struct rb_peer *p)
         close(p->fd);
     if (p->efd >= 0)
         close(p->efd);
-    p->fd = p->efd = -1;
+    if (p->mfd >= 0)
+        close(p->mfd);
+    p->fd = p->efd = p->mfd = -1;
 }
 
 uint32_t rb_request(struct rb_peer *p, uint16_t kind, const void *payload, size_t len,
@@ -360,7 +363,20 @@ int rb_register(struct rb_peer *p, uint64_t pool, uint64_t want_base, char *why,
         p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (rb_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &p->efd, 1) == 0)
         return -EPIPE;
-    return outcome(p, AGNOCAST_MSG_REGISTER_REPLY, why, cap);
+    int rc = outcome(p, AGNOCAST_MSG_REGISTER_REPLY, why, cap);
+    if (rc != 0)
+        return rc;
+    /* As the library does: the segment, a sealed memfd of the range, before any endpoint. */
+    struct agnocast_wire_segment seg = {.base = p->range.base, .size = p->range.size};
+    if (p->mfd < 0) {
+        p->mfd = memfd_create("agnocast-robust", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (p->mfd < 0 || ftruncate(p->mfd, (off_t)p->range.size) < 0 ||
+            fcntl(p->mfd, F_ADD_SEALS, AGNOCAST_SEGMENT_SEALS) < 0)
+            return -errno;
+    }
+    if (rb_request(p, AGNOCAST_MSG_ATTACH_SEGMENT, &seg, sizeof(seg), &p->mfd, 1) == 0)
+        return -EPIPE;
+    return outcome(p, AGNOCAST_MSG_OK, why, cap);
 }
 
 int rb_add(struct rb_peer *p, bool publisher, uint32_t index, const char *topic, char *why,

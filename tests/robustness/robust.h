@@ -54,6 +54,7 @@ int rb_connect(const char *path);
 struct rb_peer {
     int fd;
     int efd;
+    int mfd; /* its segment, a sealed memfd, once registered */
     uint32_t next_id;
     struct agnocast_wire_register_reply range;
 };
