@@ -129,7 +129,7 @@ int main(int argc, char **argv)
     int take = 0, json = 0, busy = 0, c, r;
     double timeout = -1;
     struct agnocast_subscription *sub;
-    uint64_t missed;
+    uint64_t missed, unreachable;
 
     while ((c = getopt_long(argc, argv, "t:Tn:d:lbw:jvh", opts, NULL)) != -1) {
         switch (c) {
@@ -187,17 +187,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "listener: %s\n", agnocast_last_error());
     }
     missed = agnocast_subscription_missed(sub);
+    unreachable = agnocast_subscription_unreachable(sub);
     qsort(l.latency_ns, l.nlatency, sizeof(*l.latency_ns), cmp_u64);
     if (json)
         printf("{\"received\": %llu, \"missed\": %" PRIu64 ", \"corrupt\": %llu, "
+               "\"unreachable\": %" PRIu64 ", "
                "\"p50_us\": %.3f, \"p99_us\": %.3f, \"max_us\": %.3f}\n",
-               l.received, missed, l.corrupt, percentile_us(l.latency_ns, l.nlatency, 0.5),
+               l.received, missed, l.corrupt, unreachable, percentile_us(l.latency_ns, l.nlatency, 0.5),
                percentile_us(l.latency_ns, l.nlatency, 0.99),
                percentile_us(l.latency_ns, l.nlatency, 1.0));
     else
-        printf("listener: received %llu, missed %" PRIu64 ", corrupt %llu; latency p50 %.1f us, "
-               "p99 %.1f us, max %.1f us\n",
-               l.received, missed, l.corrupt, percentile_us(l.latency_ns, l.nlatency, 0.5),
+        printf("listener: received %llu, missed %" PRIu64 ", corrupt %llu, unreachable %" PRIu64
+               "; latency p50 %.1f us, p99 %.1f us, max %.1f us\n",
+               l.received, missed, l.corrupt, unreachable, percentile_us(l.latency_ns, l.nlatency, 0.5),
                percentile_us(l.latency_ns, l.nlatency, 0.99),
                percentile_us(l.latency_ns, l.nlatency, 1.0));
     free(l.latency_ns);

@@ -50,7 +50,12 @@ static int fail_connect(const char *path, int err)
     char group[64];
 
     if (err == -EACCES || err == -EPERM) {
-        if (stat(path, &st) < 0)
+        char dir[108];
+        const char *slash = strrchr(path, '/');
+        size_t n = slash && slash > path ? (size_t)(slash - path) : 1;
+        /* The socket, or the directory that keeps us from it: whose group lets one in. */
+        snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
+        if (stat(path, &st) < 0 && stat(dir, &st) < 0)
             return agn_fail(err,
                             "permission denied on the broker socket %s or its directory: ask "
                             "its owner to let you in (the system service's group is "

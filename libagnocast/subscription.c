@@ -380,6 +380,7 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
     atomic_store_explicit(&sub->stats->received, 0, memory_order_relaxed);
     atomic_store_explicit(&sub->stats->missed, 0, memory_order_relaxed);
     atomic_store_explicit(&sub->stats->corrupt, 0, memory_order_relaxed);
+    atomic_store_explicit(&sub->stats->unreachable, 0, memory_order_relaxed);
     atomic_store_explicit(&sub->stats->active, 1, memory_order_release);
     if (callback)
         ctx->callback_subs[ctx->ncallback_subs++] = sub;
@@ -446,6 +447,11 @@ AGNOCAST_EXPORT uint64_t agnocast_subscription_received(struct agnocast_subscrip
 AGNOCAST_EXPORT uint64_t agnocast_subscription_missed(struct agnocast_subscription *sub)
 {
     return sub ? atomic_load(&sub->stats->missed) : 0;
+}
+
+AGNOCAST_EXPORT uint64_t agnocast_subscription_unreachable(struct agnocast_subscription *sub)
+{
+    return sub ? atomic_load(&sub->stats->unreachable) : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_subscription_corrupt(struct agnocast_subscription *sub)

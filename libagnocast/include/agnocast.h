@@ -218,6 +218,10 @@ AGNOCAST_EXPORT int agnocast_subscription_take_latest(struct agnocast_subscripti
 AGNOCAST_EXPORT uint64_t agnocast_subscription_received(struct agnocast_subscription *sub);
 AGNOCAST_EXPORT uint64_t agnocast_subscription_missed(struct agnocast_subscription *sub);
 AGNOCAST_EXPORT uint64_t agnocast_subscription_corrupt(struct agnocast_subscription *sub);
+/* Publishers on the topic this subscription could not reach (their segment could not be
+ * mapped here, for example a range occupied in this process): their messages never arrive,
+ * each is also logged as a warning. Not an idle topic: check this before assuming silence. */
+AGNOCAST_EXPORT uint64_t agnocast_subscription_unreachable(struct agnocast_subscription *sub);
 
 /* ---- received messages -------------------------------------------------------------------- */
 
