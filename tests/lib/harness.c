@@ -43,6 +43,7 @@ static int broker_spawn(struct broker *b)
 {
     const char *exe = getenv("AGNOCAST_TEST_BROKER");
     const char *base = getenv("AGNOCAST_TEST_WINDOW_BASE");
+    const char *max_pool = getenv("AGNOCAST_TEST_BROKER_MAX_POOL");
     uint64_t deadline;
 
     if (!exe) {
@@ -51,7 +52,7 @@ static int broker_spawn(struct broker *b)
     }
     b->pid = fork();
     if (b->pid == 0) {
-        char *argv[8];
+        char *argv[10];
         int n = 0;
         argv[n++] = (char *)exe;
         argv[n++] = "--socket";
@@ -59,6 +60,10 @@ static int broker_spawn(struct broker *b)
         if (base && *base) {
             argv[n++] = "--window-base";
             argv[n++] = (char *)base;
+        }
+        if (max_pool && *max_pool) {
+            argv[n++] = "--max-pool-size";
+            argv[n++] = (char *)max_pool;
         }
         argv[n] = NULL;
         if (!getenv("AGNOCAST_TEST_VERBOSE")) {

@@ -14,7 +14,8 @@ struct broker {
 };
 
 /* Starts agnocastd ($AGNOCAST_TEST_BROKER) on a socket in a fresh temporary directory, with
- * --window-base $AGNOCAST_TEST_WINDOW_BASE when set, waits until it accepts, and points
+ * --window-base $AGNOCAST_TEST_WINDOW_BASE and --max-pool-size $AGNOCAST_TEST_BROKER_MAX_POOL
+ * when set, waits until it accepts, and points
  * AGNOCAST_SOCKET at it. Returns 0 or -1. */
 int broker_start(struct broker *b);
 /* A cmocka setup/teardown pair around one private broker per test (or group): teardown reaps

@@ -243,6 +243,56 @@ static void test_address_taken_in_subscriber_is_reported(void **state)
     assert_int_equal(role_wait(&second), 0);
 }
 
+/* MemAvailable + SwapFree in bytes, 0 if unknown. */
+static uint64_t memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb, total = 0;
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1 ||
+            sscanf(line, "SwapFree: %llu kB", &kb) == 1)
+            total += kb;
+    fclose(f);
+    return (uint64_t)total * 1024;
+}
+
+static int huge_pool_setup(void **state)
+{
+    char max[32];
+    /* A broker that allows any pool: the refusal must come from the library's own check. */
+    snprintf(max, sizeof(max), "%llu", 1ull << 40);
+    setenv("AGNOCAST_TEST_BROKER_MAX_POOL", max, 1);
+    int r = harness_broker_setup(state);
+    unsetenv("AGNOCAST_TEST_BROKER_MAX_POOL");
+    return r;
+}
+
+/* A pool the machine cannot back is refused with the sizes, never a SIGBUS at first touch. */
+static void test_address_pool_larger_than_memory_is_refused(void **state)
+{
+    struct agnocast_context *ctx = NULL;
+    uint64_t avail = memory_available();
+    char size[32];
+    int r;
+
+    (void)state;
+    if (avail == 0 || avail + (8ull << 30) > (1ull << 40))
+        skip();
+    snprintf(size, sizeof(size), "%lluG", (unsigned long long)((avail >> 30) + 8));
+    setenv("MEMPOOL_SIZE", size, 1);
+    r = agnocast_context_new(&ctx);
+    unsetenv("MEMPOOL_SIZE");
+    assert_int_equal(r, -ENOMEM);
+    assert_null(ctx);
+    print_message("%s\n", agnocast_last_error());
+    assert_non_null(strstr(agnocast_last_error(), "MiB of memory available"));
+    assert_non_null(strstr(agnocast_last_error(), "MEMPOOL_SIZE"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +300,8 @@ int main(void)
                                         harness_broker_setup, harness_broker_teardown),
         cmocka_unit_test_setup_teardown(test_address_taken_in_subscriber_is_reported,
                                         harness_broker_setup, harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_address_pool_larger_than_memory_is_refused,
+                                        huge_pool_setup, harness_broker_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
