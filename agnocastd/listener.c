@@ -20,7 +20,8 @@
 
 struct listener {
     int fd;
-    char *path;
+    char *path; /* for logs */
+    char *file; /* the socket's path in the file system; NULL for an abstract socket */
     bool from_systemd;
     bool bound; /* we created the file: remove it on exit */
     dev_t dev;
@@ -161,8 +162,8 @@ static int bind_path(struct listener *l, unsigned mode, char **err)
     return 0;
 }
 
-/* For logs: the path systemd bound, as the socket itself reports it. */
-static char *systemd_path(int fd)
+/* The path systemd bound, as the socket itself reports it; NULL if it has none. */
+static char *systemd_file(int fd)
 {
     struct sockaddr_un addr;
     socklen_t alen = sizeof(addr);
@@ -170,9 +171,9 @@ static char *systemd_path(int fd)
     memset(&addr, 0, sizeof(addr));
     if (getsockname(fd, (struct sockaddr *)&addr, &alen) < 0 ||
         alen <= offsetof(struct sockaddr_un, sun_path) || addr.sun_path[0] == '\0')
-        return g_strdup("the socket systemd passed");
+        return NULL;
     addr.sun_path[sizeof(addr.sun_path) - 1] = '\0';
-    return g_strdup_printf("%s (from systemd)", addr.sun_path);
+    return g_strdup(addr.sun_path);
 }
 
 struct listener *listener_open(const char *path, unsigned mode, char **err)
@@ -189,7 +190,9 @@ struct listener *listener_open(const char *path, unsigned mode, char **err)
     if (fd >= 0) {
         l->fd = fd;
         l->from_systemd = true;
-        l->path = systemd_path(fd);
+        l->file = systemd_file(fd);
+        l->path = l->file != NULL ? g_strdup_printf("%s (from systemd)", l->file)
+                                  : g_strdup("the socket systemd passed");
         return l;
     }
     if (path == NULL)
@@ -197,6 +200,7 @@ struct listener *listener_open(const char *path, unsigned mode, char **err)
     if (path == NULL || path[0] == '\0')
         path = AGNOCAST_DEFAULT_SOCKET_PATH;
     l->path = g_strdup(path);
+    l->file = path[0] != '@' ? g_strdup(path) : NULL;
     if (bind_path(l, mode, err) < 0) {
         listener_close(l);
         return NULL;
@@ -253,6 +257,11 @@ bool listener_from_systemd(const struct listener *l)
     return l->from_systemd;
 }
 
+const char *listener_socket_file(const struct listener *l)
+{
+    return l->file;
+}
+
 void listener_close(struct listener *l)
 {
     struct stat st;
@@ -269,5 +278,6 @@ void listener_close(struct listener *l)
     if (l->fd >= 0)
         close(l->fd);
     g_free(l->path);
+    g_free(l->file);
     g_free(l);
 }

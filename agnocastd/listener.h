@@ -19,6 +19,8 @@ struct listener *listener_open(const char *path, unsigned mode, char **err);
 void listener_start(struct listener *l, struct event_base *base, listener_accept_fn fn, void *arg);
 const char *listener_path(const struct listener *l);
 bool listener_from_systemd(const struct listener *l);
+/* The socket's path in the file system, bound here or by systemd; NULL for an abstract one. */
+const char *listener_socket_file(const struct listener *l);
 /* Stops listening; removes the socket file if this process bound it and it is still ours. */
 void listener_close(struct listener *l);
 

@@ -110,18 +110,26 @@ int main(int argc, char **argv)
         return 1;
     }
     broker_init(&b, b.base);
-    state_path = b.cfg.state_file != NULL ? g_strdup(b.cfg.state_file)
-                                          : state_default_path(listener_path(b.listener),
-                                                               !listener_from_systemd(b.listener));
+    if (b.cfg.state_file != NULL) {
+        state_path = g_strdup(b.cfg.state_file);
+    } else {
+        state_path =
+            state_default_path(listener_socket_file(b.listener), listener_from_systemd(b.listener));
+        if (state_path == NULL)
+            g_message("the socket %s is not a file: no state file is kept beside it; give "
+                      "--state-file PATH to keep the ranges of running processes across a "
+                      "restart",
+                      listener_path(b.listener));
+    }
     b.state = state_open(&b, state_path, b.cfg.restart_grace);
+    g_free(state_path);
     listener_start(b.listener, b.base, client_accept, &b);
 
     g_message("agnocastd %s (protocol %d) listening on %s; window 0x%" G_GINT64_MODIFIER
               "x-0x%" G_GINT64_MODIFIER "x, default pool %" G_GUINT64_FORMAT " bytes; state %s",
               AGNOCAST_VERSION_STRING, AGNOCAST_PROTO_VERSION, listener_path(b.listener),
               b.cfg.window_base, b.cfg.window_base + b.cfg.window_size, b.cfg.pool_size,
-              state_path[0] != '\0' ? state_path : "not kept");
-    g_free(state_path);
+              state_file(b.state) != NULL ? state_file(b.state) : "not kept");
     rc = notify_send("READY=1");
     if (rc < 0)
         g_warning("cannot notify the service manager ($NOTIFY_SOCKET): %s", g_strerror(-rc));

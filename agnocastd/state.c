@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agnocast-config.h"
 #include "broker.h"
 #include "ranges.h"
 #include "registry.h"
@@ -29,13 +30,13 @@ struct state {
     bool warned; /* a failed write was logged; the next success says so */
 };
 
-char *state_default_path(const char *socket_path, bool socket_is_file)
+char *state_default_path(const char *socket_file, bool from_systemd)
 {
     const char *rt = getenv("RUNTIME_DIRECTORY");
 
-    if (socket_is_file && socket_path != NULL && socket_path[0] != '\0' && socket_path[0] != '@')
-        return g_strconcat(socket_path, ".state", NULL);
-    if (rt != NULL && rt[0] == '/') {
+    /* $RUNTIME_DIRECTORY counts only when the service manager that passed the socket set it:
+     * a broker started by hand may have inherited the system broker's. */
+    if (from_systemd && rt != NULL && rt[0] == '/') {
         /* systemd lists every RuntimeDirectory=, separated by colons: use the first. */
         const char *colon = strchr(rt, ':');
         char *dir = colon != NULL ? g_strndup(rt, (gsize)(colon - rt)) : g_strdup(rt);
@@ -43,7 +44,16 @@ char *state_default_path(const char *socket_path, bool socket_is_file)
         g_free(dir);
         return path;
     }
-    return g_strdup("/run/agnocast/" STATE_FILE_NAME);
+    if (socket_file == NULL || socket_file[0] == '\0' || socket_file[0] == '@')
+        return NULL;
+    /* The broker on the default socket is the system broker: it keeps the name it always had. */
+    if (strcmp(socket_file, AGNOCAST_DEFAULT_SOCKET_PATH) == 0) {
+        char *dir = g_path_get_dirname(socket_file);
+        char *path = g_build_filename(dir, STATE_FILE_NAME, NULL);
+        g_free(dir);
+        return path;
+    }
+    return g_strconcat(socket_file, ".state", NULL);
 }
 
 uint64_t state_pid_starttime(pid_t pid)
@@ -84,6 +94,20 @@ static void save_process(struct reg_process *p, void *data)
                            (unsigned)p->uid, p->starttime, p->base, p->size);
 }
 
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? errno : EIO;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 void state_save(struct state *s)
 {
     GString *text;
@@ -100,17 +124,24 @@ void state_save(struct state *s)
         g_string_append_printf(text, "%d %u %" PRIu64 " 0x%" PRIx64 " %" PRIu64 "\n", (int)r->pid,
                                (unsigned)r->uid, r->starttime, r->base, r->size);
     }
-    /* Written beside the file and renamed over it: a reader sees the old or the new table. */
-    tmp = g_strconcat(s->path, ".tmp", NULL);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, 0600) < 0 || write(fd, text->str, text->len) != (ssize_t)text->len)
+    /* Written to a new file beside it and renamed over it: a reader sees the old or the new
+     * table. The new file is created here (O_EXCL), so it is this broker's whatever was lying
+     * in the directory, and a rename never follows a symlink at the path. */
+    tmp = g_strconcat(s->path, ".XXXXXX", NULL);
+    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0)
         err = errno != 0 ? errno : EIO;
+    else if (fchmod(fd, 0600) < 0)
+        err = errno;
+    else
+        err = write_all(fd, text->str, text->len);
     if (fd >= 0 && close(fd) < 0 && err == 0)
         err = errno;
     if (err == 0 && rename(tmp, s->path) < 0)
         err = errno;
     if (err != 0) {
-        unlink(tmp);
+        if (fd >= 0)
+            unlink(tmp);
         if (!s->warned)
             g_warning("cannot write the state file %s: %s; a restarted broker will not know the "
                       "ranges of running processes (fix the directory's permissions or pick "
@@ -173,31 +204,114 @@ static void load_line(struct state *s, const char *line, guint lineno)
               base, base + size, pid, s->broker->cfg.restart_grace);
 }
 
-static void load(struct state *s)
+/*
+ * Opens the file a previous broker of this user left, for reading. 1 and *fd: it is there and
+ * ours; 0: there is none; -1: it is not this broker's to read or replace (logged).
+ */
+static int open_own(const struct state *s, int *fd)
 {
-    GError *error = NULL;
-    char *text = NULL;
+    struct stat st, fst;
+
+    if (lstat(s->path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        g_warning("cannot look at the state file %s: %s; this broker keeps no state, so a "
+                  "restarted broker will not know the ranges of running processes (fix the "
+                  "permissions or pick another --state-file)",
+                  s->path, g_strerror(errno));
+        return -1;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        g_warning("the state file %s is a symbolic link; not following it: this broker keeps "
+                  "no state (remove the link, or give --state-file the file's own path)",
+                  s->path);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        g_warning("the state file %s is not a regular file; this broker keeps no state (remove "
+                  "it or pick another --state-file)",
+                  s->path);
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        g_warning("the state file %s belongs to uid %u, not to this broker (uid %u): it is "
+                  "another broker's table, so this broker neither reads nor replaces it and "
+                  "keeps no state; give this broker its own --state-file, or remove %s if no "
+                  "broker of uid %u uses it",
+                  s->path, (unsigned)st.st_uid, (unsigned)geteuid(), s->path, (unsigned)st.st_uid);
+        return -1;
+    }
+    *fd = open(s->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (*fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        g_warning("cannot read the state file %s: %s; this broker keeps no state (fix its "
+                  "permissions or pick another --state-file)",
+                  s->path, g_strerror(errno));
+        return -1;
+    }
+    /* Replaced between lstat and open (another broker at work?): trust neither. */
+    if (fstat(*fd, &fst) < 0 || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
+        g_warning("the state file %s changed while it was opened; this broker keeps no state "
+                  "(is another broker using it? give each its own --state-file)",
+                  s->path);
+        close(*fd);
+        return -1;
+    }
+    return 1;
+}
+
+/* The whole file, NUL-terminated; NULL if unreadable or larger than STATE_FILE_MAX (logged). */
+static char *read_all(const struct state *s, int fd, gsize *len)
+{
+    GString *text = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            g_warning("cannot read the state file %s: %s; ranges of running processes are not "
+                      "reserved",
+                      s->path, g_strerror(errno));
+            g_string_free(text, TRUE);
+            return NULL;
+        }
+        g_string_append_len(text, buf, n);
+        if (text->len > STATE_FILE_MAX)
+            break;
+    }
+    *len = text->len;
+    return g_string_free(text, FALSE);
+}
+
+/* 0 if the file could be taken as ours (read, or absent), -1 if it was refused. */
+static int load(struct state *s)
+{
+    char *text;
     gsize len = 0;
     char **lines;
+    int fd = -1, rc;
 
-    if (!g_file_get_contents(s->path, &text, &len, &error)) {
-        if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            g_warning("cannot read the state file: %s; ranges of running processes are not "
-                      "reserved",
-                      error->message);
-        g_error_free(error);
-        return;
-    }
+    rc = open_own(s, &fd);
+    if (rc <= 0)
+        return rc;
+    text = read_all(s, fd, &len);
+    close(fd);
+    if (text == NULL)
+        return 0;
     if (len > STATE_FILE_MAX || strlen(text) != len) {
         g_warning("%s is not a state file (too large or binary); ignored", s->path);
         g_free(text);
-        return;
+        return 0;
     }
     lines = g_strsplit(text, "\n", -1);
     for (guint i = 0; lines[i] != NULL; i++)
         load_line(s, lines[i], i + 1);
     g_strfreev(lines);
     g_free(text);
+    return 0;
 }
 
 struct state *state_open(struct broker *b, const char *path, unsigned grace)
@@ -209,7 +323,12 @@ struct state *state_open(struct broker *b, const char *path, unsigned grace)
     if (path == NULL || path[0] == '\0')
         return s;
     s->path = g_strdup(path);
-    load(s);
+    if (load(s) < 0) {
+        /* Not ours: neither rewritten nor removed at shutdown. */
+        g_free(s->path);
+        s->path = NULL;
+        return s;
+    }
     if (s->reserved->len > 0) {
         struct timeval tv = {(time_t)grace, 0};
         s->ev_expire = evtimer_new(b->base, expire_cb, s);
@@ -217,6 +336,11 @@ struct state *state_open(struct broker *b, const char *path, unsigned grace)
     }
     state_save(s);
     return s;
+}
+
+const char *state_file(const struct state *s)
+{
+    return s != NULL ? s->path : NULL;
 }
 
 void state_shutdown(struct state *s)

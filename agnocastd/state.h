@@ -20,19 +20,27 @@ struct state_reservation {
 };
 
 /*
- * Where the table lives by default: "<socket>.state" next to a socket file the broker binds;
- * for a socket systemd passed (or an abstract one), $RUNTIME_DIRECTORY/agnocastd.state (first
- * directory of the list), else /run/agnocast/agnocastd.state. Free with g_free.
+ * Where the table lives by default, derived from the broker's own socket so that a private
+ * broker never touches the system broker's table: $RUNTIME_DIRECTORY/agnocastd.state (first
+ * directory of the list) when systemd passed the socket and set it; else
+ * "<dir>/agnocastd.state" for the built-in default socket (the system broker:
+ * /run/agnocast/agnocastd.state); else "<socket_file>.state". NULL when there is no socket file
+ * to derive it from (an abstract socket): then none is kept unless --state-file names one.
+ * `socket_file` is the socket's path in the file system or NULL. Free with g_free.
  */
-char *state_default_path(const char *socket_path, bool socket_is_file);
+char *state_default_path(const char *socket_file, bool from_systemd);
 
 /*
  * Opens the table at `path` ("" or NULL: none is kept). Reads what a previous broker left: each
  * entry whose process is still alive (kill(pid, 0) succeeds or fails with EPERM, and its start
  * time has not changed) has its range reserved in b->ranges for `grace` seconds, after which
  * the reservation expires (logged). Unreadable entries are logged and skipped; never fails.
+ * A file this broker does not own (another uid, a symlink, not a regular file) is refused with
+ * a warning: it is neither read nor ever rewritten or removed, and no table is kept.
  */
 struct state *state_open(struct broker *b, const char *path, unsigned grace);
+/* The file the table is kept in; NULL if none is kept (none asked for, or refused). */
+const char *state_file(const struct state *s);
 /* At an orderly shutdown: removes the file if nothing is registered or reserved. */
 void state_shutdown(struct state *s);
 void state_free(struct state *s);
@@ -52,7 +60,8 @@ void state_restore(struct state *s, const struct state_reservation *r);
 pid_t state_reserved_by(const struct state *s, uint64_t base, uint64_t size);
 guint state_reservations(const struct state *s);
 
-/* Rewrites the file (atomically, mode 0600): every registered process and reservation. */
+/* Rewrites the file: every registered process and reservation, written to a new file of this
+ * broker's user (mode 0600) in the same directory and renamed over it. */
 void state_save(struct state *s);
 
 /* Start time of `pid` from /proc (clock ticks since boot), 0 if unknown. */

@@ -1,5 +1,6 @@
 /* Logging, the per-thread last error, and error names. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,25 +9,45 @@
 
 #include "agnocast-internal.h"
 
+#define LEVEL_NONE   (-1) /* AGNOCAST_LOG_LEVEL=none: nothing at all */
+#define LEVEL_UNREAD (-2) /* not yet read from the environment */
+
 static struct {
     pthread_mutex_t lock;
     agnocast_log_fn fn;
     void *userdata;
-    int max;     /* -2: not yet read from the environment */
-} log_sink = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, -2};
+    int max;
+    bool env_reported; /* an unknown AGNOCAST_LOG_LEVEL was reported */
+} log_sink = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, LEVEL_UNREAD, false};
 
 static _Thread_local char last_error[512];
 
+/* The stderr level: warnings and errors unless AGNOCAST_LOG_LEVEL says otherwise. Called with
+ * the lock held. */
 static int level_from_env(void)
 {
+    static const struct {
+        const char *name;
+        int level;
+    } names[] = {
+        {"error", AGNOCAST_LOG_ERROR}, {"warning", AGNOCAST_LOG_WARNING},
+        {"info", AGNOCAST_LOG_INFO},   {"debug", AGNOCAST_LOG_DEBUG},
+        {"none", LEVEL_NONE},          {"silent", LEVEL_NONE},
+    };
     const char *s = getenv("AGNOCAST_LOG_LEVEL");
-    static const char *const names[] = {"error", "warning", "info", "debug"};
 
     if (!s || !*s)
-        return -1;
-    for (int i = 0; i < 4; i++)
-        if (!strcasecmp(s, names[i]))
-            return i;
+        return AGNOCAST_LOG_WARNING;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcasecmp(s, names[i].name))
+            return names[i].level;
+    if (!log_sink.env_reported) {
+        log_sink.env_reported = true;
+        dprintf(2,
+                "agnocast[%d]: warning: AGNOCAST_LOG_LEVEL=\"%.64s\" is not a level (error, "
+                "warning, info, debug, none); logging warnings and errors\n",
+                (int)getpid(), s);
+    }
     return AGNOCAST_LOG_WARNING;
 }
 
@@ -47,7 +68,7 @@ void agn_log(enum agnocast_log_level level, const char *fmt, ...)
     va_list ap;
 
     pthread_mutex_lock(&log_sink.lock);
-    if (log_sink.max == -2)
+    if (log_sink.max == LEVEL_UNREAD)
         log_sink.max = level_from_env();
     if ((int)level > log_sink.max) {
         pthread_mutex_unlock(&log_sink.lock);
@@ -63,6 +84,8 @@ void agn_log(enum agnocast_log_level level, const char *fmt, ...)
     pthread_mutex_unlock(&log_sink.lock);
 }
 
+/* A failure goes back to the caller, who reports it (agnocast_last_error()); logged at debug
+ * only, so that it is not printed twice. */
 int agn_fail(int err, const char *fmt, ...)
 {
     va_list ap;

@@ -28,9 +28,12 @@
  *
  * Errors: every call that can fail returns 0 (or a count) on success and a negative errno on
  * failure; agnocast_strerror() names it and agnocast_last_error() gives the detailed sentence for
- * the calling thread's last failure (what went wrong and what to do). The library never exits,
- * aborts or prints; it logs through agnocast_set_log_callback(), or to stderr when
- * $AGNOCAST_LOG_LEVEL is set (error, warning, info, debug).
+ * the calling thread's last failure (what went wrong and what to do). The library never exits
+ * or aborts. A failure returned to the caller is the caller's to report: the library does not
+ * print it. What it cannot return to anyone (a peer it cannot map, a malformed frame from the
+ * broker, a fallback it took) it logs: warnings and errors go to stderr by default, as
+ * "agnocast[PID]: warning: ..."; $AGNOCAST_LOG_LEVEL sets the level (error, warning, info,
+ * debug; none or silent for nothing), and agnocast_set_log_callback() replaces stderr.
  *
  * Threads: the context's functions may be called from any thread, except that dispatch and spin
  * must not run on two threads at once. After fork() the child's inherited handles are invalid:
@@ -93,8 +96,14 @@ enum agnocast_log_level {
 typedef void (*agnocast_log_fn)(enum agnocast_log_level level, const char *message,
                                 void *userdata);
 
-/* Sets where the library logs (NULL: the default, stderr when $AGNOCAST_LOG_LEVEL is set) and
- * up to which level. Any thread; takes effect for later messages. */
+/*
+ * Sets where the library logs: `fn` gets every message up to `max` (in place of stderr), on the
+ * thread that logs it, one call at a time, under the log's lock: it must not call back into the
+ * library. NULL puts back the default: stderr, up to the level $AGNOCAST_LOG_LEVEL names (error,
+ * warning, info, debug, none or silent; any case), warning when it is unset or empty. An unknown
+ * value is reported once on stderr and means warning. Any thread; takes effect for later
+ * messages.
+ */
 AGNOCAST_EXPORT void agnocast_set_log_callback(agnocast_log_fn fn, enum agnocast_log_level max,
                                                void *userdata);
 
