@@ -15,6 +15,12 @@
 #define AGN_MAX_SOURCES 32 /* publishers a subscription reads from */
 #define AGN_REQUEST_TIMEOUT_MS 5000
 #define AGN_RECLAIM_BATCH 16 /* retired messages per reclaim scan on the publish path */
+/* A head that moves further than this between two looks is not a publisher's: 2^40 messages
+ * would take a publisher more than a day at a billion per second. */
+#define AGN_HEAD_JUMP_MAX (1ull << 40)
+/* How long a message may wait for a growth area its publisher declared but the broker never
+ * handed over before the publisher is taken for corrupt. */
+#define AGN_AREA_WAIT_NS (2000000000ull)
 #define AGN_DEFAULT_POOL_SIZE (64ull << 20)
 
 /* ---- log.c ---- */
@@ -125,6 +131,8 @@ struct agn_source {
     uint32_t window;  /* min(publisher depth, subscription depth) */
     bool ready;       /* the publisher accepted us: our holds are scanned */
     bool history;     /* deliver retained history (both transient-local) */
+    bool corrupt;     /* found lying (wild head, an area never handed over): never read again */
+    uint64_t area_wait_ns; /* since when a message waits for a growth area, 0 if none */
     uint64_t next;    /* next message number wanted */
     uintptr_t lo, hi; /* where message data may lie in its segment */
 };

@@ -373,30 +373,27 @@ AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx)
 }
 
 /*
- * Spin with no timeout, event-driven: sleep in read() on the doorbell, which wakes and drains
- * in one system call (poll() and then read() would be two per wake-up). The descriptor is
- * made blocking for the duration: nothing else may dispatch meanwhile (see agnocast.h).
+ * Spin with no timeout, event-driven: sleep in poll() on the doorbell, then dispatch (which
+ * drains it). The doorbell stays non-blocking: its open file description is shared with every
+ * publisher that wakes us, and one that blocked on it could freeze those publishers.
  */
 static int spin_blocking(struct agnocast_context *ctx)
 {
-    int flags = fcntl(ctx->doorbell, F_GETFL), r = 0;
+    int r = 0;
 
-    if (flags < 0 || fcntl(ctx->doorbell, F_SETFL, flags & ~O_NONBLOCK) < 0)
-        return agn_fail(-errno, "fcntl on the doorbell: %s", strerror(errno));
     for (;;) {
-        uint64_t count;
-        r = agn_dispatch(ctx, false);
+        struct pollfd pfd = {.fd = ctx->doorbell, .events = POLLIN};
+        r = agn_dispatch(ctx, true);
         if (r < 0 && r != -ENOBUFS)
             break;
         r = 0;
         if (atomic_load(&ctx->stopping) || atomic_load(&ctx->busy_poll))
             break;
-        if (read(ctx->doorbell, &count, sizeof(count)) < 0 && errno != EINTR) {
-            r = agn_fail(-errno, "read on the doorbell: %s", strerror(errno));
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+            r = agn_fail(-errno, "poll on the doorbell: %s", strerror(errno));
             break;
         }
     }
-    fcntl(ctx->doorbell, F_SETFL, flags);
     if (r == 0 && atomic_load(&ctx->busy_poll) && !atomic_load(&ctx->stopping))
         return agnocast_context_spin(ctx, -1); /* switched to busy polling meanwhile */
     atomic_store(&ctx->stopping, false);

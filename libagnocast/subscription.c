@@ -114,12 +114,37 @@ static bool source_accepted(struct agnocast_context *ctx, struct agn_source *src
     return false;
 }
 
-/* Acquires the next message of a source, applying keep-last and the volatile cut-off. */
+/* Adds to a counter of our own segment, saturating: what a peer wrote must not wrap it. Only
+ * threads holding ctx->lock write it, so load-add-store loses nothing. */
+static void counter_add(_Atomic uint64_t *c, uint64_t n)
+{
+    uint64_t v = atomic_load_explicit(c, memory_order_relaxed);
+
+    atomic_store_explicit(c, v + n < v ? UINT64_MAX : v + n, memory_order_relaxed);
+}
+
+/* A publisher caught writing what no publisher writes: counted, said once, never read again
+ * (its messages stop; the subscription goes on with the others). */
+static int source_corrupt(struct agnocast_subscription *sub, struct agn_source *src,
+                          const char *why)
+{
+    src->corrupt = true;
+    atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
+    agn_log(AGNOCAST_LOG_WARNING,
+            "publisher %d/%u on %s is corrupt (%s); no longer reading it", (int)src->pid,
+            src->index, sub->topic, why);
+    return 0;
+}
+
+/* Acquires the next message of a source, applying keep-last and the volatile cut-off. Every
+ * loop over what the publisher wrote is bounded: at most its window per call. */
 static int source_next(struct agnocast_subscription *sub, struct agn_source *src,
                        struct agnocast_message **msg)
 {
     struct agnocast_context *ctx = sub->ctx;
 
+    if (src->corrupt)
+        return 0;
     if (!src->ready) {
         if (!source_accepted(ctx, src))
             return 0;
@@ -141,9 +166,11 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
             head = atomic_load_explicit(&src->slot->head, memory_order_acquire);
             if (src->next > head)
                 return 0;
+            if (head - src->next > AGN_HEAD_JUMP_MAX)
+                return source_corrupt(sub, src, "its ring head jumped by more than 2^40");
             if (head - src->next >= src->window) {
                 uint64_t skip = head - src->window + 1 - src->next;
-                atomic_fetch_add_explicit(&sub->stats->missed, skip, memory_order_relaxed);
+                counter_add(&sub->stats->missed, skip);
                 src->next += skip;
             }
         }
@@ -152,9 +179,18 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
         seq = src->next++;
         r = agn_message_acquire(ctx, sub, src, seq, msg);
         if (r == -EAGAIN) {
-            src->next--; /* its growth area is on its way from the broker */
+            /* Its growth area is on its way from the broker; a declared area that never comes
+             * is a lie, which must not hold the subscription back for ever. */
+            uint64_t now = agn_now_ns();
+            src->next--;
+            if (src->area_wait_ns == 0)
+                src->area_wait_ns = now;
+            else if (now - src->area_wait_ns > AGN_AREA_WAIT_NS)
+                return source_corrupt(sub, src,
+                                      "it declared a growth area the broker never handed over");
             return 0;
         }
+        src->area_wait_ns = 0;
         if (r == 0) {
             atomic_fetch_add_explicit(&sub->stats->missed, 1, memory_order_relaxed);
             continue;
@@ -184,7 +220,7 @@ static int take_oldest(struct agnocast_subscription *sub, struct agnocast_messag
     for (unsigned i = 0; i < sub->nsources; i++) {
         struct agn_source *src = &sub->sources[i];
         uint64_t head, seq;
-        if (!src->ready && !source_accepted(sub->ctx, src))
+        if (src->corrupt || (!src->ready && !source_accepted(sub->ctx, src)))
             continue;
         src->ready = true;
         head = atomic_load_explicit(&src->slot->head, memory_order_acquire);

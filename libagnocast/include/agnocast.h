@@ -142,10 +142,10 @@ AGNOCAST_EXPORT int agnocast_context_fd(struct agnocast_context *ctx);
 AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx);
 
 /* Waits for messages and dispatches them until agnocast_context_stop() or timeout_ms elapses
- * (-1: no timeout). With busy polling on, it spins instead of sleeping. Without a timeout it
- * sleeps in a blocking read of agnocast_context_fd() (made blocking for that time), so do not
- * poll or dispatch that descriptor from another thread meanwhile. Returns 0 on stop or timeout,
- * or a negative errno. */
+ * (-1: no timeout). With busy polling on, it spins instead of sleeping; otherwise it sleeps in
+ * poll() on agnocast_context_fd(), which always stays non-blocking (publishers share it). Do
+ * not dispatch from another thread meanwhile. Returns 0 on stop or timeout, or a negative
+ * errno. */
 AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int timeout_ms);
 
 /* Makes spin return. Async-signal-safe; any thread. */

@@ -1,0 +1,236 @@
+/*
+ * A publisher can only hurt itself (issue 12): what it writes into its own segment, or tries
+ * to do to it, cannot crash, hang or mislead its subscribers, and a good publisher on the same
+ * topic keeps being delivered. Each test pairs one lying publisher with one honest one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <agnocast.h>
+
+#include "harness.h"
+#include "shm-layout.h"
+
+#define TOPIC "/hostile/pub"
+
+static int publish_u64(struct agnocast_publisher *pub, uint64_t v)
+{
+    uint64_t *m;
+    int r = agnocast_publisher_loan(pub, 256, (void **)&m);
+
+    if (r < 0)
+        return r;
+    m[0] = v;
+    m[31] = ~v;
+    return agnocast_publisher_publish(pub, m);
+}
+
+/* The descriptor of this process's own segment (the memfd agnocast@PID), -1 if not found. */
+static int own_segment_fd(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int found = -1;
+
+    while (d && (e = readdir(d)) != NULL) {
+        char path[300], target[128];
+        ssize_t n;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+        n = readlink(path, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (strstr(target, "memfd:agnocast@") && !strchr(strrchr(target, '@'), '.')) {
+            found = atoi(e->d_name);
+            break;
+        }
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Publishes every 5 ms until told "quit". */
+static int honest_role(void *arg, int out, int in)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    char line[16];
+    uint64_t i = 0;
+
+    (void)arg;
+    if (agnocast_context_new(&ctx) < 0 || agnocast_publisher_new(ctx, TOPIC, 4, 0, &pub) < 0)
+        return 1;
+    send_line(out, "ready");
+    while (recv_line(in, line, sizeof(line), 5) < 0)
+        publish_u64(pub, ++i);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+/*
+ * arg "head": publishes, then writes a wild ring head. "area": declares a growth area the
+ * broker never got. "shrink": tries to shrink, punch and write its sealed segment through its
+ * descriptor, reports what the kernel said, and keeps publishing.
+ */
+static int liar_role(void *arg, int out, int in)
+{
+    const char *mode = arg;
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    struct agn_seg_header *h;
+    char line[64];
+    void *base;
+    size_t size;
+
+    if (agnocast_context_new(&ctx) < 0 || agnocast_publisher_new(ctx, TOPIC, 4, 0, &pub) < 0)
+        return 1;
+    agnocast_context_segment(ctx, &base, &size);
+    h = base;
+    send_line(out, "ready");
+    recv_line(in, line, sizeof(line), 10000); /* the subscriber is there */
+    for (uint64_t i = 1; i <= 3; i++)
+        publish_u64(pub, i);
+    if (!strcmp(mode, "head")) {
+        atomic_store(&h->pubs[0].head, UINT64_MAX - 5);
+    } else if (!strcmp(mode, "area")) {
+        atomic_store(&h->areas[0].base, (uint64_t)(uintptr_t)base + (1ull << 40));
+        atomic_store(&h->areas[0].size, 1u << 20);
+        atomic_store(&h->nareas, 1);
+        publish_u64(pub, 4);
+    } else {
+        int fd = own_segment_fd(), t, p, w;
+        char byte = 1;
+        t = fd >= 0 && ftruncate(fd, 4096) < 0 ? errno : 0;
+        p = fd >= 0 && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size) < 0
+                ? errno
+                : 0;
+        w = fd >= 0 && pwrite(fd, &byte, 1, 0) < 0 ? errno : 0;
+        send_line(out, "fd %d truncate %d punch %d write %d", fd >= 0, t, p, w);
+        for (uint64_t i = 4; i <= 6; i++)
+            publish_u64(pub, i);
+    }
+    send_line(out, "lied");
+    recv_line(in, line, sizeof(line), 30000);
+    _exit(0); /* as a hostile process would: no tidying */
+}
+
+struct tally {
+    unsigned long honest, from_liar;
+    pid_t liar;
+};
+
+static void count(struct agnocast_subscription *sub, struct agnocast_message *msg, void *data)
+{
+    struct tally *t = data;
+    const uint64_t *m = agnocast_message_data(msg);
+
+    (void)sub;
+    /* Every delivered message is intact, whoever sent it. */
+    assert_true(agnocast_message_contains(msg, m, 256));
+    assert_int_equal(m[31], ~m[0]);
+    if (agnocast_message_publisher_pid(msg) == t->liar)
+        t->from_liar++;
+    else
+        t->honest++;
+}
+
+/* Runs one liar against one honest publisher; returns the subscription's corrupt count. */
+static uint64_t run_pair(const char *mode, char *said, size_t cap)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_subscription *sub;
+    struct role liar, honest;
+    struct tally t = {0};
+    char line[128];
+    unsigned long before;
+    uint64_t corrupt, missed;
+
+    said[0] = '\0';
+    assert_int_equal(role_start(&honest, honest_role, NULL), 0);
+    assert_true(recv_line(honest.from_child, line, sizeof(line), 10000) >= 0);
+    assert_int_equal(role_start(&liar, liar_role, (void *)mode), 0);
+    assert_true(recv_line(liar.from_child, line, sizeof(line), 10000) >= 0);
+    assert_string_equal(line, "ready");
+    t.liar = liar.pid;
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    assert_int_equal(agnocast_subscription_new(ctx, TOPIC, 4, 0, count, &t, &sub), 0);
+    usleep(200000); /* both publishers accept us */
+    send_line(liar.to_child, "go");
+    while (recv_line(liar.from_child, line, sizeof(line), 10000) >= 0 && strcmp(line, "lied"))
+        snprintf(said, cap, "%s", line);
+    /* A bounded loop: spin returns on time whatever the liar wrote. */
+    uint64_t start = now_ms();
+    assert_int_equal(agnocast_context_spin(ctx, 3000), 0);
+    assert_true(now_ms() - start < 6000);
+    before = t.honest;
+    assert_int_equal(agnocast_context_spin(ctx, 500), 0);
+    /* The honest publisher is still delivered after the liar did its worst. */
+    assert_true(t.honest > before);
+    corrupt = agnocast_subscription_corrupt(sub);
+    missed = agnocast_subscription_missed(sub);
+    print_message("%s: honest %lu, from the liar %lu, corrupt %llu, missed %llu\n", mode,
+                  t.honest, t.from_liar, (unsigned long long)corrupt,
+                  (unsigned long long)missed);
+    /* Missed counts messages, not what a head claims: no wrap, no 2^64. */
+    assert_true(missed < (1ull << 40));
+    send_line(liar.to_child, "quit");
+    send_line(honest.to_child, "quit");
+    assert_int_equal(role_wait(&liar), 0);
+    assert_int_equal(role_wait(&honest), 0);
+    agnocast_context_free(ctx);
+    return corrupt;
+}
+
+static void test_hostile_publisher_wild_head(void **state)
+{
+    char said[128];
+
+    (void)state;
+    assert_true(run_pair("head", said, sizeof(said)) >= 1);
+}
+
+static void test_hostile_publisher_area_never_handed_over(void **state)
+{
+    char said[128];
+
+    (void)state;
+    assert_true(run_pair("area", said, sizeof(said)) >= 1);
+}
+
+/* The kernel refuses every way to shrink or write the segment outside the one mapping, so a
+ * subscriber's mapping of it can never fault (no SIGBUS) and its messages stay intact. */
+static void test_hostile_publisher_cannot_shrink_its_segment(void **state)
+{
+    char said[128];
+
+    (void)state;
+    assert_int_equal(run_pair("shrink", said, sizeof(said)), 0);
+    assert_string_equal(said, "fd 1 truncate 1 punch 1 write 1"); /* EPERM, each */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_hostile_publisher_wild_head, harness_broker_setup,
+                                        harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_publisher_area_never_handed_over,
+                                        harness_broker_setup, harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_publisher_cannot_shrink_its_segment,
+                                        harness_broker_setup, harness_broker_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
