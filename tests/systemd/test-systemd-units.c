@@ -107,10 +107,11 @@ static void test_systemd_service_shares_ipc_namespace_and_dev_shm(void **state)
 {
     g_autoptr(GKeyFile) kf = unit_load("agnocastd.service");
 
-    /* The broker unlinks clients' /dev/shm segments and mqueues: both must be the host's. */
-    expect_unit_value(kf, "Service", "ReadWritePaths", "/dev/shm /run/agnocast");
-    assert_false(g_key_file_has_key(kf, "Service", "PrivateDevices", NULL));
-    assert_false(g_key_file_has_key(kf, "Service", "PrivateIPC", NULL));
+    /* Segments come over the socket as descriptors: the broker needs neither the host's
+     * /dev/shm nor its IPC namespace, so it gets neither. */
+    expect_unit_value(kf, "Service", "ReadWritePaths", "/run/agnocast");
+    expect_unit_value(kf, "Service", "PrivateDevices", "yes");
+    expect_unit_value(kf, "Service", "PrivateIPC", "yes");
     assert_false(g_key_file_has_key(kf, "Service", "InaccessiblePaths", NULL));
     assert_false(g_key_file_has_key(kf, "Service", "RuntimeDirectory", NULL));
 }
