@@ -24,6 +24,7 @@ static const struct handler handlers[] = {
     {AGNOCAST_MSG_REMOVE_PUBLISHER, true, endpoint_remove_publisher},
     {AGNOCAST_MSG_ADD_SUBSCRIPTION, true, endpoint_add_subscription},
     {AGNOCAST_MSG_REMOVE_SUBSCRIPTION, true, endpoint_remove_subscription},
+    {AGNOCAST_MSG_HAND_WAKE, true, session_hand_wake},
     {AGNOCAST_MSG_LIST_TOPICS, false, query_list_topics},
     {AGNOCAST_MSG_TOPIC_INFO, false, query_topic_info},
     {AGNOCAST_MSG_LIST_PROCESSES, false, query_list_processes},

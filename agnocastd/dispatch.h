@@ -24,6 +24,8 @@ void dispatch_frame(struct client *c, const void *buf, size_t len, int *fds, int
 int session_hello(struct client *c, const struct agnocast_frame *f, int *fds, int nfds, char **why);
 int session_register(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                      char **why);
+int session_hand_wake(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                      char **why);
 int session_attach(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                    char **why);
 int query_get_segment(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,

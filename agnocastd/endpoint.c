@@ -11,8 +11,9 @@
 
 /*
  * Sends `to` a notice describing endpoint `about`, with the descriptors its kind carries:
- * SUBSCRIBER_ADDED the subscriber's doorbell and segment (the publisher wakes it and scans its
- * holds), PUBLISHER_ADDED the publisher's segment then one NOTICE_AREA_ADDED per growth area.
+ * SUBSCRIBER_ADDED the subscriber's segment (the publisher scans its holds; it opens its own
+ * wake channel to it with HAND_WAKE), PUBLISHER_ADDED the publisher's segment then one
+ * NOTICE_AREA_ADDED per growth area.
  * Only the broker writes a client's socket: a notice is authentic by where it comes from.
  */
 static void notice(struct reg_process *to, uint16_t kind, const struct reg_endpoint *about,
@@ -30,12 +31,8 @@ static void notice(struct reg_process *to, uint16_t kind, const struct reg_endpo
     n.seg_size = about->proc->size;
     n.flags = flags;
     g_strlcpy(n.topic, about->topic->name, sizeof(n.topic));
-    if (kind == AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED) {
-        fds[nfds++] = p->eventfd;
+    if (kind == AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED || kind == AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED)
         fds[nfds++] = p->area_fd[0];
-    } else if (kind == AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED) {
-        fds[nfds++] = p->area_fd[0];
-    }
     client_send(to->owner, kind, 0, &n, sizeof(n), nfds > 0 ? fds : NULL, nfds);
     if (kind == AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED && to != p)
         for (unsigned a = 1; a <= p->nareas; a++)

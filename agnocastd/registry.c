@@ -37,8 +37,6 @@ static void process_free(gpointer p)
 
     g_hash_table_destroy(proc->pubs);
     g_hash_table_destroy(proc->subs);
-    if (proc->eventfd >= 0)
-        close(proc->eventfd);
     for (guint i = 0; i < G_N_ELEMENTS(proc->area_fd); i++)
         if (proc->area_fd[i] >= 0)
             close(proc->area_fd[i]);
@@ -65,7 +63,7 @@ void registry_free(struct registry *reg)
 }
 
 int registry_process_add(struct registry *reg, pid_t pid, uid_t uid, uint64_t base, uint64_t size,
-                         uint32_t flags, int eventfd, void *owner, struct reg_process **out)
+                         uint32_t flags, void *owner, struct reg_process **out)
 {
     struct reg_process *proc;
 
@@ -77,7 +75,6 @@ int registry_process_add(struct registry *reg, pid_t pid, uid_t uid, uint64_t ba
     proc->base = base;
     proc->size = size;
     proc->flags = flags;
-    proc->eventfd = eventfd;
     for (guint i = 0; i < G_N_ELEMENTS(proc->area_fd); i++)
         proc->area_fd[i] = -1;
     proc->owner = owner;

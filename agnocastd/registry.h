@@ -19,7 +19,6 @@ struct reg_process {
     uint64_t size;
     uint32_t flags;     /* AGNOCAST_REGISTER_* */
     uint64_t starttime; /* /proc/PID/stat start time, kept in the state file; 0 if unknown */
-    int eventfd;        /* its doorbell; owned (closed) by the registry, -1 if none */
     /* Its pool's memfds (ATTACH_SEGMENT): [0] the segment, [n] growth area n; owned (closed) by
      * the registry, -1 until attached. Handed to the peers it shares a topic with. */
     int area_fd[AGNOCAST_AREAS_MAX];
@@ -60,9 +59,9 @@ struct registry *registry_new(void);
 /* Frees everything, closing the processes' eventfds. */
 void registry_free(struct registry *reg);
 
-/* Registers a process; takes `eventfd` only on success. -EEXIST if the pid is registered. */
+/* Registers a process. -EEXIST if the pid is registered. */
 int registry_process_add(struct registry *reg, pid_t pid, uid_t uid, uint64_t base, uint64_t size,
-                         uint32_t flags, int eventfd, void *owner, struct reg_process **out);
+                         uint32_t flags, void *owner, struct reg_process **out);
 struct reg_process *registry_process_find(struct registry *reg, pid_t pid);
 /* Removes a process with all its endpoints (and topics left empty), closes its descriptors. */
 void registry_process_remove(struct registry *reg, struct reg_process *proc);

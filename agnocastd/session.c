@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,20 +28,6 @@ int session_hello(struct client *c, const struct agnocast_frame *f, int *fds, in
     c->said_hello = true;
     client_send(c, AGNOCAST_MSG_HELLO_REPLY, f->request_id, &r, sizeof(r), NULL, 0);
     return 0;
-}
-
-/* 1 if `fd` is an eventfd: the doorbell must be one, not any descriptor the peer had at hand. */
-static int is_eventfd(int fd)
-{
-    char path[64], target[64];
-    ssize_t n;
-
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    n = readlink(path, target, sizeof(target) - 1);
-    if (n < 0)
-        return 0;
-    target[n] = '\0';
-    return strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
 /* A registered pid whose connection already hung up (its EOF not handled yet) is gone. */
@@ -241,10 +228,11 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
         *why = g_strdup_printf("this connection already registered process %d", (int)c->pid);
         return -EALREADY;
     }
-    if (nfds != 1 || !is_eventfd(fds[0])) {
-        *why = g_strdup_printf("REGISTER_PROCESS carries exactly one descriptor, the process's "
-                               "eventfd; it came with %d%s",
-                               nfds, nfds == 1 ? " that is not an eventfd" : "");
+    if (nfds != 0) {
+        *why = g_strdup_printf("REGISTER_PROCESS carries no descriptor since protocol version 3 "
+                               "(wake channels are made per publisher and subscriber); it came "
+                               "with %d",
+                               nfds);
         return -EINVAL;
     }
     old = registry_process_find(b->reg, c->pid);
@@ -271,8 +259,7 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
             state_restore(b->state, &res);
         return range_error(b, rc, size, req->want_base, why);
     }
-    rc = registry_process_add(b->reg, c->pid, c->uid, base, size,
-                              0, fds[0], c, &proc);
+    rc = registry_process_add(b->reg, c->pid, c->uid, base, size, 0, c, &proc);
     if (rc < 0) {
         ranges_release(b->ranges, base);
         if (claimed)
@@ -280,7 +267,6 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
         *why = g_strdup_printf("process %d cannot be registered: %s", (int)c->pid, g_strerror(-rc));
         return rc;
     }
-    fds[0] = -1;
     c->proc = proc;
     proc->starttime = claimed ? res.starttime : state_pid_starttime(c->pid);
     state_save(b->state);
@@ -384,6 +370,54 @@ int session_attach(struct client *c, const struct agnocast_frame *f, int *fds, i
             session_send_area(peers->pdata[i], proc, req->area);
         g_ptr_array_free(peers, TRUE);
     }
+    client_send(c, AGNOCAST_MSG_OK, f->request_id, &ok, sizeof(ok), NULL, 0);
+    return 0;
+}
+
+/* 1 if `fd` is an AF_UNIX datagram socket: all a subscriber's library will drain. */
+static int is_unix_dgram(int fd)
+{
+    int domain = 0, type = 0;
+    socklen_t dl = sizeof(domain), tl = sizeof(type);
+
+    return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 &&
+           getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && domain == AF_UNIX &&
+           type == SOCK_DGRAM;
+}
+
+/*
+ * A publisher process hands over the receiving end of its wake channel to one subscriber
+ * process; the broker passes it on (NOTICE_WAKE_ADDED). Only to a process it shares a topic
+ * with: the channel lets the sender wake the receiver, nothing more.
+ */
+int session_hand_wake(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                      char **why)
+{
+    const struct agnocast_wire_notice_process *req = f->payload;
+    struct agnocast_wire_notice_process n = {.pid = (uint32_t)c->pid};
+    struct agnocast_wire_ok ok = {0};
+    struct reg_process *to = registry_process_find(c->broker->reg, (pid_t)req->pid);
+    GPtrArray *peers;
+    gboolean shared = FALSE;
+
+    if (nfds != 1 || !is_unix_dgram(fds[0])) {
+        *why = g_strdup("HAND_WAKE carries exactly one descriptor, an AF_UNIX datagram socket");
+        return -EINVAL;
+    }
+    if (to == NULL || to == c->proc) {
+        *why = g_strdup_printf("no other process %u is registered", req->pid);
+        return -ENOENT;
+    }
+    peers = registry_process_peers(c->broker->reg, c->proc);
+    for (guint i = 0; i < peers->len && !shared; i++)
+        shared = peers->pdata[i] == to;
+    g_ptr_array_free(peers, TRUE);
+    if (!shared) {
+        *why = g_strdup_printf("process %d shares no topic with process %u", (int)c->pid,
+                               req->pid);
+        return -EPERM;
+    }
+    client_send(to->owner, AGNOCAST_MSG_NOTICE_WAKE_ADDED, 0, &n, sizeof(n), &fds[0], 1);
     client_send(c, AGNOCAST_MSG_OK, f->request_id, &ok, sizeof(ok), NULL, 0);
     return 0;
 }

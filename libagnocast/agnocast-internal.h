@@ -3,6 +3,7 @@
 #define AGNOCAST_INTERNAL_H
 
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -94,7 +95,12 @@ struct agn_peer {
     unsigned areas_here; /* areas 1..areas_here are mapped or their descriptor is here */
     uint64_t area_fd_base[AGN_MAX_AREAS];
     uint64_t area_fd_size[AGN_MAX_AREAS];
-    int doorbell;        /* its eventfd, to wake it; -1 if none */
+    /* Wake channels (docs/design.md, "Wake-up"): an AF_UNIX datagram socket pair per publisher
+     * and subscriber process. wake_tx: our end to wake it (we publish, it subscribes), sent to
+     * with MSG_DONTWAIT so it can never block us; wake_rx: its channel to us, in our wake set.
+     * Each -1 if none. */
+    int wake_tx;
+    int wake_rx;
     unsigned refs;       /* sources + wake targets that use it */
     unsigned holds;      /* our holds on messages in its segment */
 };
@@ -172,7 +178,8 @@ struct agnocast_context {
     unsigned fork_generation; /* see agn_context_forked() */
     char socket_path[108];
     int sock;      /* broker connection */
-    int doorbell;  /* own eventfd */
+    int doorbell;  /* own eventfd: wakes from this process only (never handed out) */
+    int wake_set;  /* epoll: the doorbell and every wake_rx; agnocast_context_fd() */
     int epoll;     /* the control thread's */
     int stop_pipe[2];
     pthread_t thread;
@@ -296,7 +303,15 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
                                  const struct agnocast_wire_notice_endpoint *n, int fd);
 void agn_subscription_remove_source(struct agnocast_subscription *sub, pid_t pid,
                                     uint32_t index, bool all);
-void agn_doorbell_ring(int fd);
+/* Wakes a subscriber process (peer) or, for NULL, this one; never blocks. */
+void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer);
+/* Empties the wake channels that are ready (`ready` from an epoll_wait on the wake set, or
+ * NULL: look first). Returns 0 or a negative errno. */
+int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready, int nready);
+/* A peer's wake channel to us arrived (NOTICE_WAKE_ADDED); takes fd. Under ctx->lock. */
+void agn_wake_added(struct agnocast_context *ctx, pid_t pid, int fd);
+/* Opens our wake channel to subscriber process `peer` once. Under ctx->lock. */
+void agn_wake_open(struct agnocast_context *ctx, struct agn_peer *peer);
 void agn_subscription_remove_all(struct agnocast_subscription *sub);
 int agn_qos_from(unsigned depth, unsigned flags, unsigned allowed, struct agnocast_wire_qos *qos);
 

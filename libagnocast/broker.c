@@ -253,8 +253,8 @@ int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64
     int r;
 
     req.flags = flags;
-    r = agn_broker_request(ctx, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &ctx->doorbell,
-                           1, &reply);
+    r = agn_broker_request(ctx, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0,
+                           &reply);
     if (r < 0)
         return r;
     if (reply.kind != AGNOCAST_MSG_REGISTER_REPLY)

@@ -180,8 +180,15 @@ static int start(struct agnocast_context *ctx)
         return r;
     ctx->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     ctx->epoll = epoll_create1(EPOLL_CLOEXEC);
-    if (ctx->doorbell < 0 || ctx->epoll < 0 || pipe2(ctx->stop_pipe, O_CLOEXEC) < 0)
+    ctx->wake_set = epoll_create1(EPOLL_CLOEXEC);
+    if (ctx->doorbell < 0 || ctx->epoll < 0 || ctx->wake_set < 0 ||
+        pipe2(ctx->stop_pipe, O_CLOEXEC) < 0)
         return agn_fail(-errno, "cannot create descriptors: %s", strerror(errno));
+    {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = ctx->doorbell};
+        if (epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, ctx->doorbell, &ev) < 0)
+            return agn_fail(-errno, "cannot watch the doorbell: %s", strerror(errno));
+    }
     if ((r = agn_broker_connect(ctx)) < 0)
         return r;
     if ((r = agn_broker_register(ctx, pool_size, 0, 0, &base, &size)) < 0)
@@ -224,8 +231,10 @@ static void teardown(struct agnocast_context *ctx)
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
         struct agn_peer *p = &ctx->peers[i];
         if (p->in_use) {
-            if (p->doorbell >= 0)
-                close(p->doorbell);
+            if (p->wake_tx >= 0)
+                close(p->wake_tx);
+            if (p->wake_rx >= 0)
+                close(p->wake_rx);
             for (int a = 0; a < AGN_MAX_AREAS; a++)
                 if (p->area_size[a])
                     agn_segment_unmap_peer(p->area_base[a], p->area_size[a]);
@@ -242,6 +251,8 @@ static void teardown(struct agnocast_context *ctx)
             close(ctx->stop_pipe[i]);
     if (ctx->epoll >= 0)
         close(ctx->epoll);
+    if (ctx->wake_set >= 0)
+        close(ctx->wake_set);
     if (ctx->doorbell >= 0)
         close(ctx->doorbell);
     munmap(ctx, sizeof(*ctx));
@@ -269,7 +280,7 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
     pthread_once(&atfork_once, install_atfork);
     ctx->pid = ctx->os_pid = getpid(); /* ctx->pid: the broker's word once registered */
     ctx->fork_generation = atomic_load(&fork_generation);
-    ctx->sock = ctx->doorbell = ctx->epoll = ctx->seg_fd = -1;
+    ctx->sock = ctx->doorbell = ctx->wake_set = ctx->epoll = ctx->seg_fd = -1;
     for (int i = 0; i < AGN_MAX_AREAS; i++)
         ctx->area_fd[i] = -1;
     ctx->stop_pipe[0] = ctx->stop_pipe[1] = -1;
@@ -348,7 +359,7 @@ AGNOCAST_EXPORT int agnocast_context_fd(struct agnocast_context *ctx)
         return agn_fail(-EINVAL, "agnocast_context_fd: NULL context");
     if (agn_context_forked(ctx))
         return -ECHILD;
-    return ctx->doorbell;
+    return ctx->wake_set;
 }
 
 AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx, int enabled)
@@ -358,7 +369,7 @@ AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx,
     if (agn_context_forked(ctx))
         return -ECHILD;
     atomic_store(&ctx->busy_poll, enabled != 0);
-    agn_doorbell_ring(ctx->doorbell); /* a spin asleep on it changes mode */
+    agn_wake(ctx, NULL); /* a spin asleep changes mode */
     return 0;
 }
 
@@ -373,24 +384,27 @@ AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx)
 }
 
 /*
- * Spin with no timeout, event-driven: sleep in poll() on the doorbell, then dispatch (which
- * drains it). The doorbell stays non-blocking: its open file description is shared with every
- * publisher that wakes us, and one that blocked on it could freeze those publishers.
+ * Spin with no timeout, event-driven: sleep in epoll_wait() on the wake set, empty the
+ * channels it says are ready, then dispatch: two system calls per wake-up. Nothing here can
+ * block on a descriptor a peer controls (wake.c).
  */
 static int spin_blocking(struct agnocast_context *ctx)
 {
-    int r = 0;
+    struct epoll_event ev[16];
+    int r = 0, n = 0;
 
     for (;;) {
-        struct pollfd pfd = {.fd = ctx->doorbell, .events = POLLIN};
-        r = agn_dispatch(ctx, true);
+        r = n > 0 ? agn_wake_drain(ctx, ev, n) : 0;
+        if (r == 0)
+            r = agn_dispatch(ctx, false);
         if (r < 0 && r != -ENOBUFS)
             break;
         r = 0;
         if (atomic_load(&ctx->stopping) || atomic_load(&ctx->busy_poll))
             break;
-        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
-            r = agn_fail(-errno, "poll on the doorbell: %s", strerror(errno));
+        n = epoll_wait(ctx->wake_set, ev, 16, -1);
+        if (n < 0 && errno != EINTR) {
+            r = agn_fail(-errno, "epoll_wait on the wake set: %s", strerror(errno));
             break;
         }
     }
@@ -421,11 +435,14 @@ AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int time
             wait_ms = (int)((deadline - now + 999999) / 1000000);
         }
         if (!busy) {
-            struct pollfd pfd = {.fd = ctx->doorbell, .events = POLLIN};
-            if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
-                return agn_fail(-errno, "poll: %s", strerror(errno));
+            struct epoll_event ev[16];
+            int n = epoll_wait(ctx->wake_set, ev, 16, wait_ms);
+            if (n < 0 && errno != EINTR)
+                return agn_fail(-errno, "epoll_wait on the wake set: %s", strerror(errno));
+            if (n > 0)
+                agn_wake_drain(ctx, ev, n);
         }
-        r = agn_dispatch(ctx, !busy);
+        r = agn_dispatch(ctx, false);
         if (r < 0 && r != -ENOBUFS)
             return r;
     }

@@ -1,6 +1,6 @@
 /*
  * Control notices about peers. They come only from the broker, over our own connection: nobody
- * else can write them, and the descriptors they carry (segments, doorbells) are what the broker
+ * else can write them, and the descriptors they carry (segments, wake channels) are what the broker
  * decided we may have. There is no notice queue a peer could write into (docs/security.md).
  */
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 #include "agnocast-internal.h"
 
-/* fds[0]: the subscriber's doorbell, fds[1]: its segment (ours to keep or close). */
+/* fds[0]: the subscriber's segment (the caller closes it). */
 static void subscriber_added(struct agnocast_context *ctx,
                              const struct agnocast_wire_notice_endpoint *n, int *fds, int nfds)
 {
@@ -20,16 +20,13 @@ static void subscriber_added(struct agnocast_context *ctx,
     int err = 0;
 
     if (pid != ctx->pid) {
-        peer = agn_peer_get(ctx, pid, n->seg_base, n->seg_size, nfds > 1 ? fds[1] : -1, &err);
+        peer = agn_peer_get(ctx, pid, n->seg_base, n->seg_size, nfds > 0 ? fds[0] : -1, &err);
         if (!peer) {
             agn_log(AGNOCAST_LOG_WARNING, "cannot take subscriber %d on %s: %s", (int)pid,
                     n->topic, agnocast_last_error());
             return;
         }
-        if (peer->doorbell < 0 && nfds > 0 && fds[0] >= 0) {
-            peer->doorbell = fds[0];
-            fds[0] = -1;
-        }
+        agn_wake_open(ctx, peer);
         agn_peer_accept(ctx, peer);
     }
 
@@ -56,7 +53,7 @@ static void subscriber_added(struct agnocast_context *ctx,
         }
     }
     /* It may now read our rings: let it look. */
-    agn_doorbell_ring(peer ? peer->doorbell : ctx->doorbell);
+    agn_wake(ctx, peer);
 }
 
 static void publisher_added(struct agnocast_context *ctx,
@@ -65,7 +62,7 @@ static void publisher_added(struct agnocast_context *ctx,
     for (int s = 0; s < AGN_MAX_SUBS; s++)
         if (ctx->subs[s].in_use && !strcmp(ctx->subs[s].topic, n->topic))
             agn_subscription_add_source(&ctx->subs[s], (pid_t)n->pid, n, fd);
-    agn_doorbell_ring(ctx->doorbell);
+    agn_wake(ctx, NULL);
 }
 
 void agn_notice_process_gone(struct agnocast_context *ctx, pid_t pid)
@@ -101,7 +98,14 @@ void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame
             agn_peer_area_added(ctx, f->payload, fds[0]);
             fds[0] = -1;
             /* A message in that area may be waiting for it. */
-            agn_doorbell_ring(ctx->doorbell);
+            agn_wake(ctx, NULL);
+        }
+        break;
+    case AGNOCAST_MSG_NOTICE_WAKE_ADDED:
+        if (nfds > 0 && fds[0] >= 0) {
+            agn_wake_added(ctx, (pid_t)((const struct agnocast_wire_notice_process *)f->payload)->pid,
+                           fds[0]);
+            fds[0] = -1;
         }
         break;
     case AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED:

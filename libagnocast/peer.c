@@ -1,4 +1,4 @@
-/* Other processes: their read-only segment mappings, doorbells, and the holds we honour. */
+/* Other processes: their read-only segment mappings, wake channels, and the holds we honour. */
 #include <errno.h>
 #include <unistd.h>
 
@@ -42,7 +42,7 @@ struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t 
         }
         peer = &ctx->peers[i];
         *peer = (struct agn_peer){.pid = pid, .in_use = true, .base = base, .size = size,
-                                  .doorbell = -1};
+                                  .wake_tx = -1, .wake_rx = -1};
         for (int a = 0; a < AGN_MAX_AREAS; a++)
             peer->area_fd[a] = -1;
         return peer;
@@ -97,8 +97,10 @@ static void peer_release(struct agnocast_context *ctx, struct agn_peer *peer)
                 atomic_store_explicit(&ctx->seg->accepted_pids[i], 0, memory_order_release);
         peer->accepted = false;
     }
-    if (peer->doorbell >= 0)
-        close(peer->doorbell);
+    if (peer->wake_tx >= 0)
+        close(peer->wake_tx);
+    if (peer->wake_rx >= 0)
+        close(peer->wake_rx); /* which also takes it out of the wake set */
     for (int i = 0; i < AGN_MAX_AREAS; i++) {
         if (peer->area_size[i])
             agn_segment_unmap_peer(peer->area_base[i], peer->area_size[i]);

@@ -115,15 +115,6 @@ void agn_reclaim(struct agnocast_context *ctx)
     }
 }
 
-void agn_doorbell_ring(int fd)
-{
-    uint64_t one = 1;
-
-    if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
-        /* EAGAIN: the counter is saturated, the subscriber is awake anyway. */
-    }
-}
-
 /* Idempotent: the same subscription may be announced twice (a broker restart re-registers
  * everything), so targets record which subscriptions they stand for, not how many. */
 void agn_publisher_add_target(struct agnocast_publisher *pub, struct agn_peer *peer,
@@ -396,7 +387,7 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
 
     pthread_mutex_lock(&ctx->lock);
     for (unsigned i = 0; i < pub->ntargets; i++)
-        agn_doorbell_ring(pub->targets[i].peer ? pub->targets[i].peer->doorbell : ctx->doorbell);
+        agn_wake(ctx, pub->targets[i].peer);
     if (old) {
         struct msg_header *oh = (struct msg_header *)old - 1;
         oh->next_retired = ctx->retired;

@@ -319,21 +319,19 @@ static unsigned collect(struct agnocast_context *ctx, struct agnocast_message **
     return n;
 }
 
-/* Runs callbacks for what is available; `drain` first empties the doorbell (event-driven
- * use), busy polling skips that syscall and leaves the count to coalesce. */
+/* Runs callbacks for what is available; `drain` first empties the wake channels that are
+ * ready (event-driven use), busy polling skips those system calls. */
 int agn_dispatch(struct agnocast_context *ctx, bool drain)
 {
     struct agnocast_message *msgs[DISPATCH_BATCH];
     struct agnocast_subscription *subs[DISPATCH_BATCH];
     uint32_t generations[DISPATCH_BATCH];
-    uint64_t drained;
     int total = 0, err = 0;
     unsigned n;
 
-    /* Drain the doorbell before looking, so a publish after the look rings it again. */
-    if (drain && read(ctx->doorbell, &drained, sizeof(drained)) < 0) {
-        /* EAGAIN: nothing rang; look anyway (a spurious call). */
-    }
+    /* Drain before looking, so a publish after the look wakes us again. */
+    if (drain)
+        agn_wake_drain(ctx, NULL, 0);
     do {
         n = collect(ctx, msgs, subs, DISPATCH_BATCH, &err);
         if (n == 0)

@@ -36,7 +36,8 @@
  *
  *   HELLO                      struct agnocast_wire_hello          flags 0 (none defined yet)
  *   HELLO_REPLY                struct agnocast_wire_hello_reply
- *   REGISTER_PROCESS           struct agnocast_wire_register       flags: AGNOCAST_REGISTER_*
+ *   REGISTER_PROCESS           struct agnocast_wire_register       flags: AGNOCAST_REGISTER_*;
+ *                                                                   no fd (version 3)
  *   REGISTER_REPLY             struct agnocast_wire_register_reply
  *   ATTACH_SEGMENT             struct agnocast_wire_segment        pid 0; area < AREAS_MAX;
  *                                                                   one fd: the sealed memfd
@@ -44,6 +45,9 @@
  *   REMOVE_PUBLISHER           struct agnocast_wire_endpoint_remove
  *   ADD_SUBSCRIPTION           struct agnocast_wire_endpoint       valid topic and QoS
  *   REMOVE_SUBSCRIPTION        struct agnocast_wire_endpoint_remove
+ *   HAND_WAKE                  struct agnocast_wire_notice_process pid: the subscriber process;
+ *                                                                   one fd: an AF_UNIX datagram
+ *                                                                   socket, the receiving end
  *   OK                         struct agnocast_wire_ok
  *   NOTICE_SUBSCRIBER_ADDED    struct agnocast_wire_notice_endpoint valid QoS; flags ANNOUNCE,
  *                                                                   HAS_MQUEUE
@@ -54,6 +58,8 @@
  *                                                                   flags HAS_MQUEUE
  *   NOTICE_PROCESS_GONE        struct agnocast_wire_notice_process
  *   NOTICE_AREA_ADDED          struct agnocast_wire_segment        area >= 1; one fd
+ *   NOTICE_WAKE_ADDED          struct agnocast_wire_notice_process pid: the publisher process;
+ *                                                                   one fd (from its HAND_WAKE)
  *   LIST_TOPICS                struct agnocast_wire_query          topic all zero
  *   TOPIC_LIST                 list of struct agnocast_wire_topic_entry    (<= PROTO_LIST_MAX)
  *   TOPIC_INFO                 struct agnocast_wire_query          valid topic
@@ -77,7 +83,7 @@ enum agnocast_msg_kind {
     /* 1xx: session */
     AGNOCAST_MSG_HELLO = 100,
     AGNOCAST_MSG_HELLO_REPLY = 101,
-    AGNOCAST_MSG_REGISTER_PROCESS = 110, /* carries one fd: the process's eventfd doorbell */
+    AGNOCAST_MSG_REGISTER_PROCESS = 110, /* version 2 carried the doorbell eventfd; 3 nothing */
     AGNOCAST_MSG_REGISTER_REPLY = 111,
     /* a registered process hands over one area of its pool: carries the memfd (version 3) */
     AGNOCAST_MSG_ATTACH_SEGMENT = 112,
@@ -89,16 +95,19 @@ enum agnocast_msg_kind {
     AGNOCAST_MSG_REMOVE_PUBLISHER = 201,
     AGNOCAST_MSG_ADD_SUBSCRIPTION = 202,
     AGNOCAST_MSG_REMOVE_SUBSCRIPTION = 203,
+    /* a publisher process hands the broker the receiving end of its wake channel to a
+     * subscriber process (version 3); the broker passes it on as NOTICE_WAKE_ADDED */
+    AGNOCAST_MSG_HAND_WAKE = 210,
     AGNOCAST_MSG_OK = 290, /* generic success reply */
 
     /* 3xx: notices, broker -> client (and client -> client on the mqueue) */
-    /* two fds: the subscriber's doorbell, then its segment */
-    AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED = 300,
+    AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED = 300, /* one fd: the subscriber's segment */
     AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED = 301,
     AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED = 302, /* one fd: the publisher's segment */
     AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED = 303,
     AGNOCAST_MSG_NOTICE_PROCESS_GONE = 304,
     AGNOCAST_MSG_NOTICE_AREA_ADDED = 305, /* one fd: a growth area of a publisher's pool */
+    AGNOCAST_MSG_NOTICE_WAKE_ADDED = 306, /* one fd: a publisher's wake channel to us */
 
     /* 4xx: queries (any client, registered or not) */
     AGNOCAST_MSG_LIST_TOPICS = 400,

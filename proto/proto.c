@@ -23,6 +23,7 @@
     X(ADD_SUBSCRIPTION, FIXED, sizeof(struct agnocast_wire_endpoint), 0, check_endpoint)           \
     X(REMOVE_SUBSCRIPTION, FIXED, sizeof(struct agnocast_wire_endpoint_remove), 0,                 \
       check_endpoint_remove)                                                                       \
+    X(HAND_WAKE, FIXED, sizeof(struct agnocast_wire_notice_process), 0, check_notice_process)      \
     X(OK, FIXED, sizeof(struct agnocast_wire_ok), 0, check_ok)                                     \
     X(NOTICE_SUBSCRIBER_ADDED, FIXED, sizeof(struct agnocast_wire_notice_endpoint), 0,             \
       check_notice_endpoint)                                                                       \
@@ -35,6 +36,8 @@
     X(NOTICE_PROCESS_GONE, FIXED, sizeof(struct agnocast_wire_notice_process), 0,                  \
       check_notice_process)                                                                        \
     X(NOTICE_AREA_ADDED, FIXED, sizeof(struct agnocast_wire_segment), 0, check_segment)            \
+    X(NOTICE_WAKE_ADDED, FIXED, sizeof(struct agnocast_wire_notice_process), 0,                    \
+      check_notice_process)                                                                        \
     X(LIST_TOPICS, FIXED, sizeof(struct agnocast_wire_query), 0, check_query)                      \
     X(TOPIC_LIST, LIST, sizeof(struct agnocast_wire_topic_entry), AGNOCAST_PROTO_LIST_MAX,         \
       check_topic_entry)                                                                           \

@@ -39,7 +39,6 @@ struct fixture {
 struct peer {
     int fd;
     pid_t pid;
-    int efd; /* its doorbell once registered */
     int mfd; /* its segment (a sealed memfd) once attached */
     uint32_t next_id;
     struct agnocast_wire_register_reply range;
@@ -224,7 +223,6 @@ static void peer_open(struct fixture *fx, struct peer *p)
     struct reply r;
 
     memset(p, 0, sizeof(*p));
-    p->efd = -1;
     p->next_id = 1;
     p->fd = connect_from(fx->sock, &p->pid);
     assert_true(p->fd >= 0);
@@ -291,10 +289,8 @@ static void peer_register_only(struct peer *p, uint32_t flags)
     struct reply r;
     uint32_t id;
 
-    p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    assert_true(p->efd >= 0);
     p->mfd = -1;
-    id = request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &p->efd, 1);
+    id = request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0);
     expect_kind(p->fd, &r, AGNOCAST_MSG_REGISTER_REPLY);
     assert_int_equal(r.f.request_id, id);
     memcpy(&p->range, r.f.payload, sizeof(p->range));
@@ -313,11 +309,9 @@ static void peer_close(struct peer *p)
 {
     if (p->fd >= 0)
         close(p->fd);
-    if (p->efd >= 0)
-        close(p->efd);
     if (p->mfd > 0)
         close(p->mfd);
-    p->fd = p->efd = p->mfd = -1;
+    p->fd = p->mfd = -1;
 }
 
 static uint32_t add_endpoint(struct peer *p, uint16_t kind, uint32_t index, uint32_t depth,
@@ -372,18 +366,11 @@ static void assert_segment_of(struct reply *r, const struct peer *p)
     close_fds(r);
 }
 
-/* The descriptors in a SUBSCRIBER_ADDED notice: the subscriber's own doorbell (it rings it),
- * then its segment. */
-static void assert_same_eventfd(struct reply *r, const struct peer *sub)
+/* A SUBSCRIBER_ADDED notice carries the subscriber's segment (the publisher scans its holds). */
+static void assert_subscriber_segment(struct reply *r, const struct peer *sub)
 {
-    uint64_t one = 1, got = 0;
-    int efd = sub->efd;
-
-    assert_int_equal(r->nfds, 2);
-    assert_same_file(r->fds[1], sub->mfd);
-    assert_int_equal(write(r->fds[0], &one, sizeof(one)), sizeof(one));
-    assert_int_equal(read(efd, &got, sizeof(got)), sizeof(got));
-    assert_int_equal(got, 1);
+    assert_int_equal(r->nfds, 1);
+    assert_same_file(r->fds[0], sub->mfd);
     close_fds(r);
 }
 
@@ -454,13 +441,11 @@ static void test_broker_register(void **state)
     uint32_t id;
 
     peer_open(fx, &a);
-    /* No descriptor, or one that is not an eventfd: refused, the connection stays. */
-    id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0);
-    expect_error(&a, id, -EINVAL, "eventfd");
-    id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &a.fd, 1);
-    expect_error(&a, id, -EINVAL, "not an eventfd");
-    req.pool_size = 65ull << 20;
+    /* A descriptor (version 2 sent its eventfd): refused, the connection stays. */
     id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &efd, 1);
+    expect_error(&a, id, -EINVAL, "no descriptor");
+    req.pool_size = 65ull << 20;
+    id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0);
     expect_error(&a, id, -EINVAL, "67108864");
     /* An endpoint before registering is refused too. */
     id = add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/early");
@@ -477,7 +462,7 @@ static void test_broker_register(void **state)
 
     /* A connection registers once; a second connection from a registered pid cannot either. */
     memset(&req, 0, sizeof(req));
-    id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &efd, 1);
+    id = request(&a, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0);
     expect_error(&a, id, -EALREADY, NULL);
     int two[2];
     struct peer first;
@@ -486,11 +471,9 @@ static void test_broker_register(void **state)
     memset(&first, 0, sizeof(first));
     first.fd = two[0];
     first.pid = again.pid;
-    first.efd = -1;
     first.next_id = 1;
     memset(&again, 0, sizeof(again));
     again.fd = two[1];
-    again.efd = -1;
     again.next_id = 1;
     struct agnocast_wire_hello hello = {0};
     id = request(&first, AGNOCAST_MSG_HELLO, &hello, sizeof(hello), NULL, 0);
@@ -498,7 +481,7 @@ static void test_broker_register(void **state)
     id = request(&again, AGNOCAST_MSG_HELLO, &hello, sizeof(hello), NULL, 0);
     expect_kind(again.fd, &r, AGNOCAST_MSG_HELLO_REPLY);
     peer_register(&first, 0);
-    id = request(&again, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &efd, 1);
+    id = request(&again, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0);
     expect_error(&again, id, -EEXIST, "already registered");
     peer_close(&first);
     peer_close(&again);
@@ -506,7 +489,7 @@ static void test_broker_register(void **state)
     peer_close(&b);
     peer_open(fx, &b);
     req.want_base = a.range.base;
-    id = request(&b, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &efd, 1);
+    id = request(&b, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0);
     expect_error(&b, id, -EADDRINUSE, "want_base 0");
     close(efd);
     peer_close(&a);
@@ -533,7 +516,7 @@ static void test_broker_publisher_then_subscriber_notices(void **state)
         expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub, 4,
                       AGNOCAST_NOTICE_ANNOUNCE, "/chatter");
     assert_int_equal(n->qos.depth, 10);
-    assert_same_eventfd(&r, &sub);
+    assert_subscriber_segment(&r, &sub);
     expect_ok(&pub, id);
     n = expect_notice(&sub, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 2, 0, "/chatter");
     assert_int_equal(n->qos.depth, 5);
@@ -549,7 +532,7 @@ static void test_broker_publisher_then_subscriber_notices(void **state)
     expect_ok(&sub2, id);
     expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub2, 0,
                   0, "/chatter");
-    assert_same_eventfd(&r, &sub2);
+    assert_subscriber_segment(&r, &sub2);
 
     /* Duplicate index, unknown index, then a real removal. */
     id = add_endpoint(&pub, AGNOCAST_MSG_ADD_PUBLISHER, 2, 5, "/other");
@@ -610,6 +593,62 @@ static void test_broker_attach_rules(void **state)
     peer_close(&a);
 }
 
+/* A publisher's wake channel reaches the subscriber it names, and only one it shares a topic
+ * with; it must be a datagram socket. */
+static void test_broker_hand_wake(void **state)
+{
+    struct fixture *fx = *state;
+    struct agnocast_wire_notice_process req = {0};
+    struct peer pub, sub, stranger;
+    struct reply r;
+    uint32_t id;
+    int sv[2], efd = eventfd(0, EFD_CLOEXEC);
+    char byte = 7, got = 0;
+
+    peer_open(fx, &pub);
+    peer_register(&pub, 0);
+    peer_open(fx, &sub);
+    peer_register(&sub, 0);
+    peer_open(fx, &stranger);
+    peer_register(&stranger, 0);
+    expect_ok(&sub, add_endpoint(&sub, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/wake"));
+    id = add_endpoint(&pub, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/wake");
+    expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub, 0,
+                  AGNOCAST_NOTICE_ANNOUNCE, "/wake");
+    assert_subscriber_segment(&r, &sub);
+    expect_ok(&pub, id);
+    expect_notice(&sub, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 0, 0, "/wake");
+    close_fds(&r);
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    req.pid = (uint32_t)sub.pid;
+    /* Not a datagram socket; nobody by that pid; a process that shares no topic. */
+    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &efd, 1), -EINVAL,
+                 "datagram");
+    req.pid = 1;
+    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[1], 1),
+                 -ENOENT, "no other process 1");
+    req.pid = (uint32_t)stranger.pid;
+    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[1], 1),
+                 -EPERM, "shares no topic");
+    req.pid = (uint32_t)sub.pid;
+    expect_ok(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[1], 1));
+    expect_kind(sub.fd, &r, AGNOCAST_MSG_NOTICE_WAKE_ADDED);
+    assert_int_equal(((const struct agnocast_wire_notice_process *)r.f.payload)->pid, pub.pid);
+    assert_int_equal(r.nfds, 1);
+    /* What the publisher sends on its end arrives on the subscriber's. */
+    assert_int_equal(send(sv[0], &byte, 1, MSG_DONTWAIT), 1);
+    assert_int_equal(recv(r.fds[0], &got, 1, MSG_DONTWAIT), 1);
+    assert_int_equal(got, 7);
+    close_fds(&r);
+    close(sv[0]);
+    close(sv[1]);
+    close(efd);
+    peer_close(&stranger);
+    peer_close(&sub);
+    peer_close(&pub);
+}
+
 /* A growth area reaches the subscribers that read the process, and tools can ask for any area. */
 static void test_broker_growth_area_reaches_subscribers(void **state)
 {
@@ -629,7 +668,7 @@ static void test_broker_growth_area_reaches_subscribers(void **state)
     id = add_endpoint(&pub, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/grow");
     expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub, 0,
                   AGNOCAST_NOTICE_ANNOUNCE, "/grow");
-    close_fds(&r);
+    assert_subscriber_segment(&r, &sub);
     expect_ok(&pub, id);
     expect_notice(&sub, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 0, 0, "/grow");
     assert_segment_of(&r, &pub);
@@ -769,7 +808,7 @@ static void test_broker_queries(void **state)
     assert_segment_of(&r, &a);
     expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &a, 0, 0,
                   "/a");
-    assert_same_eventfd(&r, &a);
+    assert_subscriber_segment(&r, &a);
     expect_ok(&a, id);
 
     peer_open(fx, &ctl); /* an unregistered query client, like agnocastctl */
@@ -902,6 +941,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_broker_attach_rules, broker_setup, broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_growth_area_reaches_subscribers, broker_setup,
                                         broker_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_hand_wake, broker_setup, broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_garbage_drops_only_that_client, broker_setup,
                                         broker_teardown),
         cmocka_unit_test_setup_teardown(test_broker_process_gone, broker_setup, broker_teardown),

@@ -21,7 +21,7 @@ static struct reg_process *add_proc(struct registry *reg, pid_t pid)
     struct reg_process *p = NULL;
 
     assert_int_equal(registry_process_add(reg, pid, 1000, 0x40000000000ull + pid * 0x200000ull,
-                                          0x100000, 0, -1, NULL, &p),
+                                          0x100000, 0, NULL, &p),
                      0);
     assert_non_null(p);
     return p;
@@ -31,22 +31,21 @@ static void test_registry_process_add_find_remove(void **state)
 {
     struct registry *reg = registry_new();
     struct reg_process *p = add_proc(reg, 42), *dup = NULL;
-    int efd = eventfd(0, EFD_CLOEXEC);
 
     assert_ptr_equal(registry_process_find(reg, 42), p);
     assert_null(registry_process_find(reg, 43));
-    assert_int_equal(registry_process_add(reg, 42, 0, 0, 0, 0, efd, NULL, &dup), -EEXIST);
+    assert_int_equal(registry_process_add(reg, 42, 0, 0, 0, 0, NULL, &dup), -EEXIST);
     assert_null(dup);
-    /* On -EEXIST the fd stays the caller's. */
-    assert_int_not_equal(fcntl(efd, F_GETFD), -1);
     assert_int_equal(registry_process_count(reg), 1);
     registry_process_remove(reg, p);
     assert_null(registry_process_find(reg, 42));
     assert_int_equal(registry_process_count(reg), 0);
-    /* The registry owns the eventfd once added and closes it on removal. */
-    assert_int_equal(registry_process_add(reg, 42, 0, 0, 0, 0, efd, NULL, &p), 0);
+    /* The registry owns the pool descriptors once attached and closes them on removal. */
+    int mfd = eventfd(0, EFD_CLOEXEC);
+    assert_int_equal(registry_process_add(reg, 42, 0, 0, 0, 0, NULL, &p), 0);
+    p->area_fd[0] = mfd;
     registry_process_remove(reg, p);
-    assert_int_equal(fcntl(efd, F_GETFD), -1);
+    assert_int_equal(fcntl(mfd, F_GETFD), -1);
     registry_free(reg);
 }
 

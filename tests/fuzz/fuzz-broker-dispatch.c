@@ -26,7 +26,6 @@
 #include "registry.h"
 
 /* Far above any pid_max: the clean-up's shm_unlink/mq_unlink can hit nobody's names. */
-#define FAKE_PID_BASE 0x7fff0000
 
 struct fuzz_broker_counts fuzz_broker_counts;
 
@@ -128,7 +127,7 @@ static void open_slot(struct broker *b, struct slot *s, int i)
 
     require(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
     s->peer = sv[0];
-    s->c = client_attach(b, sv[1], FAKE_PID_BASE + i % 3, 1000, 1000);
+    s->c = client_attach(b, sv[1], FUZZ_BROKER_PID_BASE + i % 3, 1000, 1000);
 }
 
 /* A sealed memfd for an ATTACH_SEGMENT in frame.bytes, whose range is first set to the one the
@@ -173,6 +172,11 @@ static void deliver(struct slot *s, uint8_t flags, const uint8_t *data, size_t l
     }
     if ((flags & FUZZ_BROKER_SEGMENT) && nfds < AGNOCAST_PROTO_FDS_MAX)
         fds[nfds++] = segment_for(s, len);
+    if ((flags & FUZZ_BROKER_WAKE) && nfds < AGNOCAST_PROTO_FDS_MAX &&
+        socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, p) == 0) {
+        close(p[0]);
+        fds[nfds++] = p[1];
+    }
     fuzz_broker_counts.frames++;
     /* What read_cb does with a frame, minus the socket. */
     if (!s->c->dead && !s->c->closing)

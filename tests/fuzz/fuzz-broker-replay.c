@@ -138,11 +138,11 @@ static int make_seeds(const char *dir)
     /* A publisher and a subscriber meet, are queried, and leave. */
     b.size = 0;
     hello(&b, 0);
-    reg(&b, 0, 0, 0, FUZZ_BROKER_EVENTFD);
+    reg(&b, 0, 0, 0, 0);
     attach(&b, 0, 0);
     endpoint(&b, 0, AGNOCAST_MSG_ADD_PUBLISHER, 0, "/chatter");
     hello(&b, 1);
-    reg(&b, 1, 4096, 0, FUZZ_BROKER_EVENTFD);
+    reg(&b, 1, 4096, 0, 0);
     attach(&b, 1, 0);
     endpoint(&b, 1, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, "/chatter");
     {
@@ -169,12 +169,24 @@ static int make_seeds(const char *dir)
     b.size = 0;
     for (unsigned s = 0; s < 3; s++) {
         hello(&b, s);
-        reg(&b, s, 0, 0, FUZZ_BROKER_EVENTFD);
+        reg(&b, s, 0, 0, 0);
         if (s != 1)
             attach(&b, s, 0); /* slot 1 never attaches: its endpoints are refused */
         endpoint(&b, s, AGNOCAST_MSG_ADD_SUBSCRIPTION, s, "/a/b");
     }
     endpoint(&b, 2, AGNOCAST_MSG_ADD_PUBLISHER, 7, "/a/b");
+    {
+        /* The publisher hands wake channels: to a subscriber, to itself, to nobody, and a
+         * descriptor that is not a datagram socket. */
+        struct agnocast_wire_notice_process w = {.pid = FUZZ_BROKER_PID_BASE};
+        add_frame(&b, 2 | FUZZ_BROKER_WAKE, AGNOCAST_MSG_HAND_WAKE, 20, &w, sizeof(w));
+        w.pid = FUZZ_BROKER_PID_BASE + 2;
+        add_frame(&b, 2 | FUZZ_BROKER_WAKE, AGNOCAST_MSG_HAND_WAKE, 21, &w, sizeof(w));
+        w.pid = 77;
+        add_frame(&b, 2 | FUZZ_BROKER_WAKE, AGNOCAST_MSG_HAND_WAKE, 22, &w, sizeof(w));
+        w.pid = FUZZ_BROKER_PID_BASE;
+        add_frame(&b, 2 | FUZZ_BROKER_EVENTFD, AGNOCAST_MSG_HAND_WAKE, 23, &w, sizeof(w));
+    }
     endpoint(&b, 0, AGNOCAST_MSG_ADD_PUBLISHER, 1, "/a/b");
     removal(&b, 1, AGNOCAST_MSG_REMOVE_SUBSCRIPTION, 1);
     rc |= write_seed(dir, "subs-then-pubs", &b);
@@ -183,25 +195,25 @@ static int make_seeds(const char *dir)
     b.size = 0;
     hello(&b, 0);
     endpoint(&b, 0, AGNOCAST_MSG_ADD_PUBLISHER, 0, "/early");
-    reg(&b, 0, 0, 0, 0);
+    reg(&b, 0, 0, 0, FUZZ_BROKER_EVENTFD);
     reg(&b, 0, 0, 0, FUZZ_BROKER_EXTRA_FD);
     reg(&b, 0, 0, 0, FUZZ_BROKER_EVENTFD | FUZZ_BROKER_EXTRA_FD);
-    reg(&b, 0, 1ull << 40, 0, FUZZ_BROKER_EVENTFD);
-    reg(&b, 0, 0, 0x40000000000ull + (3u << 20), FUZZ_BROKER_EVENTFD);
-    reg(&b, 0, 0, 0x40000000000ull, FUZZ_BROKER_EVENTFD);
-    reg(&b, 0, 0, 0, FUZZ_BROKER_EVENTFD);
+    reg(&b, 0, 1ull << 40, 0, 0);
+    reg(&b, 0, 0, 0x40000000000ull + (3u << 20), 0);
+    reg(&b, 0, 0, 0x40000000000ull, 0);
+    reg(&b, 0, 0, 0, 0);
     hello(&b, 3); /* the same process as slot 0 */
-    reg(&b, 3, 0, 0, FUZZ_BROKER_EVENTFD);
+    reg(&b, 3, 0, 0, 0);
     hello(&b, 1);
-    reg(&b, 1, 0, 0x40000000000ull, FUZZ_BROKER_EVENTFD);
-    reg(&b, 1, 64u << 20, 0, FUZZ_BROKER_EVENTFD);
+    reg(&b, 1, 0, 0x40000000000ull, 0);
+    reg(&b, 1, 64u << 20, 0, 0);
     hello(&b, 1);
     rc |= write_seed(dir, "register-errors", &b);
 
     /* Limits: more endpoints and topics than the target's broker allows. */
     b.size = 0;
     hello(&b, 0);
-    reg(&b, 0, 0, 0, FUZZ_BROKER_EVENTFD);
+    reg(&b, 0, 0, 0, 0);
     attach(&b, 0, 0);
     for (unsigned i = 0; i < 10; i++) {
         char topic[32];

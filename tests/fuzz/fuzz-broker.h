@@ -11,7 +11,10 @@
  *               connection of a registered pid is covered); bit 2: an eventfd rides along;
  *               bit 3: a second descriptor (a pipe end, which is not an eventfd) rides along;
  *               bit 4: a sealed memfd rides along, and an ATTACH_SEGMENT frame's base and size
- *               are set to the connection's range for that area first (so attaching can work)
+ *               are set to the connection's range for that area first (so attaching can work);
+ *               bit 5: the receiving end of an AF_UNIX datagram socket pair rides along
+ *               (a wake channel, HAND_WAKE)
+ * Connection i is process FUZZ_BROKER_PID_BASE + i % 3.
  *   bytes 1-2   the frame length L, little-endian (cut to what is left of the input)
  *   L bytes     the frame, handed to the broker's dispatch as if received on that connection
  * After the last record every connection closes, so the clean-up of each process runs too.
@@ -20,6 +23,8 @@
 #define FUZZ_BROKER_EVENTFD  0x4u
 #define FUZZ_BROKER_EXTRA_FD 0x8u
 #define FUZZ_BROKER_SEGMENT  0x10u
+#define FUZZ_BROKER_WAKE     0x20u
+#define FUZZ_BROKER_PID_BASE 0x7fff0000
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

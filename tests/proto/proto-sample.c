@@ -206,9 +206,13 @@ ssize_t proto_sample_payload(uint16_t kind, void *payload, size_t cap)
             qos_make(10, AGNOCAST_DURABILITY_TRANSIENT_LOCAL, AGNOCAST_RELIABILITY_RELIABLE, 1),
             0, "/chatter");
         return sizeof(struct agnocast_wire_notice_endpoint);
-    case AGNOCAST_MSG_NOTICE_PROCESS_GONE: {
+    case AGNOCAST_MSG_NOTICE_PROCESS_GONE:
+    case AGNOCAST_MSG_HAND_WAKE:
+    case AGNOCAST_MSG_NOTICE_WAKE_ADDED: {
         struct agnocast_wire_notice_process *m = payload;
-        m->pid = 1003;
+        m->pid = kind == AGNOCAST_MSG_NOTICE_PROCESS_GONE ? 1003
+                 : kind == AGNOCAST_MSG_HAND_WAKE     ? 1001
+                                                      : 1002;
         return sizeof(*m);
     }
     case AGNOCAST_MSG_LIST_TOPICS:

@@ -12,7 +12,7 @@
 
 #include "proto-sample.h"
 
-#define N_KINDS 30
+#define N_KINDS 32
 
 static const uint16_t all_kinds[N_KINDS] = {
     AGNOCAST_MSG_HELLO,
@@ -25,6 +25,7 @@ static const uint16_t all_kinds[N_KINDS] = {
     AGNOCAST_MSG_REMOVE_PUBLISHER,
     AGNOCAST_MSG_ADD_SUBSCRIPTION,
     AGNOCAST_MSG_REMOVE_SUBSCRIPTION,
+    AGNOCAST_MSG_HAND_WAKE,
     AGNOCAST_MSG_OK,
     AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED,
     AGNOCAST_MSG_NOTICE_SUBSCRIBER_REMOVED,
@@ -32,6 +33,7 @@ static const uint16_t all_kinds[N_KINDS] = {
     AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED,
     AGNOCAST_MSG_NOTICE_PROCESS_GONE,
     AGNOCAST_MSG_NOTICE_AREA_ADDED,
+    AGNOCAST_MSG_NOTICE_WAKE_ADDED,
     AGNOCAST_MSG_LIST_TOPICS,
     AGNOCAST_MSG_TOPIC_LIST,
     AGNOCAST_MSG_TOPIC_INFO,
@@ -75,6 +77,8 @@ static size_t fixed_size(uint16_t kind)
     case AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED:
         return sizeof(struct agnocast_wire_notice_endpoint);
     case AGNOCAST_MSG_NOTICE_PROCESS_GONE:
+    case AGNOCAST_MSG_HAND_WAKE:
+    case AGNOCAST_MSG_NOTICE_WAKE_ADDED:
         return sizeof(struct agnocast_wire_notice_process);
     case AGNOCAST_MSG_LIST_TOPICS:
     case AGNOCAST_MSG_TOPIC_INFO:

@@ -359,9 +359,7 @@ int rb_register(struct rb_peer *p, uint64_t pool, uint64_t want_base, char *why,
 {
     struct agnocast_wire_register req = {.pool_size = pool, .want_base = want_base};
 
-    if (p->efd < 0)
-        p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (rb_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), &p->efd, 1) == 0)
+    if (rb_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0) == 0)
         return -EPIPE;
     int rc = outcome(p, AGNOCAST_MSG_REGISTER_REPLY, why, cap);
     if (rc != 0)
