@@ -161,15 +161,14 @@ int main(int argc, char **argv)
     }
     agnocast_context_set_busy_poll(l.ctx, busy);
     if (take) {
-        /* Take mode drives its own loop: wait on the descriptor, then take until empty. */
+        /* Take mode drives its own loop: wait on the descriptor, let dispatch empty it (it
+         * runs no callback here: this subscription has none), then take until empty. */
         uint64_t deadline = timeout >= 0 ? now_ns() + (uint64_t)(timeout * 1e9) : UINT64_MAX;
         struct pollfd pfd = {.fd = agnocast_context_fd(l.ctx), .events = POLLIN};
-        uint64_t drain;
         while (!(l.want && l.received >= l.want) && now_ns() < deadline) {
             struct agnocast_message *msg;
-            if (!busy && poll(&pfd, 1, 100) > 0 && read(pfd.fd, &drain, sizeof(drain)) < 0) {
-                /* a coalesced wake-up already drained: look anyway */
-            }
+            if (!busy && poll(&pfd, 1, 100) > 0)
+                agnocast_context_dispatch(l.ctx);
             while ((r = agnocast_subscription_take(sub, &msg)) == 1) {
                 handle(&l, msg);
                 agnocast_message_release(msg);

@@ -133,8 +133,10 @@ AGNOCAST_EXPORT int agnocast_context_pool_usage(struct agnocast_context *ctx, si
                                                 size_t *capacity);
 
 /* A descriptor that becomes readable when a subscription may have messages; poll it for
- * POLLIN/EPOLLIN and then call agnocast_context_dispatch(). Owned by the context. A readable fd
- * with nothing to deliver can happen (a coalesced wake-up); dispatch then returns 0. */
+ * POLLIN/EPOLLIN and then call agnocast_context_dispatch(), which empties it (also when the
+ * context has only take subscriptions: then it runs no callback, and the program takes). It is
+ * an epoll instance: do not read it. Owned by the context. A readable fd with nothing to
+ * deliver can happen (a coalesced wake-up); dispatch then returns 0. */
 AGNOCAST_EXPORT int agnocast_context_fd(struct agnocast_context *ctx);
 
 /* Runs the callbacks of every callback subscription for the messages now available; returns
