@@ -101,6 +101,7 @@ struct agn_peer {
      * Each -1 if none. */
     int wake_tx;
     int wake_rx;
+    uint32_t wake_gen; /* names wake_rx in the wake set (see wake.c) */
     unsigned refs;       /* sources + wake targets that use it */
     unsigned holds;      /* our holds on messages in its segment */
 };
@@ -180,6 +181,7 @@ struct agnocast_context {
     int sock;      /* broker connection */
     int doorbell;  /* own eventfd: wakes from this process only (never handed out) */
     int wake_set;  /* epoll: the doorbell and every wake_rx; agnocast_context_fd() */
+    uint32_t wake_gens; /* last wake_gen given out */
     int epoll;     /* the control thread's */
     int stop_pipe[2];
     pthread_t thread;

@@ -185,7 +185,7 @@ static int start(struct agnocast_context *ctx)
         pipe2(ctx->stop_pipe, O_CLOEXEC) < 0)
         return agn_fail(-errno, "cannot create descriptors: %s", strerror(errno));
     {
-        struct epoll_event ev = {.events = EPOLLIN, .data.fd = ctx->doorbell};
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0}; /* wake.c: the doorbell */
         if (epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, ctx->doorbell, &ev) < 0)
             return agn_fail(-errno, "cannot watch the doorbell: %s", strerror(errno));
     }

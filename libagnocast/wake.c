@@ -42,24 +42,42 @@ void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer)
         (void)!send(peer->wake_tx, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+/*
+ * What an epoll event of the wake set names: 0 the doorbell, else a peer slot (+1) and the
+ * generation of its channel. Not the descriptor itself: the control thread may close a peer's
+ * channel between epoll_wait() and the drain, and its number may already belong to another
+ * descriptor (the broker socket, say), which a drain must never read from.
+ */
+static uint64_t wake_tag(struct agnocast_context *ctx, struct agn_peer *peer)
+{
+    return ((uint64_t)peer->wake_gen << 32) | (uint64_t)(peer - ctx->peers + 1);
+}
+
 /* Empties one wake channel: a bounded number of datagrams per call, so a peer flooding it
- * cannot keep us here (what is left keeps the channel readable for the next look). */
-static void drain_one(struct agnocast_context *ctx, int fd)
+ * cannot keep us here (what is left keeps the channel readable for the next look). Under
+ * ctx->lock, so the channel cannot be closed meanwhile. */
+static void drain_one(struct agnocast_context *ctx, uint64_t tag)
 {
     static _Thread_local char bytes[DRAIN_BATCH];
     static _Thread_local struct mmsghdr msgs[DRAIN_BATCH];
     static _Thread_local struct iovec iov[DRAIN_BATCH];
-    uint64_t count;
+    uint64_t count, slot = tag & 0xffffffffu;
+    struct agn_peer *peer;
 
-    if (fd == ctx->doorbell) {
-        (void)!read(fd, &count, sizeof(count));
+    if (tag == 0) {
+        (void)!read(ctx->doorbell, &count, sizeof(count));
         return;
     }
+    if (slot > AGN_MAX_PEERS)
+        return;
+    peer = &ctx->peers[slot - 1];
+    if (!peer->in_use || peer->wake_rx < 0 || peer->wake_gen != (uint32_t)(tag >> 32))
+        return; /* closed since: nothing to drain */
     for (int i = 0; i < DRAIN_BATCH; i++) {
         iov[i] = (struct iovec){.iov_base = &bytes[i], .iov_len = 1};
         msgs[i].msg_hdr = (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
     }
-    (void)!recvmmsg(fd, msgs, DRAIN_BATCH, MSG_DONTWAIT, NULL);
+    (void)!recvmmsg(peer->wake_rx, msgs, DRAIN_BATCH, MSG_DONTWAIT, NULL);
 }
 
 int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready, int nready)
@@ -72,8 +90,14 @@ int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready
             return errno == EINTR ? 0 : -errno;
         ready = ev;
     }
+    if (nready == 1 && ready[0].data.u64 == 0) {
+        drain_one(ctx, 0); /* only our own doorbell: no lock needed */
+        return 0;
+    }
+    pthread_mutex_lock(&ctx->lock);
     for (int i = 0; i < nready; i++)
-        drain_one(ctx, ready[i].data.fd);
+        drain_one(ctx, ready[i].data.u64);
+    pthread_mutex_unlock(&ctx->lock);
     return 0;
 }
 
@@ -93,7 +117,8 @@ void agn_wake_added(struct agnocast_context *ctx, pid_t pid, int fd)
     if (peer->wake_rx >= 0)
         close(peer->wake_rx); /* closing it takes it out of the wake set */
     peer->wake_rx = fd;
-    ev.data.fd = fd;
+    peer->wake_gen = ++ctx->wake_gens;
+    ev.data.u64 = wake_tag(ctx, peer);
     if (epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, fd, &ev) < 0) {
         agn_log(AGNOCAST_LOG_WARNING, "cannot watch the wake channel of process %d: %s",
                 (int)pid, strerror(errno));
