@@ -31,8 +31,8 @@ static const char ctl_exit_text[] =
     "  2   no broker at the socket, or no permission to connect to it\n"
     "  3   the broker could not be understood (protocol version mismatch, malformed or\n"
     "      missing reply, connection closed)\n"
-    "  4   no publisher segment of the topic could be read (hz, bw, echo: permission\n"
-    "      denied, or the publishing processes are gone)\n"
+    "  4   no publisher segment of the topic could be read (hz, bw, echo: the publishing\n"
+    "      processes are gone, or the broker refused their segments)\n"
     "  64  usage error (unknown command or option, wrong arguments, invalid topic name)\n";
 
 /* Option values; the global and the per-command parsers write to the same places. */

@@ -1,4 +1,5 @@
-/* The CLI's connection to the broker: connect, HELLO, one request at a time, paged lists. */
+/* The CLI's connection to the broker: connect, HELLO, one request at a time, paged lists,
+ * segment descriptors. */
 #include "client.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@ struct client {
     int timeout_s;
     uint32_t next_id;
     uint32_t broker_pid;
+    int32_t error_code; /* of the broker's last ERROR reply */
     union agnocast_frame_buffer *buf;
 };
 
@@ -99,11 +101,12 @@ static void client_set_io_error(const struct client *c, int err, GError **error)
                     g_strerror(err));
 }
 
-static void client_set_broker_error(const struct client *c, const struct agnocast_frame *f,
+static void client_set_broker_error(struct client *c, const struct agnocast_frame *f,
                                     GError **error)
 {
     const struct agnocast_wire_error *e = f->payload;
 
+    c->error_code = e->code;
     if (e->code == -EPROTONOSUPPORT) {
         client_set_version_error(c, e->version, error);
         return;
@@ -116,21 +119,70 @@ static void client_set_broker_error(const struct client *c, const struct agnocas
     g_set_error(error, CTL_ERROR, CTL_EXIT_BROKER_ERROR, "%s", text);
 }
 
-/* Receives one frame into c->buf, dropping any descriptors that came with it. */
-static ssize_t client_recv(struct client *c)
+/* Receives one frame into c->buf. With `keep`, the first descriptor that came with it is
+ * stored there (-1: none); every other descriptor is closed. */
+static ssize_t client_recv(struct client *c, int *keep)
 {
     int fds[AGNOCAST_PROTO_FDS_MAX];
     int nfds = AGNOCAST_PROTO_FDS_MAX;
     ssize_t n = agnocast_proto_recv(c->fd, c->buf->bytes, sizeof c->buf->bytes, fds, &nfds);
 
-    for (int i = 0; n >= 0 && i < nfds; i++)
-        close(fds[i]);
+    if (keep != NULL)
+        *keep = -1;
+    for (int i = 0; n >= 0 && i < nfds; i++) {
+        if (keep != NULL && i == 0)
+            *keep = fds[0];
+        else
+            close(fds[i]);
+    }
     return n;
 }
 
-/* Sends one request and waits for the frame that answers it, which must be `reply_kind`. */
+/* What a received frame is to the request `id` of `kind`: 1 its answer (of `reply_kind`, in
+ * *reply), 0 a frame for something else (a notice, a late answer), -1 an error (*error set). */
+static int client_check_reply(struct client *c, uint16_t kind, uint32_t id, uint16_t reply_kind,
+                              ssize_t got, struct agnocast_frame *reply, GError **error)
+{
+    if (got <= 0 && got != -EMSGSIZE) {
+        client_set_io_error(c, (int)-got, error);
+        return -1;
+    }
+    int drc = got < 0 ? (int)got : agnocast_proto_decode(c->buf->bytes, (size_t)got, reply);
+    if (drc == -EPROTONOSUPPORT) {
+        client_set_version_error(c, reply->version, error);
+        return -1;
+    }
+    if (drc < 0) {
+        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+                    "the broker at %s sent a malformed reply to %s (%s): is it the same "
+                    "agnocast version as this agnocastctl?",
+                    c->path, agnocast_proto_kind_name(kind), g_strerror(-drc));
+        return -1;
+    }
+    if (reply->request_id != id)
+        return 0;
+    if (reply->kind == AGNOCAST_MSG_ERROR) {
+        client_set_broker_error(c, reply, error);
+        return -1;
+    }
+    if (reply->kind != reply_kind) {
+        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+                    "the broker at %s answered %s with %s instead of %s", c->path,
+                    agnocast_proto_kind_name(kind), agnocast_proto_kind_name(reply->kind),
+                    agnocast_proto_kind_name(reply_kind));
+        return -1;
+    }
+    return 1;
+}
+
+/*
+ * Sends one request and waits for the frame that answers it, which must be `reply_kind`. With
+ * `fd`, the first descriptor that came with the answer is returned there (-1: none; the caller
+ * closes it); descriptors of any other frame are closed.
+ */
 static gboolean client_request(struct client *c, uint16_t kind, const void *payload, size_t len,
-                               uint16_t reply_kind, struct agnocast_frame *reply, GError **error)
+                               uint16_t reply_kind, struct agnocast_frame *reply, int *fd,
+                               GError **error)
 {
     unsigned char out[sizeof(struct agnocast_wire_header) + sizeof(struct agnocast_wire_query)];
     uint32_t id = c->next_id++;
@@ -148,37 +200,18 @@ static gboolean client_request(struct client *c, uint16_t kind, const void *payl
     }
 
     for (int stray = 0; stray <= CLIENT_STRAY_FRAMES_MAX; stray++) {
-        ssize_t got = client_recv(c);
-        if (got <= 0 && got != -EMSGSIZE) {
-            client_set_io_error(c, (int)-got, error);
-            return FALSE;
+        int got_fd = -1;
+        ssize_t got = client_recv(c, fd != NULL ? &got_fd : NULL);
+        int verdict = client_check_reply(c, kind, id, reply_kind, got, reply, error);
+
+        if (verdict > 0 && fd != NULL) {
+            *fd = got_fd;
+            got_fd = -1;
         }
-        int drc = got < 0 ? (int)got : agnocast_proto_decode(c->buf->bytes, (size_t)got, reply);
-        if (drc == -EPROTONOSUPPORT) {
-            client_set_version_error(c, reply->version, error);
-            return FALSE;
-        }
-        if (drc < 0) {
-            g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
-                        "the broker at %s sent a malformed reply to %s (%s): is it the same "
-                        "agnocast version as this agnocastctl?",
-                        c->path, agnocast_proto_kind_name(kind), g_strerror(-drc));
-            return FALSE;
-        }
-        if (reply->request_id != id)
-            continue; /* a notice or a late answer to nothing we wait for */
-        if (reply->kind == AGNOCAST_MSG_ERROR) {
-            client_set_broker_error(c, reply, error);
-            return FALSE;
-        }
-        if (reply->kind != reply_kind) {
-            g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
-                        "the broker at %s answered %s with %s instead of %s", c->path,
-                        agnocast_proto_kind_name(kind), agnocast_proto_kind_name(reply->kind),
-                        agnocast_proto_kind_name(reply_kind));
-            return FALSE;
-        }
-        return TRUE;
+        if (got_fd >= 0)
+            close(got_fd);
+        if (verdict != 0)
+            return verdict > 0;
     }
     g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
                 "the broker at %s sent %d frames that answer nothing this agnocastctl asked",
@@ -224,7 +257,7 @@ struct client *client_connect(const char *path, int timeout_s, GError **error)
     struct agnocast_wire_hello hello = {.flags = 0};
     struct agnocast_frame reply;
     if (!client_request(c, AGNOCAST_MSG_HELLO, &hello, sizeof hello, AGNOCAST_MSG_HELLO_REPLY,
-                        &reply, error)) {
+                        &reply, NULL, error)) {
         client_free(c);
         return NULL;
     }
@@ -281,7 +314,7 @@ GArray *client_query_list(struct client *c, uint16_t kind, const char *topic, GE
             g_set_error(error, CTL_ERROR, CTL_EXIT_USAGE, "topic name '%s' is too long", topic);
             goto fail;
         }
-        if (!client_request(c, kind, &q, sizeof q, reply_kind, &reply, error))
+        if (!client_request(c, kind, &q, sizeof q, reply_kind, &reply, NULL, error))
             goto fail;
         total = reply.list_total;
         /* The registry may change between pages; only a page that makes no progress is bad. */
@@ -310,9 +343,65 @@ GArray *client_query_stats(struct client *c, GError **error)
 {
     struct agnocast_frame reply;
 
-    if (!client_request(c, AGNOCAST_MSG_STATS, NULL, 0, AGNOCAST_MSG_STATS_REPLY, &reply, error))
+    if (!client_request(c, AGNOCAST_MSG_STATS, NULL, 0, AGNOCAST_MSG_STATS_REPLY, &reply, NULL,
+                        error))
         return NULL;
     GArray *out = g_array_new(FALSE, TRUE, sizeof(struct agnocast_wire_stats_entry));
     g_array_append_vals(out, reply.entries, reply.list_count);
     return out;
+}
+
+/* Whether the broker's refusal says the process is no longer registered (it left after the
+ * broker listed it), rather than refusing this area of a process it still has. */
+static gboolean client_process_gone(const struct client *c, const char *text)
+{
+    return c->error_code == -ESRCH ||
+           (c->error_code == -ENOENT && g_str_has_prefix(text, "no process "));
+}
+
+int client_get_segment(struct client *c, uint32_t pid, uint32_t area, uint64_t *base,
+                       uint64_t *size, GError **error)
+{
+    struct agnocast_wire_segment_query q = {.pid = pid, .area = area};
+    struct agnocast_frame reply;
+    GError *local = NULL;
+    int fd = -1;
+
+    if (!client_request(c, AGNOCAST_MSG_GET_SEGMENT, &q, sizeof q, AGNOCAST_MSG_SEGMENT_REPLY,
+                        &reply, &fd, &local)) {
+        if (local->code != CTL_EXIT_BROKER_ERROR) {
+            g_propagate_error(error, local);
+            return -1;
+        }
+        if (client_process_gone(c, local->message))
+            g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+                        "process %" G_GUINT32_FORMAT " is gone: it left after the broker listed "
+                        "it; run the command again",
+                        pid);
+        else if (area == 0)
+            g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+                        "the broker refused the segment of process %" G_GUINT32_FORMAT ": %s", pid,
+                        local->message);
+        else
+            g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+                        "the broker refused growth area %" G_GUINT32_FORMAT
+                        " of process %" G_GUINT32_FORMAT ": %s",
+                        area, pid, local->message);
+        g_error_free(local);
+        return -1;
+    }
+    const struct agnocast_wire_segment *r = reply.payload;
+    if (r->pid != pid || r->area != area || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+                    "the broker at %s answered GET_SEGMENT for area %" G_GUINT32_FORMAT
+                    " of process %" G_GUINT32_FORMAT " with %s: is it the same agnocast "
+                    "version as this agnocastctl?",
+                    c->path, area, pid, fd < 0 ? "no descriptor" : "another process's area");
+        return -1;
+    }
+    *base = r->base;
+    *size = r->size;
+    return fd;
 }

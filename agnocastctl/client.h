@@ -1,4 +1,5 @@
-/* The CLI's connection to the broker: connect, HELLO, one request at a time, paged lists. */
+/* The CLI's connection to the broker: connect, HELLO, one request at a time, paged lists,
+ * segment descriptors. */
 #ifndef AGNOCASTCTL_CLIENT_H
 #define AGNOCASTCTL_CLIENT_H
 
@@ -27,6 +28,17 @@ void client_free(struct client *c);
  * CTL_EXIT_BROKER_ERROR and the broker's message).
  */
 GArray *client_query_list(struct client *c, uint16_t kind, const char *topic, GError **error);
+
+/*
+ * Asks the broker for area `area` (0: the segment, 1 to 15: its growth areas) of process `pid`
+ * (GET_SEGMENT). Returns the descriptor that came with the answer (close-on-exec, read-only in
+ * effect: sealed against writes, shrinking and growing; the caller closes it), with the area's
+ * address and size as the broker knows them. On failure returns -1 with *error set: code
+ * CTL_EXIT_SEGMENT when the broker refused ("process N is gone", "the broker refused the
+ * segment of process N: ..."), CTL_EXIT_PROTOCOL when the answer could not be understood.
+ */
+int client_get_segment(struct client *c, uint32_t pid, uint32_t area, uint64_t *base,
+                       uint64_t *size, GError **error);
 
 /* Sends STATS; returns its entries (struct agnocast_wire_stats_entry) or NULL with *error set. */
 GArray *client_query_stats(struct client *c, GError **error);

@@ -191,7 +191,7 @@ static int cmd_echo_run(const struct ctl_invocation *inv, GError **error)
     ec.c = client_connect(inv->socket_path, inv->timeout_s, error);
     if (ec.c == NULL)
         return (*error)->code;
-    ec.sc = segcache_new(TRUE);
+    ec.sc = segcache_new(ec.c, TRUE);
     ec.next = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     ec.buf = g_malloc(CMD_ECHO_BYTES_MAX);
     stop_install();

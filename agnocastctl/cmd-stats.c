@@ -33,7 +33,7 @@ static GArray *cmd_stats_topics(struct client *c, struct segcache *sc, GError **
         return NULL;
     GArray *topics = g_array_new(FALSE, TRUE, sizeof(struct cmd_stats_topic));
     g_array_set_clear_func(topics, cmd_stats_topic_clear);
-    if (names->len > 0 && !segcache_refresh(sc, c, error))
+    if (names->len > 0 && !segcache_refresh(sc, error))
         goto fail;
     for (guint i = 0; i < names->len; i++) {
         const char *name = g_array_index(names, struct agnocast_wire_topic_entry, i).topic;
@@ -85,7 +85,7 @@ static void cmd_stats_text_topics(GString *out, const GArray *topics)
     if (topics->len == 0)
         return;
     struct format_table t;
-    format_table_init(&t, 8);
+    format_table_init(&t, COUNTERS_COLUMNS);
     counters_table_header(&t, TRUE);
     for (guint i = 0; i < topics->len; i++) {
         const struct cmd_stats_topic *st = &g_array_index(topics, struct cmd_stats_topic, i);
@@ -104,7 +104,7 @@ static int cmd_stats_run(const struct ctl_invocation *inv, GError **error)
     /* STATS first: the counts it shows should not include this command's other queries. */
     GArray *stats = client_query_stats(c, error);
     uint32_t broker_pid = client_broker_pid(c);
-    struct segcache *sc = segcache_new(TRUE);
+    struct segcache *sc = segcache_new(c, TRUE);
     GArray *topics = stats != NULL ? cmd_stats_topics(c, sc, error) : NULL;
     int rc = CTL_EXIT_OK;
 
@@ -141,10 +141,11 @@ const struct ctl_cmd cmd_stats_entry = {
                    "since the broker started (this command's own HELLO and STATS included).\n"
                    "Then, when the broker knows topics, one line per publisher and subscription\n"
                    "of every topic with the counters read from the processes' segments:\n"
-                   "published; received, missed, corrupt (\"?\": the segment cannot be read,\n"
+                   "published; received, missed, corrupt, unreachable (publishers the\n"
+                   "subscription could not map or read) (\"?\": the segment cannot be read,\n"
                    "stderr says why). --json adds \"topics\":[{\"name\",\"publishers\":[{\"pid\",\n"
                    "\"index\",\"published\"}],\"subscriptions\":[{\"pid\",\"index\",\"received\",\n"
-                   "\"missed\",\"corrupt\"}]}] when there is at least one topic.",
+                   "\"missed\",\"corrupt\",\"unreachable\"}]}] when there is at least one topic.",
     .args_min = 0,
     .args_max = 0,
     .flags = CTL_CMD_JSON | CTL_CMD_BROKER,

@@ -32,7 +32,7 @@ static void cmd_topic_info_text(GString *out, const char *topic, const GArray *e
     if (!endpoints_any_counters(endpoints))
         return;
     struct format_table t;
-    format_table_init(&t, 7);
+    format_table_init(&t, COUNTERS_COLUMNS - 1);
     counters_table_header(&t, FALSE);
     counters_table_rows(&t, topic, endpoints, FALSE);
     g_string_append_c(out, '\n');
@@ -51,7 +51,7 @@ static int cmd_topic_info_run(const struct ctl_invocation *inv, GError **error)
     if (c == NULL)
         return (*error)->code;
 
-    struct segcache *sc = segcache_new(TRUE);
+    struct segcache *sc = segcache_new(c, TRUE);
     GArray *endpoints = endpoints_query(c, sc, topic, TRUE, error);
     int rc = CTL_EXIT_OK;
     if (endpoints == NULL) {
@@ -78,10 +78,12 @@ const struct ctl_cmd cmd_topic_info_entry = {
     .description = "Prints a summary line, then one line per publisher and per subscription:\n"
                    "pid, endpoint index, depth, durability, reliability, ignore_local. Then the\n"
                    "counters, read from the processes' segments: per publisher the messages\n"
-                   "published, per subscription the messages received, missed and corrupt\n"
-                   "(--json: members published, received, missed, corrupt). A segment that cannot\n"
-                   "be read (permission, process gone) is reported on stderr and its counters\n"
-                   "are left out. An unknown topic is an error (exit status 1).",
+                   "published, per subscription the messages received, missed and corrupt, and\n"
+                   "the publishers it could not map or read (unreachable: its messages from them\n"
+                   "do not arrive) (--json: members published, received, missed, corrupt,\n"
+                   "unreachable). A segment that cannot be read (process gone, refused by the\n"
+                   "broker) is reported on stderr and its counters are left out. An unknown\n"
+                   "topic is an error (exit status 1).",
     .args_min = 1,
     .args_max = 1,
     .flags = CTL_CMD_JSON | CTL_CMD_BROKER,

@@ -31,7 +31,7 @@ struct cmd_watch_row {
     guint pubs_read, subs_read; /* endpoints whose counters could be read */
     guint pubs_rated;           /* publishers also read in the previous view */
     uint64_t advanced;          /* messages published since the previous view */
-    uint64_t published, received, missed, corrupt;
+    uint64_t published, received, missed, corrupt, unreachable;
 };
 
 struct cmd_watch {
@@ -70,6 +70,7 @@ static void cmd_watch_add(struct cmd_watch *w, struct cmd_watch_row *row, const 
                 row->received += e->sub.received;
                 row->missed += e->sub.missed;
                 row->corrupt += e->sub.corrupt;
+                row->unreachable += e->sub.unreachable;
             }
             continue;
         }
@@ -96,7 +97,7 @@ static GPtrArray *cmd_watch_sample(struct cmd_watch *w, GError **error)
 
     if (topics == NULL)
         return NULL;
-    if (!segcache_refresh(w->sc, w->c, error)) {
+    if (!segcache_refresh(w->sc, error)) {
         g_array_free(topics, TRUE);
         return NULL;
     }
@@ -155,23 +156,24 @@ static void cmd_watch_render(GString *out, struct cmd_watch *w, const GPtrArray 
         clock);
 
     struct format_table table;
-    format_table_init(&table, 8);
-    format_table_add(&table,
-                     format_cells(8, g_strdup("TOPIC"), g_strdup("PUBS"), g_strdup("SUBS"),
-                                  g_strdup("RATE_HZ"), g_strdup("PUBLISHED"), g_strdup("RECEIVED"),
-                                  g_strdup("MISSED"), g_strdup("CORRUPT")));
+    format_table_init(&table, 9);
+    format_table_add(&table, format_cells(9, g_strdup("TOPIC"), g_strdup("PUBS"), g_strdup("SUBS"),
+                                          g_strdup("RATE_HZ"), g_strdup("PUBLISHED"),
+                                          g_strdup("RECEIVED"), g_strdup("MISSED"),
+                                          g_strdup("CORRUPT"), g_strdup("UNREACHABLE")));
     for (guint i = 0; i < rows->len; i++) {
         const struct cmd_watch_row *r = g_ptr_array_index(rows, i);
         char *rate = r->pubs == 0         ? g_strdup("-")
                      : r->pubs_rated == 0 ? g_strdup("?")
                                           : g_strdup_printf("%.1f", (double)r->advanced / dt);
-        format_table_add(&table, format_cells(8, format_clean_text(r->topic),
-                                              g_strdup_printf("%u", r->pubs),
-                                              g_strdup_printf("%u", r->subs), rate,
-                                              cmd_watch_count(r->pubs_read, r->pubs, r->published),
-                                              cmd_watch_count(r->subs_read, r->subs, r->received),
-                                              cmd_watch_count(r->subs_read, r->subs, r->missed),
-                                              cmd_watch_count(r->subs_read, r->subs, r->corrupt)));
+        format_table_add(
+            &table, format_cells(9, format_clean_text(r->topic), g_strdup_printf("%u", r->pubs),
+                                 g_strdup_printf("%u", r->subs), rate,
+                                 cmd_watch_count(r->pubs_read, r->pubs, r->published),
+                                 cmd_watch_count(r->subs_read, r->subs, r->received),
+                                 cmd_watch_count(r->subs_read, r->subs, r->missed),
+                                 cmd_watch_count(r->subs_read, r->subs, r->corrupt),
+                                 cmd_watch_count(r->subs_read, r->subs, r->unreachable)));
     }
     format_table_flush(&table, out);
     for (guint i = 0; i < w->unreadable->len; i++)
@@ -223,7 +225,7 @@ static int cmd_watch_run(const struct ctl_invocation *inv, GError **error)
     if (w.c == NULL)
         return (*error)->code;
     /* Unreadable segments are shown in the view, not repeated on stderr. */
-    w.sc = segcache_new(FALSE);
+    w.sc = segcache_new(w.c, FALSE);
     w.heads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     w.now = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     w.unreadable = g_ptr_array_new_with_free_func(g_free);
@@ -246,7 +248,8 @@ const struct ctl_cmd cmd_watch_entry = {
     .description =
         "Every --interval seconds prints every topic with its number of publishers and\n"
         "subscriptions, the publishing rate since the previous view, and the totals of\n"
-        "messages published, received, missed and corrupt, read from the processes'\n"
+        "messages published, received, missed and corrupt, and of unreachable publishers\n"
+        "(publishers a subscription could not map or read), read from the processes'\n"
         "segments. \"?\": no segment could be read (the reasons are listed below the\n"
         "table), a \"+\" after a number: some could not. On a terminal the screen is\n"
         "cleared before each view; otherwise the views follow one another, separated by\n"

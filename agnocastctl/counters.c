@@ -8,12 +8,13 @@
 
 void counters_table_header(struct format_table *t, gboolean with_topic)
 {
-    char **cells = format_cells(8, g_strdup("TOPIC"), g_strdup("ROLE"), g_strdup("PID"),
-                                g_strdup("INDEX"), g_strdup("PUBLISHED"), g_strdup("RECEIVED"),
-                                g_strdup("MISSED"), g_strdup("CORRUPT"));
+    char **cells =
+        format_cells(COUNTERS_COLUMNS, g_strdup("TOPIC"), g_strdup("ROLE"), g_strdup("PID"),
+                     g_strdup("INDEX"), g_strdup("PUBLISHED"), g_strdup("RECEIVED"),
+                     g_strdup("MISSED"), g_strdup("CORRUPT"), g_strdup("UNREACHABLE"));
     if (!with_topic) {
         g_free(cells[0]);
-        memmove(cells, cells + 1, 8 * sizeof *cells);
+        memmove(cells, cells + 1, COUNTERS_COLUMNS * sizeof *cells);
     }
     format_table_add(t, cells);
 }
@@ -31,16 +32,18 @@ void counters_table_rows(struct format_table *t, const char *topic, const GArray
     for (guint i = 0; i < endpoints->len; i++) {
         const struct ctl_endpoint *e = &g_array_index(endpoints, struct ctl_endpoint, i);
         gboolean pub = e->entry.is_publisher != 0;
-        char **cells = format_cells(
-            8, format_clean_text(topic), g_strdup(pub ? "publisher" : "subscription"),
-            g_strdup_printf("%" PRIu32, e->entry.pid), g_strdup_printf("%" PRIu32, e->entry.index),
-            counters_cell(pub, e->have_counters, e->published),
-            counters_cell(!pub, e->have_counters, e->sub.received),
-            counters_cell(!pub, e->have_counters, e->sub.missed),
-            counters_cell(!pub, e->have_counters, e->sub.corrupt));
+        char **cells = format_cells(COUNTERS_COLUMNS, format_clean_text(topic),
+                                    g_strdup(pub ? "publisher" : "subscription"),
+                                    g_strdup_printf("%" PRIu32, e->entry.pid),
+                                    g_strdup_printf("%" PRIu32, e->entry.index),
+                                    counters_cell(pub, e->have_counters, e->published),
+                                    counters_cell(!pub, e->have_counters, e->sub.received),
+                                    counters_cell(!pub, e->have_counters, e->sub.missed),
+                                    counters_cell(!pub, e->have_counters, e->sub.corrupt),
+                                    counters_cell(!pub, e->have_counters, e->sub.unreachable));
         if (!with_topic) {
             g_free(cells[0]);
-            memmove(cells, cells + 1, 8 * sizeof *cells);
+            memmove(cells, cells + 1, COUNTERS_COLUMNS * sizeof *cells);
         }
         format_table_add(t, cells);
     }
@@ -53,9 +56,10 @@ void counters_json_members(GString *out, const struct ctl_endpoint *e)
     if (e->entry.is_publisher)
         g_string_append_printf(out, ",\"published\":%" PRIu64, e->published);
     else
-        g_string_append_printf(
-            out, ",\"received\":%" PRIu64 ",\"missed\":%" PRIu64 ",\"corrupt\":%" PRIu64,
-            e->sub.received, e->sub.missed, e->sub.corrupt);
+        g_string_append_printf(out,
+                               ",\"received\":%" PRIu64 ",\"missed\":%" PRIu64
+                               ",\"corrupt\":%" PRIu64 ",\"unreachable\":%" PRIu64,
+                               e->sub.received, e->sub.missed, e->sub.corrupt, e->sub.unreachable);
 }
 
 void counters_json_endpoints(GString *out, const GArray *endpoints, gboolean with_qos)

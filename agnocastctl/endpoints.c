@@ -30,7 +30,7 @@ GArray *endpoints_query(struct client *c, struct segcache *sc, const char *topic
 
     if (list == NULL)
         return NULL;
-    if (refresh && !segcache_refresh(sc, c, error)) {
+    if (refresh && !segcache_refresh(sc, error)) {
         g_array_free(list, TRUE);
         return NULL;
     }

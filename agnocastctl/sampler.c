@@ -207,7 +207,7 @@ int sampler_run(const struct ctl_invocation *inv, const struct sampler_options *
     s.c = client_connect(inv->socket_path, inv->timeout_s, error);
     if (s.c == NULL)
         return (*error)->code;
-    s.sc = segcache_new(TRUE);
+    s.sc = segcache_new(s.c, TRUE);
     s.states = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     s.window_start = g_array_new(FALSE, TRUE, sizeof(uint64_t));
     stop_install();

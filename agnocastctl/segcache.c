@@ -1,6 +1,7 @@
-/* The segments of a topic's processes: located through the broker, mapped on first use. */
+/* The segments of a topic's processes: had from the broker, mapped on first use. */
 #include "segcache.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 #include "agnocast-proto.h"
@@ -15,6 +16,7 @@ struct segcache_proc {
 };
 
 struct segcache {
+    struct client *c;
     gboolean warn;
     GHashTable *procs; /* pid -> struct segcache_proc */
 };
@@ -28,10 +30,11 @@ static void segcache_proc_free(void *p)
     g_free(proc);
 }
 
-struct segcache *segcache_new(gboolean warn)
+struct segcache *segcache_new(struct client *c, gboolean warn)
 {
     struct segcache *sc = g_new0(struct segcache, 1);
 
+    sc->c = c;
     sc->warn = warn;
     sc->procs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, segcache_proc_free);
     return sc;
@@ -50,9 +53,9 @@ static gboolean segcache_unseen(void *key, void *value, void *data)
     return !((struct segcache_proc *)value)->seen;
 }
 
-gboolean segcache_refresh(struct segcache *sc, struct client *c, GError **error)
+gboolean segcache_refresh(struct segcache *sc, GError **error)
 {
-    GArray *list = client_query_list(c, AGNOCAST_MSG_LIST_PROCESSES, NULL, error);
+    GArray *list = client_query_list(sc->c, AGNOCAST_MSG_LIST_PROCESSES, NULL, error);
     GHashTableIter it;
     void *value;
 
@@ -79,14 +82,24 @@ gboolean segcache_refresh(struct segcache *sc, struct client *c, GError **error)
             g_hash_table_insert(sc->procs, key, proc);
         }
         proc->seen = TRUE;
-        /* A segment that could not be read is tried again: the process may have finished
-         * starting, or its permissions may have changed. */
+        /* A segment that could not be read is tried again: the broker may have had a moment's
+         * trouble, or the process may have been replaced by another with the same pid. */
         if (proc->sv.map == NULL)
             proc->tried = FALSE;
     }
     g_hash_table_foreach_remove(sc->procs, segcache_unseen, NULL);
     g_array_free(list, TRUE);
     return TRUE;
+}
+
+/* The views' source of descriptors: the broker (segview_fetch_fn). */
+static int segcache_fetch(void *arg, uint32_t pid, uint32_t area, uint64_t *base, uint64_t *size,
+                          GError **error)
+{
+    struct segcache *sc = arg;
+    int fd = client_get_segment(sc->c, pid, area, base, size, error);
+
+    return fd >= 0 ? fd : -ENOENT;
 }
 
 const struct segview *segcache_get(struct segcache *sc, uint32_t pid, const char **why)
@@ -103,7 +116,7 @@ const struct segview *segcache_get(struct segcache *sc, uint32_t pid, const char
 
         proc->tried = TRUE;
         proc->why = NULL;
-        if (segview_open(&proc->sv, pid, proc->base, proc->size, &error) < 0) {
+        if (segview_open(&proc->sv, pid, proc->base, proc->size, segcache_fetch, sc, &error) < 0) {
             proc->why = g_strdup(error->message);
             /* Warn once per reason, not on every refresh. */
             if (sc->warn && g_strcmp0(old, proc->why) != 0)

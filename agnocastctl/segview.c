@@ -13,8 +13,9 @@
 #include "shm-layout.h"
 
 struct segview_area {
-    uint64_t base, size; /* as the header published them when mapped */
+    uint64_t base, size; /* as the header published them when mapped (or last tried) */
     const unsigned char *map;
+    gboolean failed; /* this base and size could not be had: not asked for again */
 };
 
 static const struct agn_seg_header *segview_header(const struct segview *sv)
@@ -22,37 +23,43 @@ static const struct agn_seg_header *segview_header(const struct segview *sv)
     return (const struct agn_seg_header *)(const void *)sv->map;
 }
 
-static void segview_set_open_error(uint32_t pid, const char *name, int err, GError **error)
+/*
+ * Maps `size` bytes of the descriptor of area `area` read-only, after checking that its memory
+ * cannot shrink under the mapping nor be written through a new one (the seals) and that it is
+ * large enough; closes the descriptor. Returns the mapping, or NULL with *error set.
+ */
+static const unsigned char *segview_map_fd(int fd, uint32_t pid, uint32_t area, uint64_t size,
+                                           GError **error)
 {
-    switch (err) {
-    case ENOENT:
+    g_autofree char *what = area == 0 ? g_strdup_printf("the segment of process %u", pid)
+                                      : g_strdup_printf("growth area %u of process %u", area, pid);
+    int seals = fcntl(fd, F_GET_SEALS);
+    struct stat st = {0};
+    void *p = MAP_FAILED;
+
+    if (seals < 0 || (seals & AGNOCAST_SEGMENT_SEALS) != AGNOCAST_SEGMENT_SEALS)
         g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
-                    "process %u has no segment %s: it has exited or is still starting; run the "
-                    "command again",
-                    pid, name);
-        return;
-    case EACCES:
-    case EPERM:
+                    "%s is not a sealed memfd (seals 0x%x, want 0x%x): its owner could shrink "
+                    "it under this view; is every agnocast program the same version?",
+                    what, seals < 0 ? 0 : seals, AGNOCAST_SEGMENT_SEALS);
+    else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
         g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
-                    "permission denied on the segment %s of process %u: segments are readable by "
-                    "their owner and the owner's group only; run agnocastctl as that user, as a "
-                    "member of its group, or as root",
-                    name, pid);
-        return;
-    default:
-        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
-                    "cannot read the segment %s of process %u: %s", name, pid, g_strerror(err));
-        return;
-    }
+                    "%s is smaller than the broker says (%lld bytes, not %" G_GUINT64_FORMAT
+                    "); is every agnocast program the same version?",
+                    what, (long long)st.st_size, size);
+    else if ((p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT, "cannot map %s read-only: %s", what,
+                    g_strerror(errno));
+    close(fd);
+    return p == MAP_FAILED ? NULL : p;
 }
 
-int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size, GError **error)
+int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
+                 segview_fetch_fn fetch, void *arg, GError **error)
 {
-    char name[64];
-    struct stat st;
+    uint64_t got_base = 0, got_size = 0;
 
     memset(sv, 0, sizeof *sv);
-    snprintf(name, sizeof name, AGN_SEG_NAME_FMT, (int)pid);
     if (size < sizeof(struct agn_seg_header) || size > SIZE_MAX) {
         g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
                     "the broker gives process %u a segment of %" G_GUINT64_FORMAT
@@ -60,32 +67,24 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
                     pid, size);
         return -EBADMSG;
     }
-    int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0) {
-        int err = errno;
-        segview_set_open_error(pid, name, err, error);
-        return -err;
-    }
-    if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < size) {
+    int fd = fetch(arg, pid, 0, &got_base, &got_size, error);
+    if (fd < 0)
+        return fd;
+    if (got_base != base || got_size != size) {
         close(fd);
         g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
-                    "the segment %s of process %u is smaller than the broker says: the process "
-                    "is still starting, or the name belongs to another program; run the command "
-                    "again",
-                    name, pid);
+                    "process %u changed between two answers of the broker (another process "
+                    "with the same pid?); run the command again",
+                    pid);
+        return -ESTALE;
+    }
+    const unsigned char *map = segview_map_fd(fd, pid, 0, size, error);
+    if (map == NULL)
         return -EBADMSG;
-    }
-    void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
-    int err = errno;
-    close(fd);
-    if (p == MAP_FAILED) {
-        segview_set_open_error(pid, name, err, error);
-        return -err;
-    }
     sv->pid = pid;
     sv->base = base;
     sv->size = size;
-    sv->map = p;
+    sv->map = map;
 
     const struct agn_seg_header *h = segview_header(sv);
     uint64_t heap_off = h->heap_off;
@@ -95,13 +94,15 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
         heap_off < sizeof *h || heap_off >= size) {
         segview_close(sv);
         g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
-                    "the segment %s of process %u has an unexpected header (another layout or "
+                    "the segment of process %u has an unexpected header (another layout or "
                     "another program's memory): install matching agnocast versions",
-                    name, pid);
+                    pid);
         return -EBADMSG;
     }
     sv->heap_off = heap_off;
     sv->areas = g_new0(struct segview_area, AGN_MAX_AREAS);
+    sv->fetch = fetch;
+    sv->fetch_arg = arg;
     return 0;
 }
 
@@ -117,31 +118,32 @@ void segview_close(struct segview *sv)
     sv->areas = NULL;
 }
 
-/* Maps growth area `i` (its header entry says base, size) read-only; NULL if it is not what
- * the header says or cannot be opened. */
+/* Maps growth area `i` (its header entry says base, size) read-only, fetched on first use;
+ * NULL if it is not what the header says or cannot be had. */
 static const unsigned char *segview_map_area(const struct segview *sv, unsigned i, uint64_t base,
                                              uint64_t size)
 {
     struct segview_area *a = &sv->areas[i];
-    char name[64];
-    struct stat st;
+    uint64_t got_base = 0, got_size = 0;
 
     if (a->map != NULL)
         return a->base == base && a->size == size ? a->map : NULL;
+    if (a->failed && a->base == base && a->size == size)
+        return NULL;
+    *a = (struct segview_area){.base = base, .size = size, .failed = TRUE};
     if (base % 4096 || size % 4096 || size > SIZE_MAX ||
         (base < sv->base + sv->size && sv->base < base + size))
         return NULL;
-    snprintf(name, sizeof name, AGN_AREA_NAME_FMT, (int)sv->pid, i + 1);
-    int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+    /* What goes wrong with one area shows as messages not shown (echo) or corrupt (bw). */
+    int fd = sv->fetch(sv->fetch_arg, sv->pid, i + 1, &got_base, &got_size, NULL);
     if (fd < 0)
         return NULL;
-    void *p = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= size)
-        p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED)
+    if (got_base != base || got_size != size) {
+        close(fd);
         return NULL;
-    *a = (struct segview_area){.base = base, .size = size, .map = p};
+    }
+    a->map = segview_map_fd(fd, sv->pid, i + 1, size, NULL);
+    a->failed = a->map == NULL;
     return a->map;
 }
 
@@ -249,5 +251,6 @@ gboolean segview_sub(const struct segview *sv, uint32_t index, struct segview_su
     c->received = atomic_load_explicit(&slot->received, memory_order_relaxed);
     c->missed = atomic_load_explicit(&slot->missed, memory_order_relaxed);
     c->corrupt = atomic_load_explicit(&slot->corrupt, memory_order_relaxed);
+    c->unreachable = atomic_load_explicit(&slot->unreachable, memory_order_relaxed);
     return TRUE;
 }

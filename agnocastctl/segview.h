@@ -7,10 +7,22 @@
 #include <stdint.h>
 
 /*
+ * Where a view's memory comes from: the descriptor of area `area` (0: the segment, 1 to
+ * AGN_MAX_AREAS: its growth areas) of process `pid`, with the area's address and size as the
+ * broker knows them. Returns the descriptor, which the view closes once it has mapped it, or a
+ * negative errno with *error set to a sentence that names the process. agnocastctl's asks the
+ * broker (client_get_segment); tests hand over memfds they forged.
+ */
+typedef int (*segview_fetch_fn)(void *arg, uint32_t pid, uint32_t area, uint64_t *base,
+                                uint64_t *size, GError **error);
+
+/*
  * The segment is mapped anywhere (PROT_READ, MAP_SHARED), not at the owner's address: a segment
  * address A is read at map + (A - base). Everything in it is written by its owner and trusted by
  * nobody: the header must name the process and range the broker gave, ring offsets and depths
- * and message addresses are checked against the segment before anything is dereferenced.
+ * and message addresses are checked against the segment before anything is dereferenced. The
+ * descriptor must be sealed (AGNOCAST_SEGMENT_SEALS), so the memory cannot shrink under the
+ * mapping nor be written through a new mapping.
  */
 struct segview {
     uint32_t pid;
@@ -18,9 +30,11 @@ struct segview {
     uint64_t size;
     uint64_t heap_off; /* validated: messages and rings lie in [base + heap_off, base + size) */
     const unsigned char *map;
-    /* The pool's growth areas (/agnocast@PID.N), mapped the same way the first time a message
-     * lies in one; the only part of a view that changes after segview_open(). */
+    /* The pool's growth areas, fetched and mapped the same way the first time a message lies
+     * in one; the only part of a view that changes after segview_open(). */
     struct segview_area *areas;
+    segview_fetch_fn fetch;
+    void *fetch_arg;
 };
 
 /* A publisher's ring, validated by segview_ring(). */
@@ -43,14 +57,19 @@ struct segview_sub_counters {
     uint64_t received;
     uint64_t missed;
     uint64_t corrupt;
+    uint64_t unreachable; /* publishers the subscription could not map or read */
 };
 
 /*
- * Opens /agnocast@PID read-only and maps `size` bytes of it; checks the header (magic, layout,
- * pid, base, size, heap offset). Returns 0, or a negative errno with *error set to a message
- * that names the process and what to do (-EACCES: run as its user; -ENOENT: it is gone).
+ * Fetches area 0 of process `pid` with `fetch` and maps `size` bytes of it read-only; checks
+ * the descriptor (sealed, at least `size` bytes), that the broker still gives the range `base`,
+ * `size`, and the header (magic, layout, pid, base, size, heap offset). `fetch` and `arg` stay
+ * with the view for its growth areas. Returns 0, or a negative errno with *error set (code
+ * CTL_EXIT_SEGMENT unless the broker could not be understood) to a message that names the
+ * process and what to do.
  */
-int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size, GError **error);
+int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
+                 segview_fetch_fn fetch, void *arg, GError **error);
 /* Unmaps; takes a view that failed to open or was never opened (map NULL). */
 void segview_close(struct segview *sv);
 
@@ -63,8 +82,9 @@ uint64_t segview_ring_head(const struct segview_ring *ring);
  * Reads the entry of message `seq` seqlock-style (seq, fields, seq again). Returns 1 with *msg
  * filled, 0 if the entry does not hold `seq` (overwritten, or not yet written), -EBADMSG if its
  * address or size leave the publisher's heap and the growth areas its header publishes (an area
- * is mapped read-only on first use, and must be page-aligned, clear of the first segment and as
- * large as its shared-memory object).
+ * is fetched and mapped read-only on first use; it must be page-aligned, clear of the first
+ * segment, where the broker says it is, and its descriptor sealed and as large as the area; an
+ * area that cannot be had is not asked for again by this view).
  */
 int segview_ring_read(const struct segview *sv, const struct segview_ring *ring, uint64_t seq,
                       struct segview_msg *msg);

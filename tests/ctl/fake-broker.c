@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "agnocast-proto.h"
+#include "shm-layout.h"
 
 struct fake_broker {
     struct fake_broker_config cfg;
@@ -28,8 +30,9 @@ struct fake_broker {
 
 static union agnocast_frame_buffer fake_out;
 
-static void fake_send(int fd, uint16_t version, uint16_t kind, uint32_t id, const void *payload,
-                      size_t len)
+/* Sends one frame with up to one descriptor (-1: none). */
+static void fake_send_fd(int fd, uint16_t version, uint16_t kind, uint32_t id, const void *payload,
+                         size_t len, int attach)
 {
     struct agnocast_wire_header h = {
         .magic = AGNOCAST_PROTO_MAGIC,
@@ -41,7 +44,13 @@ static void fake_send(int fd, uint16_t version, uint16_t kind, uint32_t id, cons
     memcpy(fake_out.bytes, &h, sizeof h);
     if (len > 0)
         memcpy(fake_out.bytes + sizeof h, payload, len);
-    (void)send(fd, fake_out.bytes, sizeof h + len, MSG_NOSIGNAL);
+    (void)agnocast_proto_send(fd, fake_out.bytes, sizeof h + len, &attach, attach >= 0 ? 1 : 0);
+}
+
+static void fake_send(int fd, uint16_t version, uint16_t kind, uint32_t id, const void *payload,
+                      size_t len)
+{
+    fake_send_fd(fd, version, kind, id, payload, len, -1);
 }
 
 static void fake_send_error(int fd, uint16_t version, uint32_t id, int32_t code,
@@ -104,13 +113,80 @@ static void fake_answer_topic_info(const struct fake_broker *fb, int fd, uint32_
     fake_send_list(fb, fd, AGNOCAST_MSG_TOPIC_INFO_REPLY, id, order, sizeof order[0], 2, q->start);
 }
 
+static const struct agnocast_wire_process_entry fake_processes[2] = {
+    {.pid = 100, .uid = 1000, .base = 0x40000000000ull, .size = 128ull << 20, .publishers = 1},
+    {.pid = 200, .uid = 0, .base = 0x40008000000ull, .size = 1536ull << 10, .subscriptions = 2},
+};
+
 static void fake_answer_processes(const struct fake_broker *fb, int fd, uint32_t id, uint32_t start)
 {
-    static const struct agnocast_wire_process_entry p[2] = {
-        {.pid = 100, .uid = 1000, .base = 0x40000000000ull, .size = 128ull << 20, .publishers = 1},
-        {.pid = 200, .uid = 0, .base = 0x40008000000ull, .size = 1536, .subscriptions = 2},
-    };
-    fake_send_list(fb, fd, AGNOCAST_MSG_PROCESS_LIST, id, p, sizeof p[0], 2, start);
+    fake_send_list(fb, fd, AGNOCAST_MSG_PROCESS_LIST, id, fake_processes, sizeof fake_processes[0],
+                   2, start);
+}
+
+/* The segment of a canned process, as its library would hand it over: a memfd (sealed unless
+ * the config says otherwise) with a header, and process 100's ring or process 200's counters. */
+static int fake_segment(const struct fake_broker *fb, const struct agnocast_wire_process_entry *p)
+{
+    int fd = memfd_create("agnocast-fake", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    struct agn_seg_header *h;
+
+    if (fd < 0 || ftruncate(fd, (off_t)p->size) < 0 ||
+        (h = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+        fprintf(stderr, "fake broker: cannot make a segment: %s\n", g_strerror(errno));
+        abort();
+    }
+    h->magic = AGN_SEG_MAGIC;
+    h->layout = AGN_SEG_LAYOUT;
+    h->pid = p->pid;
+    h->base = p->base;
+    h->size = p->size;
+    h->heap_off = (sizeof *h + 4095) & ~4095ull;
+    h->heap_size = p->size - h->heap_off;
+    if (p->publishers > 0) {
+        h->pubs[3].depth = 10;
+        h->pubs[3].ring_off = h->heap_off;
+        atomic_store(&h->pubs[3].head, 42);
+        atomic_store(&h->pubs[3].active, 1);
+    } else {
+        atomic_store(&h->subs[0].active, 1);
+        atomic_store(&h->subs[0].received, 40);
+        atomic_store(&h->subs[0].missed, 2);
+        atomic_store(&h->subs[0].unreachable, 1);
+    }
+    munmap(h, p->size);
+    if (fb->cfg.segments != FAKE_SEGMENTS_UNSEALED &&
+        fcntl(fd, F_ADD_SEALS, AGNOCAST_SEGMENT_SEALS) < 0) {
+        fprintf(stderr, "fake broker: cannot seal a segment: %s\n", g_strerror(errno));
+        abort();
+    }
+    return fd;
+}
+
+static void fake_answer_segment(const struct fake_broker *fb, int fd, uint32_t id,
+                                const struct agnocast_wire_segment_query *q)
+{
+    const struct agnocast_wire_process_entry *p = NULL;
+    char msg[AGNOCAST_ERROR_TEXT_MAX];
+
+    for (size_t i = 0; i < G_N_ELEMENTS(fake_processes); i++)
+        if (fake_processes[i].pid == q->pid)
+            p = &fake_processes[i];
+    if (p == NULL || fb->cfg.segments == FAKE_SEGMENTS_GONE) {
+        g_snprintf(msg, sizeof msg, "no process %u is registered", q->pid);
+        fake_send_error(fd, AGNOCAST_PROTO_VERSION, id, -ENOENT, AGNOCAST_PROTO_VERSION, msg);
+        return;
+    }
+    if (fb->cfg.segments == FAKE_SEGMENTS_REFUSE || q->area != 0) {
+        g_snprintf(msg, sizeof msg, "uid %u may not read process %u", (unsigned)getuid(), q->pid);
+        fake_send_error(fd, AGNOCAST_PROTO_VERSION, id, -EACCES, AGNOCAST_PROTO_VERSION, msg);
+        return;
+    }
+    struct agnocast_wire_segment r = {.pid = p->pid, .area = 0, .base = p->base, .size = p->size};
+    int seg = fb->cfg.segments == FAKE_SEGMENTS_NO_FD ? -1 : fake_segment(fb, p);
+    fake_send_fd(fd, AGNOCAST_PROTO_VERSION, AGNOCAST_MSG_SEGMENT_REPLY, id, &r, sizeof r, seg);
+    if (seg >= 0)
+        close(seg);
 }
 
 static void fake_answer_stats(const struct fake_broker *fb, int fd, uint32_t id)
@@ -129,15 +205,19 @@ static gboolean fake_answer(struct fake_broker *fb, int fd, const unsigned char 
     struct agnocast_wire_header h;
     const unsigned char *payload = buf + sizeof h;
     struct agnocast_wire_query q = {0};
+    struct agnocast_wire_segment_query sq = {0};
 
     if (len < sizeof h)
         return FALSE;
     memcpy(&h, buf, sizeof h);
     if (h.kind != AGNOCAST_MSG_STATS && h.kind != AGNOCAST_MSG_HELLO && len >= sizeof h + sizeof q)
         memcpy(&q, payload, sizeof q);
+    if (h.kind == AGNOCAST_MSG_GET_SEGMENT && len >= sizeof h + sizeof sq)
+        memcpy(&sq, payload, sizeof sq);
 
     g_mutex_lock(&fb->lock);
-    struct fake_broker_request r = {.kind = h.kind, .start = q.start};
+    struct fake_broker_request r = {
+        .kind = h.kind, .start = q.start, .pid = sq.pid, .area = sq.area};
     g_array_append_val(fb->requests, r);
     g_mutex_unlock(&fb->lock);
 
@@ -171,6 +251,9 @@ static gboolean fake_answer(struct fake_broker *fb, int fd, const unsigned char 
         return TRUE;
     case AGNOCAST_MSG_STATS:
         fake_answer_stats(fb, fd, h.request_id);
+        return TRUE;
+    case AGNOCAST_MSG_GET_SEGMENT:
+        fake_answer_segment(fb, fd, h.request_id, &sq);
         return TRUE;
     default:
         return FALSE;

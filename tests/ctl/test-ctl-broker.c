@@ -1,15 +1,18 @@
 /* agnocastctl against the real agnocastd on a temporary socket, with one raw client that owns a
- * publisher and a subscription: every command, text and --json, and the error exits. */
+ * publisher and a subscription and hands the broker a forged segment: every command, text and
+ * --json, the counters read through the broker (GET_SEGMENT), and the error exits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -17,6 +20,7 @@
 
 #include "agnocast-proto.h"
 #include "ctl-run.h"
+#include "shm-layout.h"
 
 #define TOPIC "/ctl_test/chatter"
 
@@ -24,8 +28,9 @@ struct world {
     char *dir;
     char *sock;
     GPid broker;
-    int client; /* the raw registered client */
-    int doorbell;
+    int client;                              /* the raw registered client */
+    struct agnocast_wire_register_reply reg; /* its range and pid as the broker knows them */
+    struct agn_seg_header *seg;              /* its segment, writable here, sealed */
     uint32_t next_id;
     struct ctl_result r;
 };
@@ -44,9 +49,10 @@ static int raw_connect(const char *path)
     return -1;
 }
 
-/* Sends a request and reads frames (dropping notices and their descriptors) until its reply. */
-static void raw_request(struct world *w, uint16_t kind, const void *payload, size_t len, int fd,
-                        uint16_t want_kind)
+/* Sends a request and reads frames (dropping notices and their descriptors) until its reply,
+ * whose payload is copied to `reply` when given. */
+static void raw_request_reply(struct world *w, uint16_t kind, const void *payload, size_t len,
+                              int fd, uint16_t want_kind, void *reply, size_t reply_len)
 {
     unsigned char out[512];
     uint32_t id = w->next_id++;
@@ -69,9 +75,51 @@ static void raw_request(struct world *w, uint16_t kind, const void *payload, siz
             fail_msg("%s refused: %s", agnocast_proto_kind_name(kind),
                      ((const struct agnocast_wire_error *)f.payload)->message);
         assert_int_equal(f.kind, want_kind);
+        if (reply != NULL) {
+            assert_int_equal(f.payload_len, reply_len);
+            memcpy(reply, f.payload, reply_len);
+        }
         return;
     }
     fail_msg("no reply to %s", agnocast_proto_kind_name(kind));
+}
+
+static void raw_request(struct world *w, uint16_t kind, const void *payload, size_t len, int fd,
+                        uint16_t want_kind)
+{
+    raw_request_reply(w, kind, payload, len, fd, want_kind, NULL, 0);
+}
+
+/* The segment a library would make: a memfd as large as the range, a header, publisher slot 0
+ * with its ring (message 7 last), subscription slot 1 with its counters; sealed, then attached. */
+static void raw_attach_segment(struct world *w)
+{
+    int fd = memfd_create("agnocast-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)w->reg.size), 0);
+    w->seg = mmap(NULL, w->reg.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(w->seg != MAP_FAILED);
+    struct agn_seg_header *h = w->seg;
+    h->magic = AGN_SEG_MAGIC;
+    h->layout = AGN_SEG_LAYOUT;
+    h->pid = w->reg.pid;
+    h->base = w->reg.base;
+    h->size = w->reg.size;
+    h->heap_off = (sizeof *h + 4095) & ~4095ull;
+    h->heap_size = w->reg.size - h->heap_off;
+    h->pubs[0].depth = 10;
+    h->pubs[0].ring_off = h->heap_off;
+    atomic_store(&h->pubs[0].head, 7);
+    atomic_store(&h->pubs[0].active, 1);
+    atomic_store(&h->subs[1].active, 1);
+    atomic_store(&h->subs[1].received, 5);
+    atomic_store(&h->subs[1].missed, 1);
+    atomic_store(&h->subs[1].unreachable, 2);
+    assert_int_equal(fcntl(fd, F_ADD_SEALS, AGNOCAST_SEGMENT_SEALS), 0);
+
+    struct agnocast_wire_segment a = {.area = 0, .base = w->reg.base, .size = w->reg.size};
+    raw_request(w, AGNOCAST_MSG_ATTACH_SEGMENT, &a, sizeof a, fd, AGNOCAST_MSG_OK);
+    close(fd);
 }
 
 static void raw_add(struct world *w, uint16_t kind, uint32_t index, struct agnocast_wire_qos qos)
@@ -81,6 +129,12 @@ static void raw_add(struct world *w, uint16_t kind, uint32_t index, struct agnoc
     raw_request(w, kind, &e, sizeof e, -1, AGNOCAST_MSG_OK);
 }
 
+static void broker_child_setup(gpointer data)
+{
+    (void)data;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static int world_setup(void **state)
 {
     struct world *w = g_new0(struct world, 1);
@@ -88,10 +142,12 @@ static int world_setup(void **state)
 
     w->dir = ctl_tmpdir_new();
     w->sock = g_build_filename(w->dir, "agnocast.sock", NULL);
-    w->client = w->doorbell = -1;
+    w->client = -1;
     w->next_id = 1;
     char *argv[] = {(char *)g_getenv("AGNOCASTD"), "--socket", w->sock, NULL};
-    if (!g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &w->broker, &error))
+    /* A failed setup skips the teardown: the broker then ends with this test, not after it. */
+    if (!g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, broker_child_setup, NULL,
+                       &w->broker, &error))
         fail_msg("cannot start %s: %s", argv[0], error->message);
     for (int i = 0; i < 500 && (w->client = raw_connect(w->sock)) < 0; i++)
         g_usleep(10000);
@@ -102,9 +158,9 @@ static int world_setup(void **state)
     struct agnocast_wire_hello hello = {0};
     raw_request(w, AGNOCAST_MSG_HELLO, &hello, sizeof hello, -1, AGNOCAST_MSG_HELLO_REPLY);
     struct agnocast_wire_register reg = {0};
-    w->doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    raw_request(w, AGNOCAST_MSG_REGISTER_PROCESS, &reg, sizeof reg, w->doorbell,
-                AGNOCAST_MSG_REGISTER_REPLY);
+    raw_request_reply(w, AGNOCAST_MSG_REGISTER_PROCESS, &reg, sizeof reg, -1,
+                      AGNOCAST_MSG_REGISTER_REPLY, &w->reg, sizeof w->reg);
+    raw_attach_segment(w);
     raw_add(w, AGNOCAST_MSG_ADD_PUBLISHER, 0,
             (struct agnocast_wire_qos){.depth = 10, .reliability = AGNOCAST_RELIABILITY_RELIABLE});
     raw_add(w, AGNOCAST_MSG_ADD_SUBSCRIPTION, 1,
@@ -127,8 +183,8 @@ static int world_teardown(void **state)
     struct world *w = *state;
     if (w->client >= 0)
         close(w->client);
-    if (w->doorbell >= 0)
-        close(w->doorbell);
+    if (w->seg != NULL)
+        munmap(w->seg, w->reg.size);
     world_stop_broker(w);
     ctl_result_clear(&w->r);
     ctl_tmpdir_remove(w->dir);
@@ -164,26 +220,74 @@ static void test_ctl_broker_topic_info(void **state)
     int pid = getpid();
 
     CTL_OK(w, "topic-info", TOPIC);
+    assert_string_equal(w->r.err, "");
     assert_true(g_str_has_prefix(w->r.out, TOPIC ": 1 publisher, 1 subscription\nROLE"));
     g_auto(GStrv) lines = g_strsplit(w->r.out, "\n", -1);
-    assert_int_equal(g_strv_length(lines), 5); /* summary, header, 2 rows, "" */
+    /* summary, header, 2 rows, "", counter header, 2 rows, "" */
+    assert_int_equal(g_strv_length(lines), 9);
+    g_autoptr(GRegex) spaces = g_regex_new(" +", 0, 0, NULL);
+    for (int i = 2; i < 9; i++) {
+        char *flat = g_regex_replace_literal(spaces, lines[i], -1, 0, " ", 0, NULL);
+        g_free(lines[i]);
+        lines[i] = flat;
+    }
     g_autofree char *pub = g_strdup_printf("publisher %d 0 10 volatile reliable no", pid);
     g_autofree char *sub =
         g_strdup_printf("subscription %d 1 5 transient_local best_effort yes", pid);
-    g_autoptr(GRegex) spaces = g_regex_new(" +", 0, 0, NULL);
-    g_autofree char *row1 = g_regex_replace_literal(spaces, lines[2], -1, 0, " ", 0, NULL);
-    g_autofree char *row2 = g_regex_replace_literal(spaces, lines[3], -1, 0, " ", 0, NULL);
-    assert_string_equal(row1, pub);
-    assert_string_equal(row2, sub);
+    assert_string_equal(lines[2], pub);
+    assert_string_equal(lines[3], sub);
+    assert_string_equal(lines[4], "");
+    /* The counters, from the segment the broker handed over (GET_SEGMENT). */
+    assert_string_equal(lines[5], "ROLE PID INDEX PUBLISHED RECEIVED MISSED CORRUPT UNREACHABLE");
+    g_autofree char *pub_counters = g_strdup_printf("publisher %d 0 7 - - - -", pid);
+    g_autofree char *sub_counters = g_strdup_printf("subscription %d 1 - 5 1 0 2", pid);
+    assert_string_equal(lines[6], pub_counters);
+    assert_string_equal(lines[7], sub_counters);
 
     CTL_OK(w, "topic-info", "--json", TOPIC);
+    assert_string_equal(w->r.err, "");
     g_autofree char *want = g_strdup_printf(
         "{\"topic\":\"" TOPIC "\",\"publishers\":[{\"pid\":%d,\"index\":0,\"qos\":{\"depth\":10,"
-        "\"durability\":\"volatile\",\"reliability\":\"reliable\",\"ignore_local\":false}}],"
-        "\"subscriptions\":[{\"pid\":%d,\"index\":1,\"qos\":{\"depth\":5,\"durability\":"
-        "\"transient_local\",\"reliability\":\"best_effort\",\"ignore_local\":true}}]}\n",
+        "\"durability\":\"volatile\",\"reliability\":\"reliable\",\"ignore_local\":false},"
+        "\"published\":7}],\"subscriptions\":[{\"pid\":%d,\"index\":1,\"qos\":{\"depth\":5,"
+        "\"durability\":\"transient_local\",\"reliability\":\"best_effort\",\"ignore_local\":"
+        "true},\"received\":5,\"missed\":1,\"corrupt\":0,\"unreachable\":2}]}\n",
         pid, pid);
     assert_string_equal(w->r.out, want);
+
+    /* Read live: what the owner writes next is what the next run shows. */
+    atomic_store(&w->seg->subs[1].unreachable, 3);
+    CTL_OK(w, "topic-info", "--json", TOPIC);
+    assert_non_null(strstr(w->r.out, "\"corrupt\":0,\"unreachable\":3}"));
+}
+
+/* stats and watch show the same counters for every topic. */
+static void test_ctl_broker_stats_and_watch_show_counters(void **state)
+{
+    struct world *w = *state;
+    int pid = getpid();
+    g_autoptr(GRegex) spaces = g_regex_new(" +", 0, 0, NULL);
+
+    CTL_OK(w, "stats");
+    g_autofree char *flat = g_regex_replace_literal(spaces, w->r.out, -1, 0, " ", 0, NULL);
+    assert_non_null(
+        strstr(flat, "\nTOPIC ROLE PID INDEX PUBLISHED RECEIVED MISSED CORRUPT UNREACHABLE\n"));
+    g_autofree char *row = g_strdup_printf("\n" TOPIC " subscription %d 1 - 5 1 0 2\n", pid);
+    assert_non_null(strstr(flat, row));
+
+    CTL_OK(w, "stats", "--json");
+    g_autofree char *sub =
+        g_strdup_printf("\"subscriptions\":[{\"pid\":%d,\"index\":1,\"received\":5,\"missed\":1,"
+                        "\"corrupt\":0,\"unreachable\":2}]",
+                        pid);
+    assert_non_null(strstr(w->r.out, sub));
+
+    CTL_OK(w, "watch", "--interval", "0.1", "--iterations", "1");
+    g_autofree char *view = g_regex_replace_literal(spaces, w->r.out, -1, 0, " ", 0, NULL);
+    assert_non_null(strstr(
+        view, "\nTOPIC PUBS SUBS RATE_HZ PUBLISHED RECEIVED MISSED CORRUPT UNREACHABLE\n" TOPIC
+              " 1 1 0.0 7 5 1 0 2\n"));
+    assert_null(strstr(view, "unreadable"));
 }
 
 static void test_ctl_broker_list_processes(void **state)
@@ -273,6 +377,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ctl_broker_list_topics, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_broker_topic_info, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_ctl_broker_stats_and_watch_show_counters, world_setup,
+                                        world_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_broker_list_processes, world_setup,
                                         world_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_broker_stats, world_setup, world_teardown),

@@ -50,6 +50,12 @@ static void start(struct fixture *f, enum fake_broker_mode mode, unsigned topics
     f->fb = fake_broker_start(f->dir, &cfg);
 }
 
+static void start_segments(struct fixture *f, enum fake_broker_segments segments)
+{
+    struct fake_broker_config cfg = {.mode = FAKE_BROKER_NORMAL, .segments = segments};
+    f->fb = fake_broker_start(f->dir, &cfg);
+}
+
 static void stop(struct fixture *f)
 {
     f->requests = fake_broker_stop(f->fb, &f->connections);
@@ -126,6 +132,11 @@ static void test_ctl_topic_info_lists_publishers_first(void **state)
                   "ROLE          PID  INDEX  DEPTH  DURABILITY       RELIABILITY  IGNORE_LOCAL\n"
                   "publisher     100  3      10     transient_local  reliable     no\n"
                   "subscription  200  0      5      volatile         best_effort  yes\n");
+    /* The broker lists both processes but has neither when asked for their segments. */
+    assert_string_equal(f->r.err, "agnocastctl: process 100 is gone: it left after the broker "
+                                  "listed it; run the command again\n"
+                                  "agnocastctl: process 200 is gone: it left after the broker "
+                                  "listed it; run the command again\n");
     ctl_result_clear(&f->r);
 
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "topic-info", "--json", "/chatter", NULL);
@@ -139,6 +150,97 @@ static void test_ctl_topic_info_lists_publishers_first(void **state)
         "\"volatile\",\"reliability\":\"best_effort\",\"ignore_local\":true}}]}\n");
     /* Page size 1: each run asked from 0, then from 1, with the topic in the query. */
     assert_int_equal(request_at(f, 2)->start, 1);
+}
+
+/* The counters come from the segments the broker hands over: one GET_SEGMENT per process, the
+ * descriptor mapped read-only. */
+static void test_ctl_topic_info_counters_from_segments(void **state)
+{
+    struct fixture *f = *state;
+    start_segments(f, FAKE_SEGMENTS_SERVE);
+
+    ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "topic-info", "/chatter", NULL);
+    assert_int_equal(f->r.status, 0);
+    assert_string_equal(f->r.err, "");
+    assert_string_equal(
+        f->r.out, "/chatter: 1 publisher, 1 subscription\n"
+                  "ROLE          PID  INDEX  DEPTH  DURABILITY       RELIABILITY  IGNORE_LOCAL\n"
+                  "publisher     100  3      10     transient_local  reliable     no\n"
+                  "subscription  200  0      5      volatile         best_effort  yes\n"
+                  "\n"
+                  "ROLE          PID  INDEX  PUBLISHED  RECEIVED  MISSED  CORRUPT  UNREACHABLE\n"
+                  "publisher     100  3      42         -         -       -        -\n"
+                  "subscription  200  0      -          40        2       0        1\n");
+    ctl_result_clear(&f->r);
+
+    ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "topic-info", "--json", "/chatter", NULL);
+    stop(f);
+    assert_int_equal(f->r.status, 0);
+    assert_string_equal(f->r.err, "");
+    assert_string_equal(
+        f->r.out,
+        "{\"topic\":\"/chatter\",\"publishers\":[{\"pid\":100,\"index\":3,\"qos\":{\"depth\":10,"
+        "\"durability\":\"transient_local\",\"reliability\":\"reliable\",\"ignore_local\":false},"
+        "\"published\":42}],\"subscriptions\":[{\"pid\":200,\"index\":0,\"qos\":{\"depth\":5,"
+        "\"durability\":\"volatile\",\"reliability\":\"best_effort\",\"ignore_local\":true},"
+        "\"received\":40,\"missed\":2,\"corrupt\":0,\"unreachable\":1}]}\n");
+
+    /* Each run: HELLO, TOPIC_INFO, LIST_PROCESSES, then the segment (area 0) of 100 and 200. */
+    guint segments = 0;
+    for (guint i = 0; i < f->requests->len; i++) {
+        const struct fake_broker_request *r = request_at(f, i);
+        if (r->kind != AGNOCAST_MSG_GET_SEGMENT)
+            continue;
+        assert_int_equal(r->pid, segments % 2 ? 200 : 100);
+        assert_int_equal(r->area, 0);
+        segments++;
+    }
+    assert_int_equal(segments, 4);
+}
+
+/* Segments that cannot be had or cannot be trusted: topic-info still succeeds, leaves the
+ * counters out and says why for each process. */
+static void test_ctl_topic_info_unreadable_segments_say_why(void **state)
+{
+    struct fixture *f = *state;
+    const struct {
+        enum fake_broker_segments mode;
+        const char *why; /* for process 100 */
+    } cases[] = {
+        {FAKE_SEGMENTS_GONE, "agnocastctl: process 100 is gone: it left after the broker listed "
+                             "it; run the command again\n"},
+        {FAKE_SEGMENTS_REFUSE, "agnocastctl: the broker refused the segment of process 100: uid "},
+        {FAKE_SEGMENTS_UNSEALED, "agnocastctl: the segment of process 100 is not a sealed memfd "
+                                 "(seals 0x0, want 0x17)"},
+        {FAKE_SEGMENTS_NO_FD, "agnocastctl: the broker at "},
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        start_segments(f, cases[i].mode);
+        ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "topic-info", "/chatter", NULL);
+        stop(f);
+        assert_int_equal(f->r.status, 0);
+        assert_null(strstr(f->r.out, "PUBLISHED"));
+        assert_true(g_str_has_prefix(f->r.err, cases[i].why));
+        assert_non_null(strstr(f->r.err, "\nagnocastctl: ")); /* process 200's line */
+        if (cases[i].mode == FAKE_SEGMENTS_NO_FD)
+            assert_non_null(strstr(f->r.err, "answered GET_SEGMENT for area 0 of process 100 "
+                                             "with no descriptor"));
+        ctl_result_clear(&f->r);
+        g_array_free(f->requests, TRUE);
+        f->requests = NULL;
+
+        /* echo needs a publisher's ring: none can be read, exit status 4. */
+        start_segments(f, cases[i].mode);
+        ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "echo", "/chatter", "-n", "1", NULL);
+        stop(f);
+        assert_int_equal(f->r.status, 4);
+        assert_true(g_str_has_prefix(f->r.err, cases[i].why));
+        assert_non_null(strstr(f->r.err, "cannot read the ring of any publisher of /chatter"));
+        ctl_result_clear(&f->r);
+        g_array_free(f->requests, TRUE);
+        f->requests = NULL;
+    }
 }
 
 static void test_ctl_topic_info_unknown_topic_prints_broker_message(void **state)
@@ -180,7 +282,7 @@ static void test_ctl_list_processes_shows_range_and_pool(void **state)
                         "PID  UID   ADDRESS RANGE                POOL       PUBLISHERS  "
                         "SUBSCRIPTIONS\n"
                         "100  1000  0x40000000000-0x40008000000  128.0 MiB  1           0\n"
-                        "200  0     0x40008000000-0x40008000600  1.5 KiB    0           2\n");
+                        "200  0     0x40008000000-0x40008180000  1.5 MiB    0           2\n");
     ctl_result_clear(&f->r);
 
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "list-processes", "--json", NULL);
@@ -191,7 +293,7 @@ static void test_ctl_list_processes_shows_range_and_pool(void **state)
         "{\"processes\":[{\"pid\":100,\"uid\":1000,\"address_start\":\"0x40000000000\","
         "\"address_end\":\"0x40008000000\",\"pool_size_bytes\":134217728,\"publishers\":1,"
         "\"subscriptions\":0},{\"pid\":200,\"uid\":0,\"address_start\":\"0x40008000000\","
-        "\"address_end\":\"0x40008000600\",\"pool_size_bytes\":1536,\"publishers\":0,"
+        "\"address_end\":\"0x40008180000\",\"pool_size_bytes\":1572864,\"publishers\":0,"
         "\"subscriptions\":2}]}\n");
 }
 
@@ -383,6 +485,10 @@ int main(void)
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_topic_info_lists_publishers_first, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ctl_topic_info_counters_from_segments, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ctl_topic_info_unreadable_segments_say_why,
+                                        fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_topic_info_unknown_topic_prints_broker_message,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_topic_info_invalid_name_rejected_before_connecting,
