@@ -1,8 +1,10 @@
-/* Queries any connection may make: topic list, topic info, process list, request counters. */
+/* Queries any connection may make: topic list, topic info, process list, request counters,
+ * access rules. */
 #include <errno.h>
 #include <glib.h>
 #include <string.h>
 
+#include "access.h"
 #include "broker.h"
 #include "client.h"
 #include "dispatch.h"
@@ -94,6 +96,18 @@ int query_stats(struct client *c, const struct agnocast_frame *f, int *fds, int 
     }
     send_list(c, AGNOCAST_MSG_STATS_REPLY, f->request_id, n, n,
               sizeof(struct agnocast_wire_stats_entry));
+    return 0;
+}
+
+int query_list_rules(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                     char **why)
+{
+    const struct agnocast_wire_query *q = f->payload;
+    guint total, n;
+
+    n = access_rules_list(c->broker->access, q->start, list_entries(), AGNOCAST_RULES_MAX, &total);
+    send_list(c, AGNOCAST_MSG_RULE_LIST, f->request_id, total, n,
+              sizeof(struct agnocast_wire_rule_entry));
     return 0;
 }
 
