@@ -168,6 +168,13 @@ static void request(struct world *w, struct fake *f, uint16_t kind, const void *
     fail_msg("no answer to %s", agnocast_proto_kind_name(kind));
 }
 
+static void close_reply_fds(struct reply *r)
+{
+    for (int i = 0; i < r->nfds; i++)
+        close(r->fds[i]);
+    r->nfds = 0;
+}
+
 static void expect_kind(struct reply *r, uint16_t kind)
 {
     if (r->f.kind == AGNOCAST_MSG_ERROR && kind != AGNOCAST_MSG_ERROR)
@@ -365,6 +372,44 @@ static void test_access_dispatch_list_rules_pages(void **state)
     assert_string_equal(e[5].prefix, "/t_69");
 }
 
+/* GET_SEGMENT under rules gives only what an endpoint of the caller's own could be handed. */
+static void test_access_dispatch_get_segment(void **state)
+{
+    struct world *w = *state;
+    struct agnocast_wire_segment_query q = {0};
+    struct fake *secret, *open, *reader, *same_uid;
+    struct reply r;
+
+    broker_start(w, rules_text);
+    secret = fake_connect(w, 0, 0);
+    open = fake_connect(w, 0, 0);
+    reader = fake_connect(w, 4242, 4242);
+    same_uid = fake_connect(w, 4242, 4242);
+    fake_register(w, secret);
+    fake_register(w, open);
+    fake_register(w, same_uid);
+    hello(w, reader);
+    expect_added(w, secret, AGNOCAST_MSG_ADD_PUBLISHER, 0, "/camera/secret/raw");
+    expect_added(w, open, AGNOCAST_MSG_ADD_PUBLISHER, 0, "/camera/left");
+
+    q.pid = (uint32_t)secret->pid;
+    request(w, reader, AGNOCAST_MSG_GET_SEGMENT, &q, sizeof(q), NULL, 0, &r);
+    assert_non_null(strstr(expect_error(&r, -EACCES)->message, "may not read the pool of process"));
+    assert_int_equal(r.nfds, 0);
+
+    q.pid = (uint32_t)open->pid;
+    request(w, reader, AGNOCAST_MSG_GET_SEGMENT, &q, sizeof(q), NULL, 0, &r);
+    expect_kind(&r, AGNOCAST_MSG_SEGMENT_REPLY);
+    assert_int_equal(r.nfds, 1);
+    close_reply_fds(&r);
+
+    /* A process of one's own uid, even with no endpoint at all. */
+    q.pid = (uint32_t)same_uid->pid;
+    request(w, reader, AGNOCAST_MSG_GET_SEGMENT, &q, sizeof(q), NULL, 0, &r);
+    expect_kind(&r, AGNOCAST_MSG_SEGMENT_REPLY);
+    close_reply_fds(&r);
+}
+
 /* SIGHUP's work: valid rules replace the old ones, invalid ones leave them in force. */
 static void test_access_dispatch_reload(void **state)
 {
@@ -432,6 +477,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_dispatch_without_rules_allows_all, world_setup,
                                         world_teardown),
         cmocka_unit_test_setup_teardown(test_access_dispatch_list_rules_pages, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(test_access_dispatch_get_segment, world_setup,
                                         world_teardown),
         cmocka_unit_test_setup_teardown(test_access_dispatch_reload, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_access_accept_reads_peer_groups, world_setup,
