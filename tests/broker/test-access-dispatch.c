@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <pwd.h>
 #include <glib/gstdio.h>
 #include <grp.h>
 #include <setjmp.h>
@@ -32,6 +33,14 @@
 /* Far above any pid_max, as in the fuzz target: nothing real is ever looked up by these. */
 #define FAKE_PID_BASE 0x7fff0000
 #define FAKES_MAX     8
+
+/* The name the broker shows for `uid`: the user database's, or "no user name". */
+static const char *user_name(uid_t uid)
+{
+    struct passwd *pw = getpwuid(uid);
+
+    return pw != NULL ? pw->pw_name : "no user name";
+}
 
 static const char rules_text[] = "[/camera]\n"
                                  "publish=root;@daemon\n"
@@ -268,9 +277,9 @@ static void test_access_dispatch_forbidden_publisher_gets_eacces(void **state)
     fake_register(w, f);
 
     add_endpoint(w, f, AGNOCAST_MSG_ADD_PUBLISHER, 0, "/camera/left", &r);
-    want = g_strdup_printf("uid 4242 (no user name) may not publish: rule [/camera] in %s "
+    want = g_strdup_printf("uid 4242 (%s) may not publish: rule [/camera] in %s "
                            "(line 1) lets only root,@daemon publish; topic /camera/left",
-                           w->path);
+                           user_name(4242), w->path);
     assert_string_equal(expect_error(&r, -EACCES)->message, want);
     g_free(want);
     assert_null(registry_topic_find(w->b.reg, "/camera/left")); /* nothing was added */

@@ -1,6 +1,7 @@
 /* Unit tests of the broker's access rules (agnocastd/access.c): loading, matching, listing. */
 #include <errno.h>
 #include <glib.h>
+#include <pwd.h>
 #include <glib/gstdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,14 @@ struct files {
     char *dir;
     char *path;
 };
+
+/* The name the broker shows for `uid`: the user database's, or "no user name". */
+static const char *user_name(uid_t uid)
+{
+    struct passwd *pw = getpwuid(uid);
+
+    return pw != NULL ? pw->pw_name : "no user name";
+}
 
 static int files_setup(void **state)
 {
@@ -245,9 +254,9 @@ static void test_access_refusal_sentence(void **state)
     struct access_peer user_root_group_bin = {.uid = 0, .gid = 2};
 
     assert_int_equal(access_check(r, "/camera/left", ACCESS_PUBLISH, &nobody, &why), -EACCES);
-    want = g_strdup_printf("uid 4242 (no user name) may not publish: rule [/camera] in %s "
+    want = g_strdup_printf("uid 4242 (%s) may not publish: rule [/camera] in %s "
                            "(line 2) lets only root,@daemon publish; topic /camera/left",
-                           f->path);
+                           user_name(4242), f->path);
     assert_string_equal(why, want);
     g_free(want);
     g_free(why);
