@@ -63,8 +63,9 @@ void broker_access_reload(struct broker *b)
         return;
     }
     if (broker_access_load(b, &why) < 0) {
-        g_warning("received SIGHUP: %s; keeping the %u rules loaded before", why,
-                  access_rules_count(b->access));
+        guint n = access_rules_count(b->access);
+        g_warning("received SIGHUP: %s; keeping the %u rule%s loaded before", why, n,
+                  n == 1 ? "" : "s");
         g_free(why);
     }
 }
