@@ -16,6 +16,7 @@ const struct ctl_cmd *const ctl_cmd_table[] = {
     &cmd_topic_info_entry,
     &cmd_list_processes_entry,
     &cmd_stats_entry,
+    &cmd_rules_entry,
     &cmd_hz_entry,
     &cmd_bw_entry,
     &cmd_echo_entry,

@@ -48,6 +48,7 @@ extern const struct ctl_cmd cmd_list_topics_entry;
 extern const struct ctl_cmd cmd_topic_info_entry;
 extern const struct ctl_cmd cmd_list_processes_entry;
 extern const struct ctl_cmd cmd_stats_entry;
+extern const struct ctl_cmd cmd_rules_entry;
 extern const struct ctl_cmd cmd_hz_entry;
 extern const struct ctl_cmd cmd_bw_entry;
 extern const struct ctl_cmd cmd_echo_entry;

@@ -298,6 +298,10 @@ GArray *client_query_list(struct client *c, uint16_t kind, const char *topic, GE
         reply_kind = AGNOCAST_MSG_PROCESS_LIST;
         entry_size = sizeof(struct agnocast_wire_process_entry);
         break;
+    case AGNOCAST_MSG_LIST_RULES:
+        reply_kind = AGNOCAST_MSG_RULE_LIST;
+        entry_size = sizeof(struct agnocast_wire_rule_entry);
+        break;
     default:
         g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL, "%s is not a list query",
                     agnocast_proto_kind_name(kind));

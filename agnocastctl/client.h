@@ -22,10 +22,10 @@ uint32_t client_broker_pid(const struct client *c);
 void client_free(struct client *c);
 
 /*
- * Sends the list query `kind` (LIST_TOPICS, TOPIC_INFO with `topic`, LIST_PROCESSES) and asks
- * again with `start` = entries received so far until the list's total is reached. Returns an
- * array of the reply's entry structs, or NULL with *error set (an ERROR reply: code
- * CTL_EXIT_BROKER_ERROR and the broker's message).
+ * Sends the list query `kind` (LIST_TOPICS, TOPIC_INFO with `topic`, LIST_PROCESSES,
+ * LIST_RULES) and asks again with `start` = entries received so far until the list's total is
+ * reached. Returns an array of the reply's entry structs, or NULL with *error set (an ERROR
+ * reply: code CTL_EXIT_BROKER_ERROR and the broker's message).
  */
 GArray *client_query_list(struct client *c, uint16_t kind, const char *topic, GError **error);
 

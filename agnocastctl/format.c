@@ -292,3 +292,73 @@ void format_stats(GString *out, uint32_t broker_pid,
     }
     format_table_flush(&t, out);
 }
+
+/* A rule's "alice,@video" as the JSON array ["alice","@video"]; "" is [] (nobody). */
+static void format_rule_names_json(GString *out, const char *text)
+{
+    g_auto(GStrv) names = g_strsplit(text, ",", -1);
+    gboolean first = TRUE;
+
+    g_string_append_c(out, '[');
+    for (size_t i = 0; names[i] != NULL; i++) {
+        if (names[i][0] == '\0')
+            continue;
+        if (!first)
+            g_string_append_c(out, ',');
+        first = FALSE;
+        json_append_string(out, names[i]);
+    }
+    g_string_append_c(out, ']');
+}
+
+static char *format_rule_names(const char *text)
+{
+    if (strcmp(text, "*") == 0)
+        return g_strdup("everyone");
+    if (text[0] == '\0')
+        return g_strdup("nobody");
+    g_auto(GStrv) names = g_strsplit(text, ",", -1);
+    g_autofree char *joined = g_strjoinv(", ", names);
+    return format_clean_text(joined);
+}
+
+void format_rules(GString *out, const struct agnocast_wire_rule_entry *entries, size_t n,
+                  gboolean json)
+{
+    gboolean has_root = FALSE;
+
+    if (json) {
+        g_string_append(out, "{\"rules\":[");
+        for (size_t i = 0; i < n; i++) {
+            g_string_append(out, i ? ",{" : "{");
+            json_append_key(out, "prefix");
+            json_append_string(out, entries[i].prefix);
+            g_string_append(out, ",\"publish\":");
+            format_rule_names_json(out, entries[i].publish);
+            g_string_append(out, ",\"subscribe\":");
+            format_rule_names_json(out, entries[i].subscribe);
+            g_string_append_c(out, '}');
+        }
+        g_string_append(out, "]}\n");
+        return;
+    }
+
+    if (n == 0) {
+        g_string_append(out, "no access rules: everyone who may connect may publish and subscribe "
+                             "on every topic\n");
+        return;
+    }
+    struct format_table t;
+    format_table_init(&t, 3);
+    format_table_add(
+        &t, format_cells(3, g_strdup("PREFIX"), g_strdup("PUBLISH"), g_strdup("SUBSCRIBE")));
+    for (size_t i = 0; i < n; i++) {
+        has_root = has_root || strcmp(entries[i].prefix, "/") == 0;
+        format_table_add(&t, format_cells(3, format_clean_text(entries[i].prefix),
+                                          format_rule_names(entries[i].publish),
+                                          format_rule_names(entries[i].subscribe)));
+    }
+    format_table_flush(&t, out);
+    if (!has_root)
+        g_string_append(out, "topics under no prefix above: everyone may publish and subscribe\n");
+}

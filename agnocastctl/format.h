@@ -33,6 +33,10 @@ void format_processes(GString *out, const struct agnocast_wire_process_entry *en
                       gboolean json);
 void format_stats(GString *out, uint32_t broker_pid,
                   const struct agnocast_wire_stats_entry *entries, size_t n, gboolean json);
+/* Access rules: "*" is shown as everyone, "" as nobody; text mode ends with what holds for a
+ * topic no prefix matches. */
+void format_rules(GString *out, const struct agnocast_wire_rule_entry *entries, size_t n,
+                  gboolean json);
 
 /* A text table: rows of cells, printed with columns padded to their widest cell. */
 struct format_table {

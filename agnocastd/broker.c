@@ -1,6 +1,10 @@
-/* Setting up and tearing down the broker's tables, apart from sockets, so tests can drive it. */
+/* Setting up and tearing down the broker's tables and access rules, apart from sockets, so
+ * tests can drive it. */
 #include "broker.h"
 
+#include <errno.h>
+
+#include "access.h"
 #include "client.h"
 #include "ranges.h"
 #include "registry.h"
@@ -28,7 +32,40 @@ void broker_fini(struct broker *b)
     ranges_free(b->ranges);
     g_hash_table_destroy(b->clients);
     g_hash_table_destroy(b->uid_conns);
+    access_rules_free(b->access);
+    b->access = NULL;
     b->reg = NULL;
     b->ranges = NULL;
     b->clients = b->uid_conns = NULL;
+}
+
+int broker_access_load(struct broker *b, char **why)
+{
+    struct access_rules *rules;
+
+    if (b->cfg.access_rules == NULL)
+        return 0;
+    rules = access_rules_load(b->cfg.access_rules, why);
+    if (rules == NULL)
+        return -EINVAL;
+    access_rules_free(b->access);
+    b->access = rules;
+    g_message("access rules: %u from %s", access_rules_count(rules), access_rules_path(rules));
+    return 0;
+}
+
+void broker_access_reload(struct broker *b)
+{
+    char *why = NULL;
+
+    if (b->cfg.access_rules == NULL) {
+        g_message("received SIGHUP: no --access-rules file to reload");
+        return;
+    }
+    if (broker_access_load(b, &why) < 0) {
+        guint n = access_rules_count(b->access);
+        g_warning("received SIGHUP: %s; keeping the %u rule%s loaded before", why, n,
+                  n == 1 ? "" : "s");
+        g_free(why);
+    }
 }

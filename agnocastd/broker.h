@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <stdint.h>
 
+struct access_rules;
 struct event_base;
 struct listener;
 struct state;
@@ -14,6 +15,7 @@ struct state;
 struct broker_config {
     char *socket_path; /* NULL: $AGNOCAST_SOCKET, else the built-in default */
     char *state_file;  /* NULL: next to the socket; "" keeps no state file */
+    char *access_rules; /* --access-rules FILE; NULL: everyone may publish and subscribe */
     guint socket_mode;
     uint64_t pool_size;
     uint64_t max_pool_size;
@@ -34,6 +36,7 @@ struct broker {
     struct ranges *ranges;
     struct listener *listener;
     struct state *state;     /* the persisted range table and restart reservations */
+    struct access_rules *access; /* loaded from cfg.access_rules; NULL: no rules */
     GHashTable *clients;     /* struct client * set */
     GHashTable *uid_conns;   /* uid -> open connections of that uid */
     uint64_t requests[BROKER_KIND_SLOTS]; /* frames received, by kind */
@@ -46,5 +49,13 @@ struct broker {
 void broker_init(struct broker *b, struct event_base *base);
 /* Frees every connection without clean-up (the processes live on), then the tables. */
 void broker_fini(struct broker *b);
+
+/* Loads cfg.access_rules, if given, into b->access. -EINVAL with *why (g_free) if invalid. */
+int broker_access_load(struct broker *b, char **why);
+/*
+ * SIGHUP: reads cfg.access_rules again. Valid rules replace the old ones for every later
+ * request (endpoints that exist stay); invalid ones are logged and the old rules kept.
+ */
+void broker_access_reload(struct broker *b);
 
 #endif

@@ -15,6 +15,10 @@
 #include "cleanup.h"
 #include "dispatch.h"
 
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59 /* Linux 4.13; older C libraries lack the name */
+#endif
+
 #define READ_BATCH          32 /* frames taken from one client per loop turn, for fairness */
 #define CLOSE_FLUSH_SECONDS 5  /* how long a closing client gets to read what is queued */
 
@@ -235,6 +239,7 @@ static void client_destroy(struct client *c)
     event_free(c->ev_close);
     g_queue_clear_full(&c->out, outframe_free);
     close(c->fd);
+    g_free(c->groups);
     g_free(c);
 }
 
@@ -315,16 +320,64 @@ struct client *client_attach(struct broker *b, int fd, pid_t pid, uid_t uid, gid
     return c;
 }
 
+void client_set_groups(struct client *c, const gid_t *groups, size_t n)
+{
+    g_free(c->groups);
+    c->groups = n > 0 ? g_new(gid_t, n) : NULL;
+    if (n > 0)
+        memcpy(c->groups, groups, n * sizeof(gid_t));
+    c->ngroups = n;
+}
+
+/*
+ * The peer's supplementary groups as the kernel recorded them at connect (SO_PEERGROUPS), for
+ * the access rules' @group names. Returns how many, or a negative errno; *out is g_free'd.
+ */
+static int peer_groups(int fd, gid_t **out)
+{
+    socklen_t len = 64 * sizeof(gid_t);
+
+    /* ERANGE says how much room the list needs; it cannot change, so two tries suffice. */
+    for (int tries = 0; tries < 3; tries++) {
+        gid_t *g = g_malloc(len > 0 ? len : sizeof(gid_t));
+        socklen_t got = len;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &got) == 0) {
+            *out = g;
+            return (int)(got / sizeof(gid_t));
+        }
+        g_free(g);
+        if (errno != ERANGE)
+            return -errno;
+        len = got;
+    }
+    return -ERANGE;
+}
+
 void client_accept(int fd, void *arg)
 {
+    static bool warned;
     struct broker *b = arg;
     struct ucred cred;
     socklen_t clen = sizeof(cred);
+    struct client *c;
+    gid_t *groups = NULL;
+    int n;
 
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
         g_warning("cannot read the credentials of a new connection: %s", g_strerror(errno));
         close(fd);
         return;
     }
-    client_attach(b, fd, cred.pid, cred.uid, cred.gid);
+    n = peer_groups(fd, &groups);
+    if (n < 0 && !warned) {
+        /* Fails closed: a rule naming @group then matches only peers with that primary group. */
+        g_warning("cannot read the supplementary groups of connections (SO_PEERGROUPS, Linux "
+                  "4.13): %s; access rules see only each peer's primary group",
+                  g_strerror(-n));
+        warned = true;
+    }
+    c = client_attach(b, fd, cred.pid, cred.uid, cred.gid);
+    if (n > 0)
+        client_set_groups(c, groups, (size_t)n);
+    g_free(groups);
 }

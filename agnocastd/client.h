@@ -21,6 +21,8 @@ struct client {
     pid_t pid; /* SO_PEERCRED at accept: the kernel's word, never the client's */
     uid_t uid;
     gid_t gid;
+    gid_t *groups; /* supplementary groups, SO_PEERGROUPS at accept (access rules); may be NULL */
+    size_t ngroups;
     bool said_hello;
     bool closing; /* no more reading; closes when the queue is flushed (or the timer fires) */
     bool dead;    /* dropped: nothing more is sent, closes on the next loop turn */
@@ -40,6 +42,8 @@ void client_accept(int fd, void *broker);
  * past --max-clients or --max-connections-per-uid. Returns the connection.
  */
 struct client *client_attach(struct broker *b, int fd, pid_t pid, uid_t uid, gid_t gid);
+/* Sets the supplementary groups the access rules see (client_accept: SO_PEERGROUPS); copied. */
+void client_set_groups(struct client *c, const gid_t *groups, size_t n);
 
 /* Queues or sends one frame; the fds stay the caller's (they are duplicated if queued). */
 void client_send(struct client *c, uint16_t kind, uint32_t request_id, const void *payload,

@@ -30,6 +30,7 @@ static const struct handler handlers[] = {
     {AGNOCAST_MSG_LIST_PROCESSES, false, query_list_processes},
     {AGNOCAST_MSG_STATS, false, query_stats},
     {AGNOCAST_MSG_GET_SEGMENT, false, query_get_segment},
+    {AGNOCAST_MSG_LIST_RULES, false, query_list_rules},
 };
 
 static const struct handler *handler_for(uint16_t kind)

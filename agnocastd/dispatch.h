@@ -49,5 +49,7 @@ int query_topic_info(struct client *c, const struct agnocast_frame *f, int *fds,
 int query_list_processes(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                          char **why);
 int query_stats(struct client *c, const struct agnocast_frame *f, int *fds, int nfds, char **why);
+int query_list_rules(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                     char **why);
 
 #endif

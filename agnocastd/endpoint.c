@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "access.h"
 #include "broker.h"
 #include "client.h"
 #include "dispatch.h"
@@ -58,6 +59,8 @@ static int add_endpoint(struct client *c, const struct agnocast_frame *f, bool i
         *why = g_strdup("the topic name or QoS is invalid");
         return -EINVAL;
     }
+    if ((rc = access_check_endpoint(c, req->topic, is_publisher, why)) < 0)
+        return rc;
     /* Peers get the segment from us: it must be here before anyone is told of the endpoint. */
     if (c->proc->area_fd[0] < 0) {
         *why = g_strdup_printf("process %d has not attached its segment: send ATTACH_SEGMENT "

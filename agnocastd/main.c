@@ -10,6 +10,7 @@
 
 #include "agnocast-config.h"
 #include "agnocast-proto.h"
+#include "access.h"
 #include "broker.h"
 #include "client.h"
 #include "listener.h"
@@ -56,6 +57,11 @@ static void raise_fd_limit(void)
     }
 }
 
+static void reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+    broker_access_reload(arg);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct broker *b = arg;
@@ -67,7 +73,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
     struct broker b = {0};
-    struct event *ev_term, *ev_int;
+    struct event *ev_term, *ev_int, *ev_hup;
     char *err = NULL, *state_path;
     int rc;
 
@@ -86,6 +92,13 @@ int main(int argc, char **argv)
         options_clear(&b.cfg);
         return 1;
     }
+    /* Before the socket exists: a broker with rules it cannot read must not serve anyone. */
+    if (broker_access_load(&b, &err) < 0) {
+        g_printerr("agnocastd: %s\n", err);
+        g_free(err);
+        options_clear(&b.cfg);
+        return 1;
+    }
     raise_fd_limit();
 
     /* Signals first: a SIGTERM that comes once clients can connect must stop us cleanly. */
@@ -97,15 +110,19 @@ int main(int argc, char **argv)
     }
     ev_term = evsignal_new(b.base, SIGTERM, signal_cb, &b);
     ev_int = evsignal_new(b.base, SIGINT, signal_cb, &b);
+    ev_hup = evsignal_new(b.base, SIGHUP, reload_cb, &b);
     event_add(ev_term, NULL);
     event_add(ev_int, NULL);
+    event_add(ev_hup, NULL);
     b.listener = listener_open(b.cfg.socket_path, b.cfg.socket_mode, &err);
     if (b.listener == NULL) {
         g_printerr("agnocastd: %s\n", err);
         g_free(err);
         event_free(ev_term);
         event_free(ev_int);
+        event_free(ev_hup);
         event_base_free(b.base);
+        access_rules_free(b.access);
         options_clear(&b.cfg);
         return 1;
     }
@@ -144,6 +161,7 @@ int main(int argc, char **argv)
     listener_close(b.listener);
     event_free(ev_term);
     event_free(ev_int);
+    event_free(ev_hup);
     event_base_free(b.base);
     libevent_global_shutdown();
     options_clear(&b.cfg);

@@ -130,6 +130,10 @@ int options_parse(int argc, char **argv, struct broker_config *cfg, char **err)
          "PATH"},
         {"restart-grace", 0, 0, G_OPTION_ARG_INT, &grace,
          "Seconds a restarted broker keeps the ranges of live processes (default 10)", "SEC"},
+        {"access-rules", 0, 0, G_OPTION_ARG_FILENAME, &cfg->access_rules,
+         "Who may publish and subscribe under which topic prefix (default: none, everyone who "
+         "may connect may do both; SIGHUP reloads)",
+         "FILE"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *ctx;
@@ -189,6 +193,8 @@ void options_clear(struct broker_config *cfg)
 {
     g_free(cfg->socket_path);
     g_free(cfg->state_file);
+    g_free(cfg->access_rules);
     cfg->socket_path = NULL;
     cfg->state_file = NULL;
+    cfg->access_rules = NULL;
 }

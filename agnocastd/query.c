@@ -1,8 +1,10 @@
-/* Queries any connection may make: topic list, topic info, process list, request counters. */
+/* Queries any connection may make: topic list, topic info, process list, request counters,
+ * access rules, and a read-only view of a pool. */
 #include <errno.h>
 #include <glib.h>
 #include <string.h>
 
+#include "access.h"
 #include "broker.h"
 #include "client.h"
 #include "dispatch.h"
@@ -97,10 +99,23 @@ int query_stats(struct client *c, const struct agnocast_frame *f, int *fds, int 
     return 0;
 }
 
+int query_list_rules(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
+                     char **why)
+{
+    const struct agnocast_wire_query *q = f->payload;
+    guint total, n;
+
+    n = access_rules_list(c->broker->access, q->start, list_entries(), AGNOCAST_RULES_MAX, &total);
+    send_list(c, AGNOCAST_MSG_RULE_LIST, f->request_id, total, n,
+              sizeof(struct agnocast_wire_rule_entry));
+    return 0;
+}
+
 /*
  * A read-only view of a process's pool area for tools (agnocastctl reads counters and messages
- * in place). Whoever may connect may read what members publish (docs/security.md); the
- * descriptor is sealed, so the view cannot write or shrink the owner's memory.
+ * in place). Without access rules whoever may connect may read what members publish
+ * (docs/security.md); the descriptor is sealed, so the view cannot write or shrink the owner's
+ * memory.
  */
 int query_get_segment(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                       char **why)
@@ -113,6 +128,9 @@ int query_get_segment(struct client *c, const struct agnocast_frame *f, int *fds
         *why = g_strdup_printf("no process %u is registered", q->pid);
         return -ENOENT;
     }
+    /* Under access rules, only what an endpoint of the caller's own could have been handed. */
+    if (access_check_segment(c, proc, why) < 0)
+        return -EACCES;
     if (q->area > proc->nareas || proc->area_fd[q->area] < 0) {
         *why = g_strdup_printf("process %u has no attached area %u", q->pid, q->area);
         return -ENOENT;
