@@ -126,7 +126,7 @@ int query_get_segment(struct client *c, const struct agnocast_frame *f, int *fds
 
     if (proc == NULL) {
         *why = g_strdup_printf("no process %u is registered", q->pid);
-        return -ENOENT;
+        return -ESRCH; /* gone, as opposed to an area it does not have (-ENOENT) */
     }
     /* Under access rules, only what an endpoint of the caller's own could have been handed. */
     if (access_check_segment(c, proc, why) < 0)

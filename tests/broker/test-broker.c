@@ -706,7 +706,7 @@ static void test_broker_growth_area_reaches_subscribers(void **state)
                  "no attached area 2");
     q.pid = 1;
     q.area = 0;
-    expect_error(&ctl, request(&ctl, AGNOCAST_MSG_GET_SEGMENT, &q, sizeof(q), NULL, 0), -ENOENT,
+    expect_error(&ctl, request(&ctl, AGNOCAST_MSG_GET_SEGMENT, &q, sizeof(q), NULL, 0), -ESRCH,
                  "no process 1");
     /* A subscriber arriving later gets the area right after the publisher's segment. */
     struct peer late;

@@ -174,7 +174,7 @@ static void fake_answer_segment(const struct fake_broker *fb, int fd, uint32_t i
             p = &fake_processes[i];
     if (p == NULL || fb->cfg.segments == FAKE_SEGMENTS_GONE) {
         g_snprintf(msg, sizeof msg, "no process %u is registered", q->pid);
-        fake_send_error(fd, AGNOCAST_PROTO_VERSION, id, -ENOENT, AGNOCAST_PROTO_VERSION, msg);
+        fake_send_error(fd, AGNOCAST_PROTO_VERSION, id, -ESRCH, AGNOCAST_PROTO_VERSION, msg);
         return;
     }
     if (fb->cfg.segments == FAKE_SEGMENTS_REFUSE || q->area != 0) {
