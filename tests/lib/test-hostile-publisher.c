@@ -13,13 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <mqueue.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include <agnocast.h>
 
+#include "agnocast-proto.h"
 #include "harness.h"
 #include "shm-layout.h"
 
@@ -221,6 +225,83 @@ static void test_hostile_publisher_cannot_shrink_its_segment(void **state)
     assert_string_equal(said, "fd 1 truncate 1 punch 1 write 1"); /* EPERM, each */
 }
 
+/* A process that publishes on /forge/out and subscribes to /forge/in, as alice did; says how
+ * many messages its /forge/in subscription got after `in` says "count". */
+static int victim_role(void *arg, int out, int in)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    struct agnocast_subscription *sub;
+    char line[16];
+    uint64_t i = 0;
+
+    (void)arg;
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_publisher_new(ctx, "/forge/out", 4, 0, &pub) < 0 ||
+        agnocast_subscription_new(ctx, "/forge/in", 4, 0, NULL, NULL, &sub) < 0)
+        return 1;
+    send_line(out, "pid %d", (int)getpid());
+    while (recv_line(in, line, sizeof(line), 5) < 0) {
+        struct agnocast_message *msg;
+        publish_u64(pub, ++i);
+        while (agnocast_subscription_take(sub, &msg) == 1)
+            agnocast_message_release(msg);
+    }
+    send_line(out, "%llu", (unsigned long long)agnocast_subscription_received(sub));
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+/* A forged notice has nowhere to go: there is no notice queue to write into, and the broker
+ * drops a connection that sends it a notice. (Before protocol 3, a group-writable
+ * /new_publisher@PID queue took a forged NOTICE_PUBLISHER_ADDED naming the victim's own
+ * /forge/out publisher, and its /forge/in subscription delivered /forge/out's messages.) */
+static void test_hostile_forged_notice_has_nowhere_to_go(void **state)
+{
+    struct agnocast_wire_notice_endpoint n = {0};
+    union agnocast_frame_buffer buf;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct agnocast_wire_hello hello = {0};
+    struct role victim;
+    char line[64], name[64];
+    int victim_pid = 0, sock, fds[2], nfds = 2;
+    ssize_t len;
+
+    (void)state;
+    assert_int_equal(role_start(&victim, victim_role, NULL), 0);
+    assert_true(recv_line(victim.from_child, line, sizeof(line), 10000) >= 0);
+    assert_int_equal(sscanf(line, "pid %d", &victim_pid), 1);
+    usleep(100000);
+    /* No queue of the victim's to write a notice into. */
+    snprintf(name, sizeof(name), "/new_publisher@%d", victim_pid);
+    assert_int_equal(mq_open(name, O_WRONLY), (mqd_t)-1);
+    assert_int_equal(errno, ENOENT);
+    /* The notice the attack used, sent where notices come from: the broker refuses it. */
+    n.pid = (uint32_t)victim_pid;
+    n.qos.depth = 4;
+    n.seg_base = 0x40000000000ull;
+    n.seg_size = 1u << 20;
+    agnocast_topic_field_set(n.topic, "/forge/in");
+    sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", getenv("AGNOCAST_SOCKET"));
+    assert_int_equal(connect(sock, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    len = agnocast_proto_encode(buf.bytes, sizeof(buf.bytes), AGNOCAST_MSG_HELLO, 1, &hello,
+                                sizeof(hello));
+    assert_int_equal(agnocast_proto_send(sock, buf.bytes, (size_t)len, NULL, 0), 0);
+    assert_true(agnocast_proto_recv(sock, buf.bytes, sizeof(buf.bytes), fds, &nfds) > 0);
+    len = agnocast_proto_encode(buf.bytes, sizeof(buf.bytes), AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED,
+                                0, &n, sizeof(n));
+    assert_int_equal(agnocast_proto_send(sock, buf.bytes, (size_t)len, NULL, 0), 0);
+    nfds = 2;
+    assert_int_equal(agnocast_proto_recv(sock, buf.bytes, sizeof(buf.bytes), fds, &nfds), 0);
+    close(sock);
+    usleep(300000); /* the victim publishes on /forge/out all along */
+    send_line(victim.to_child, "count");
+    assert_true(recv_line(victim.from_child, line, sizeof(line), 10000) >= 0);
+    assert_string_equal(line, "0");
+    assert_int_equal(role_wait(&victim), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +310,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_publisher_area_never_handed_over,
                                         harness_broker_setup, harness_broker_teardown),
         cmocka_unit_test_setup_teardown(test_hostile_publisher_cannot_shrink_its_segment,
+                                        harness_broker_setup, harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_forged_notice_has_nowhere_to_go,
                                         harness_broker_setup, harness_broker_teardown),
     };
 
