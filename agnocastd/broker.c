@@ -17,6 +17,7 @@ void broker_init(struct broker *b, struct event_base *base)
     b->ranges = ranges_new(b->cfg.window_base, b->cfg.window_size);
     b->clients = g_hash_table_new(g_direct_hash, g_direct_equal);
     b->uid_conns = g_hash_table_new(g_direct_hash, g_direct_equal);
+    b->uid_queued = g_hash_table_new(g_direct_hash, g_direct_equal);
 }
 
 void broker_fini(struct broker *b)
@@ -32,11 +33,12 @@ void broker_fini(struct broker *b)
     ranges_free(b->ranges);
     g_hash_table_destroy(b->clients);
     g_hash_table_destroy(b->uid_conns);
+    g_hash_table_destroy(b->uid_queued);
     access_rules_free(b->access);
     b->access = NULL;
     b->reg = NULL;
     b->ranges = NULL;
-    b->clients = b->uid_conns = NULL;
+    b->clients = b->uid_conns = b->uid_queued = NULL;
 }
 
 int broker_access_load(struct broker *b, char **why)

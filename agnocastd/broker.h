@@ -25,6 +25,12 @@ struct broker_config {
     guint max_connections_per_uid;
     guint max_endpoints; /* publishers + subscriptions of one process */
     guint max_topics;
+    /* Per-user quotas (uid from SO_PEERCRED, root included): see docs/security.md. */
+    guint max_processes_per_uid;
+    uint64_t max_space_per_uid; /* bytes of address ranges */
+    guint max_endpoints_per_uid;
+    guint max_topics_per_uid;    /* topics where the uid has an endpoint */
+    uint64_t max_queued_per_uid; /* bytes queued for its connections that they have not read */
     guint restart_grace; /* seconds a restarted broker keeps the ranges of live processes */
     gboolean verbose;
 };
@@ -38,7 +44,9 @@ struct broker {
     struct state *state;     /* the persisted range table and restart reservations */
     struct access_rules *access; /* loaded from cfg.access_rules; NULL: no rules */
     GHashTable *clients;     /* struct client * set */
-    GHashTable *uid_conns;   /* uid -> open connections of that uid */
+    GHashTable *uid_conns;   /* uid -> open connections of that uid (refused ones not counted) */
+    GHashTable *uid_queued;  /* uid -> bytes queued for its connections (GSIZE_TO_POINTER) */
+    guint refused;           /* open connections that were refused (answered, then closed) */
     uint64_t requests[BROKER_KIND_SLOTS]; /* frames received, by kind */
 };
 

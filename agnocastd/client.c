@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,11 @@
 
 #define READ_BATCH          32 /* frames taken from one client per loop turn, for fairness */
 #define CLOSE_FLUSH_SECONDS 5  /* how long a closing client gets to read what is queued */
+/* A refused connection waits this long for its first frame, to answer it with the reason; at
+ * most REFUSED_MAX of them wait at once (past that they are told at once and closed). */
+#define REFUSED_WAIT_SECONDS 2
+#define REFUSED_MAX          64
+#define TRIM_BYTES           (1u << 20) /* freeing a queue this large gives memory back */
 
 struct outframe {
     size_t len;
@@ -40,6 +46,37 @@ static void outframe_free(gpointer p)
     for (int i = 0; i < o->nfds; i++)
         close(o->fds[i]);
     g_free(o);
+}
+
+static size_t uid_queued(struct broker *b, uid_t uid)
+{
+    return GPOINTER_TO_SIZE(g_hash_table_lookup(b->uid_queued, GUINT_TO_POINTER(uid)));
+}
+
+/* Adds `delta` (wrapping arithmetic: a subtraction is a negative delta) to uid's queued bytes. */
+static void uid_queued_add(struct broker *b, uid_t uid, size_t delta)
+{
+    size_t n = uid_queued(b, uid) + delta;
+
+    if (n == 0)
+        g_hash_table_remove(b->uid_queued, GUINT_TO_POINTER(uid));
+    else
+        g_hash_table_insert(b->uid_queued, GUINT_TO_POINTER(uid), GSIZE_TO_POINTER(n));
+}
+
+/* Frees everything queued for `c`; a large queue's memory goes back to the system. */
+static void release_queue(struct client *c)
+{
+    size_t freed = c->out_bytes;
+
+    g_queue_clear_full(&c->out, outframe_free);
+    uid_queued_add(c->broker, c->uid, -freed);
+    c->out_bytes = 0;
+#ifdef __GLIBC__
+    /* malloc keeps freed heap pages for reuse; a dropped flood would stay resident for good. */
+    if (freed >= TRIM_BYTES)
+        malloc_trim(0);
+#endif
 }
 
 static void schedule_close(struct client *c, int seconds)
@@ -65,6 +102,7 @@ void client_drop(struct client *c, const char *fmt, ...)
     c->dead = true;
     event_del(c->ev_read);
     event_del(c->ev_write);
+    release_queue(c); /* nothing more is sent to it */
     schedule_close(c, 0);
 }
 
@@ -82,7 +120,8 @@ static void flush(struct client *c)
             client_drop(c, "cannot send to it: %s", g_strerror(-rc));
             return;
         }
-        c->out_bytes -= o->len;
+        c->out_bytes -= sizeof(*o) + o->len;
+        uid_queued_add(c->broker, c->uid, -(sizeof(*o) + o->len));
         outframe_free(g_queue_pop_head(&c->out));
     }
     event_del(c->ev_write);
@@ -92,12 +131,23 @@ static void flush(struct client *c)
 
 static int queue_frame(struct client *c, const void *frame, size_t len, const int *fds, int nfds)
 {
+    struct broker *b = c->broker;
     struct outframe *o;
+    size_t cost = sizeof(*o) + len, held = uid_queued(b, c->uid);
 
     if (g_queue_get_length(&c->out) >= CLIENT_QUEUE_MAX_FRAMES ||
-        c->out_bytes + len > CLIENT_QUEUE_MAX_BYTES) {
+        c->out_bytes + cost > CLIENT_QUEUE_MAX_BYTES) {
         client_drop(c, "it does not read its socket (%u frames, %zu bytes queued)",
                     g_queue_get_length(&c->out), c->out_bytes);
+        return -ENOBUFS;
+    }
+    /* Across connections too: many that each stay under the cap above add up. */
+    if (held + cost > b->cfg.max_queued_per_uid) {
+        client_drop(c,
+                    "uid %u would hold more than %" G_GUINT64_FORMAT " bytes in frames its "
+                    "connections do not read (%zu in this one's queue, %zu in all); "
+                    "--max-queued-bytes-per-uid caps it",
+                    (unsigned)c->uid, b->cfg.max_queued_per_uid, c->out_bytes, held);
         return -ENOBUFS;
     }
     o = g_malloc(sizeof(*o) + len);
@@ -115,7 +165,8 @@ static int queue_frame(struct client *c, const void *frame, size_t len, const in
         o->fds[o->nfds++] = d;
     }
     g_queue_push_tail(&c->out, o);
-    c->out_bytes += len;
+    c->out_bytes += cost;
+    uid_queued_add(b, c->uid, cost);
     event_add(c->ev_write, NULL);
     return 0;
 }
@@ -177,15 +228,27 @@ static void close_fds(int *fds, int nfds)
             close(fds[i]);
 }
 
+/* A refused connection's reason, as the reply to its first frame (or unasked, if it sent none). */
+static void answer_refused(struct client *c, const void *buf, size_t len)
+{
+    struct agnocast_frame f;
+    int rc = buf != NULL ? agnocast_proto_decode(buf, len, &f) : -EINVAL;
+
+    client_send_error(c, rc == 0 || rc == -EPROTONOSUPPORT ? f.request_id : 0, c->refused, "%s",
+                      c->refused_why);
+    client_close_after_flush(c);
+}
+
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct client *c = arg;
 
     for (int n = 0; n < READ_BATCH && !c->dead && !c->closing; n++) {
         int fds[AGNOCAST_PROTO_FDS_MAX];
-        int nfds = AGNOCAST_PROTO_FDS_MAX;
-        ssize_t len =
-            agnocast_proto_recv(c->fd, recv_buf.bytes, sizeof(recv_buf.bytes), fds, &nfds);
+        int nfds = AGNOCAST_PROTO_FDS_MAX, has_cred = 0;
+        struct ucred cred;
+        ssize_t len = agnocast_proto_recv_cred(c->fd, recv_buf.bytes, sizeof(recv_buf.bytes), fds,
+                                               &nfds, &cred, &has_cred);
         if (len == -EAGAIN || len == -EINTR)
             return;
         if (len == 0) {
@@ -202,7 +265,12 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
                 client_drop(c, "cannot receive from it: %s", g_strerror((int)-len));
             return;
         }
-        dispatch_frame(c, recv_buf.bytes, (size_t)len, fds, nfds);
+        c->frame_cred = has_cred != 0;
+        c->frame_pid = has_cred ? cred.pid : 0;
+        if (c->refused)
+            answer_refused(c, recv_buf.bytes, (size_t)len);
+        else
+            dispatch_frame(c, recv_buf.bytes, (size_t)len, fds, nfds);
         close_fds(fds, nfds);
     }
 }
@@ -214,7 +282,12 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 
 static void close_cb(evutil_socket_t fd, short what, void *arg)
 {
-    client_close(arg);
+    struct client *c = arg;
+
+    if (c->refused && !c->closing && !c->dead)
+        answer_refused(c, NULL, 0); /* it sent nothing in time: tell it unasked */
+    else
+        client_close(c);
 }
 
 static guint uid_conns(struct broker *b, uid_t uid)
@@ -232,14 +305,18 @@ static void uid_conns_set(struct broker *b, uid_t uid, guint n)
 
 static void client_destroy(struct client *c)
 {
-    uid_conns_set(c->broker, c->uid, uid_conns(c->broker, c->uid) - 1);
+    if (c->refused)
+        c->broker->refused--;
+    else
+        uid_conns_set(c->broker, c->uid, uid_conns(c->broker, c->uid) - 1);
     g_hash_table_remove(c->broker->clients, c);
     event_free(c->ev_read);
     event_free(c->ev_write);
     event_free(c->ev_close);
-    g_queue_clear_full(&c->out, outframe_free);
+    release_queue(c);
     close(c->fd);
     g_free(c->groups);
+    g_free(c->refused_why);
     g_free(c);
 }
 
@@ -275,6 +352,26 @@ bool client_pid_connected(struct broker *b, pid_t pid, const struct client *exce
     return false;
 }
 
+/*
+ * Refuses `c` (already counted as open): it no longer counts towards the limits, and its first
+ * frame is answered with ERROR `code` and `why` (taken), then it closes.
+ */
+static void refuse(struct client *c, int code, char *why)
+{
+    struct broker *b = c->broker;
+
+    uid_conns_set(b, c->uid, uid_conns(b, c->uid) - 1);
+    b->refused++;
+    c->refused = code;
+    c->refused_why = why;
+    if (b->refused > REFUSED_MAX) {
+        answer_refused(c, NULL, 0); /* too many waiting: no more time for this one */
+        return;
+    }
+    event_add(c->ev_read, NULL);
+    schedule_close(c, REFUSED_WAIT_SECONDS);
+}
+
 struct client *client_attach(struct broker *b, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
     struct client *c = g_new0(struct client, 1);
@@ -292,14 +389,13 @@ struct client *client_attach(struct broker *b, int fd, pid_t pid, uid_t uid, gid
     g_hash_table_add(b->clients, c);
     same_uid = uid_conns(b, uid) + 1;
     uid_conns_set(b, uid, same_uid);
-    if (g_hash_table_size(b->clients) > b->cfg.max_clients) {
+    if (g_hash_table_size(b->clients) - b->refused > b->cfg.max_clients) {
         g_warning("refusing a connection from pid %d (uid %u): %u clients already (--max-clients)",
                   (int)c->pid, (unsigned)c->uid, b->cfg.max_clients);
-        client_send_error(c, 0, -EUSERS,
-                          "the broker serves at most %u clients (--max-clients) and has that many; "
-                          "retry later or raise --max-clients",
-                          b->cfg.max_clients);
-        client_close_after_flush(c);
+        refuse(c, -EUSERS,
+               g_strdup_printf("the broker serves at most %u clients (--max-clients) and has "
+                               "that many; retry later or raise --max-clients",
+                               b->cfg.max_clients));
         return c;
     }
     /* Root too: a runaway process of any user must not starve the others of connections. */
@@ -307,12 +403,11 @@ struct client *client_attach(struct broker *b, int fd, pid_t pid, uid_t uid, gid
         g_warning("refusing a connection from pid %d (uid %u): that uid has %u open already "
                   "(--max-connections-per-uid)",
                   (int)c->pid, (unsigned)c->uid, b->cfg.max_connections_per_uid);
-        client_send_error(c, 0, -EUSERS,
-                          "uid %u already has %u connections to the broker, the most "
-                          "--max-connections-per-uid allows; close some or raise "
-                          "--max-connections-per-uid",
-                          (unsigned)c->uid, b->cfg.max_connections_per_uid);
-        client_close_after_flush(c);
+        refuse(c, -EUSERS,
+               g_strdup_printf("uid %u already has %u connections to the broker, the most "
+                               "--max-connections-per-uid allows; close some or raise "
+                               "--max-connections-per-uid",
+                               (unsigned)c->uid, b->cfg.max_connections_per_uid));
         return c;
     }
     g_debug("connection from pid %d (uid %u)", (int)c->pid, (unsigned)c->uid);
@@ -368,6 +463,12 @@ void client_accept(int fd, void *arg)
         close(fd);
         return;
     }
+    /* From now on every frame carries its sender's pid (session_register compares them). */
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)) < 0) {
+        g_warning("cannot turn on SO_PASSCRED on a new connection: %s", g_strerror(errno));
+        close(fd);
+        return;
+    }
     n = peer_groups(fd, &groups);
     if (n < 0 && !warned) {
         /* Fails closed: a rule naming @group then matches only peers with that primary group. */
@@ -377,6 +478,7 @@ void client_accept(int fd, void *arg)
         warned = true;
     }
     c = client_attach(b, fd, cred.pid, cred.uid, cred.gid);
+    c->check_sender = true;
     if (n > 0)
         client_set_groups(c, groups, (size_t)n);
     g_free(groups);

@@ -26,20 +26,28 @@ struct client {
     bool said_hello;
     bool closing; /* no more reading; closes when the queue is flushed (or the timer fires) */
     bool dead;    /* dropped: nothing more is sent, closes on the next loop turn */
+    bool check_sender; /* SO_PASSCRED is on: frame_pid is the kernel's word (not in the fuzzer) */
+    bool frame_cred;   /* the frame being handled came with SCM_CREDENTIALS */
+    pid_t frame_pid;   /* ...naming this sender */
+    int refused;       /* a refused connection: answers its first frame with this, then closes */
+    char *refused_why;
     struct reg_process *proc; /* set once REGISTER_PROCESS succeeded */
     struct event *ev_read;
     struct event *ev_write;
     struct event *ev_close;
     GQueue out;       /* struct outframe */
-    size_t out_bytes; /* bytes in `out` */
+    size_t out_bytes; /* bytes `out` holds (frames and their bookkeeping); counted for its uid */
 };
 
-/* Called by the listener for each new connection: reads SO_PEERCRED, then client_attach. */
+/* Called by the listener for each new connection: reads SO_PEERCRED, turns SO_PASSCRED on (so
+ * that the sender of REGISTER_PROCESS can be checked), then client_attach. */
 void client_accept(int fd, void *broker);
 /*
  * Serves connection `fd` of process `pid`/`uid`/`gid` (the kernel's word: client_accept passes
- * SO_PEERCRED; the fuzz target passes its own). Refuses it, with an ERROR naming the option,
- * past --max-clients or --max-connections-per-uid. Returns the connection.
+ * SO_PEERCRED; the fuzz target passes its own). Refuses it past --max-clients or
+ * --max-connections-per-uid: a refused connection is not counted, answers its first frame (the
+ * client's HELLO) with an ERROR naming the option, then closes, so the client reads the reason
+ * instead of failing to send. Returns the connection.
  */
 struct client *client_attach(struct broker *b, int fd, pid_t pid, uid_t uid, gid_t gid);
 /* Sets the supplementary groups the access rules see (client_accept: SO_PEERGROUPS); copied. */

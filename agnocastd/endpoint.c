@@ -8,6 +8,7 @@
 #include "broker.h"
 #include "client.h"
 #include "dispatch.h"
+#include "quota.h"
 #include "registry.h"
 
 /*
@@ -82,6 +83,8 @@ static int add_endpoint(struct client *c, const struct agnocast_frame *f, bool i
                                c->broker->cfg.max_topics, req->topic);
         return -ENOSPC;
     }
+    if ((rc = quota_check_endpoint(c->broker, c->uid, req->topic, why)) < 0)
+        return rc;
     rc = registry_endpoint_add(c->broker->reg, c->proc, is_publisher, req->index, &req->qos,
                                req->topic, out);
     if (rc == -EEXIST)

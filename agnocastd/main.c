@@ -147,6 +147,10 @@ int main(int argc, char **argv)
               AGNOCAST_VERSION_STRING, AGNOCAST_PROTO_VERSION, listener_path(b.listener),
               b.cfg.window_base, b.cfg.window_base + b.cfg.window_size, b.cfg.pool_size,
               state_file(b.state) != NULL ? state_file(b.state) : "not kept");
+    g_message("per-user quotas: %u processes, %" G_GUINT64_FORMAT " bytes of address ranges, %u "
+              "endpoints, %u topics, %" G_GUINT64_FORMAT " bytes queued; %u connections",
+              b.cfg.max_processes_per_uid, b.cfg.max_space_per_uid, b.cfg.max_endpoints_per_uid,
+              b.cfg.max_topics_per_uid, b.cfg.max_queued_per_uid, b.cfg.max_connections_per_uid);
     rc = notify_send("READY=1");
     if (rc < 0)
         g_warning("cannot notify the service manager ($NOTIFY_SOCKET): %s", g_strerror(-rc));

@@ -65,6 +65,10 @@ static gboolean size_option(const char *name, const char *value, gpointer data, 
         dst = &parsing->max_pool_size;
     else if (strcmp(name, "--window-base") == 0)
         dst = &parsing->window_base;
+    else if (strcmp(name, "--max-address-space-per-uid") == 0)
+        dst = &parsing->max_space_per_uid;
+    else if (strcmp(name, "--max-queued-bytes-per-uid") == 0)
+        dst = &parsing->max_queued_per_uid;
     else
         dst = &parsing->window_size;
     if (options_parse_size(value, &v) < 0) {
@@ -72,6 +76,11 @@ static gboolean size_option(const char *name, const char *value, gpointer data, 
                     "%s: \"%s\" is not a size; write bytes, hex (0x...) or a number with a K, M, "
                     "G or T suffix",
                     name, value);
+        return FALSE;
+    }
+    /* 0 stands for "not given" in the two quotas (their defaults are worked out later). */
+    if (v == 0 && (dst == &parsing->max_space_per_uid || dst == &parsing->max_queued_per_uid)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s 0: give at least 1", name);
         return FALSE;
     }
     *dst = v;
@@ -100,6 +109,8 @@ int options_parse(int argc, char **argv, struct broker_config *cfg, char **err)
     gint max_endpoints = OPTIONS_DEFAULT_MAX_ENDPOINTS;
     gint max_topics = OPTIONS_DEFAULT_MAX_TOPICS;
     gint grace = OPTIONS_DEFAULT_RESTART_GRACE;
+    gint procs_per_uid = -1, topics_per_uid = -1; /* -1: a share of the global limit */
+    gint endpoints_per_uid = OPTIONS_DEFAULT_MAX_ENDPOINTS_PER_UID;
     GOptionEntry entries[] = {
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &cfg->verbose, "Log debug messages", NULL},
@@ -124,6 +135,24 @@ int options_parse(int argc, char **argv, struct broker_config *cfg, char **err)
          "Most publishers plus subscriptions of one process (default 256)", "N"},
         {"max-topics", 0, 0, G_OPTION_ARG_INT, &max_topics, "Most topics overall (default 10000)",
          "N"},
+        {"max-processes-per-uid", 0, 0, G_OPTION_ARG_INT, &procs_per_uid,
+         "Most registered processes of one user, root included (default: a quarter of "
+         "--max-clients)",
+         "N"},
+        {"max-address-space-per-uid", 0, 0, G_OPTION_ARG_CALLBACK, size_option,
+         "Most bytes of address ranges the processes of one user hold (default: a quarter of "
+         "--window-size)",
+         "SIZE"},
+        {"max-endpoints-per-uid", 0, 0, G_OPTION_ARG_INT, &endpoints_per_uid,
+         "Most publishers plus subscriptions of one user's processes (default 8192)", "N"},
+        {"max-topics-per-uid", 0, 0, G_OPTION_ARG_INT, &topics_per_uid,
+         "Most topics one user's processes have endpoints on (default: a quarter of "
+         "--max-topics)",
+         "N"},
+        {"max-queued-bytes-per-uid", 0, 0, G_OPTION_ARG_CALLBACK, size_option,
+         "Most bytes queued for one user's connections that they have not read; the connection "
+         "that goes past it is dropped (default 64M)",
+         "SIZE"},
         {"state-file", 0, 0, G_OPTION_ARG_FILENAME, &cfg->state_file,
          "Keep the range table in PATH for a restarted broker (default: <socket>.state; "
          "\"\" keeps none)",
@@ -178,12 +207,35 @@ int options_parse(int argc, char **argv, struct broker_config *cfg, char **err)
     } else if (grace < 0) {
         *err = g_strdup_printf("--restart-grace %d: give 0 or more seconds", grace);
         rc = -1;
+    } else if (procs_per_uid == 0 || procs_per_uid < -1) {
+        *err = g_strdup_printf("--max-processes-per-uid %d: give at least 1", procs_per_uid);
+        rc = -1;
+    } else if (endpoints_per_uid < 1) {
+        *err = g_strdup_printf("--max-endpoints-per-uid %d: give at least 1", endpoints_per_uid);
+        rc = -1;
+    } else if (topics_per_uid == 0 || topics_per_uid < -1) {
+        *err = g_strdup_printf("--max-topics-per-uid %d: give at least 1", topics_per_uid);
+        rc = -1;
     }
     cfg->max_clients = (guint)max_clients;
     cfg->max_connections_per_uid = (guint)per_uid;
     cfg->max_endpoints = (guint)max_endpoints;
     cfg->max_topics = (guint)max_topics;
     cfg->restart_grace = (guint)grace;
+    cfg->max_processes_per_uid = procs_per_uid > 0
+                                     ? (guint)procs_per_uid
+                                     : MAX(cfg->max_clients / OPTIONS_DEFAULT_QUOTA_SHARE, 1u);
+    cfg->max_topics_per_uid = topics_per_uid > 0
+                                  ? (guint)topics_per_uid
+                                  : MAX(cfg->max_topics / OPTIONS_DEFAULT_QUOTA_SHARE, 1u);
+    cfg->max_endpoints_per_uid = (guint)endpoints_per_uid;
+    if (cfg->max_space_per_uid == 0) {
+        uint64_t one_pool = cfg->pool_size; /* as ranges_pool_size rounds it, when it can */
+        ranges_pool_size(cfg->pool_size, cfg->pool_size, UINT64_MAX, &one_pool);
+        cfg->max_space_per_uid = MAX(cfg->window_size / OPTIONS_DEFAULT_QUOTA_SHARE, one_pool);
+    }
+    if (cfg->max_queued_per_uid == 0)
+        cfg->max_queued_per_uid = OPTIONS_DEFAULT_MAX_QUEUED_PER_UID;
     g_option_context_free(ctx);
     parsing = NULL;
     return rc;

@@ -98,48 +98,66 @@ static guint slot_for(const struct ranges *r, uint64_t addr)
     return i;
 }
 
-static int fits(const struct ranges *r, guint slot, uint64_t base, uint64_t size)
+static int overlaps(uint64_t base, uint64_t size, uint64_t obase, uint64_t osize)
 {
-    if (base < r->base || base > r->end || size > r->end - base)
-        return 0;
-    if (slot < r->used->len && g_array_index(r->used, struct range, slot).base < base + size)
-        return 0;
-    return 1;
+    return base < obase + osize && obase < base + size;
 }
 
-int ranges_alloc(struct ranges *r, uint64_t size, uint64_t want_base, uint64_t *base)
+/* The end of a reserved range or of a span of `avoid` that [base, base + size) runs into; 0 if
+ * none does. */
+static uint64_t conflict(const struct ranges *r, uint64_t base, uint64_t size,
+                         const struct ranges_span *avoid, size_t navoid)
+{
+    for (guint i = 0; i < r->used->len; i++) {
+        const struct range *u = &g_array_index(r->used, struct range, i);
+        if (u->base >= base + size)
+            break;
+        if (overlaps(base, size, u->base, u->size))
+            return u->base + u->size;
+    }
+    for (size_t i = 0; i < navoid; i++)
+        if (avoid[i].size > 0 && overlaps(base, size, avoid[i].base, avoid[i].size))
+            return avoid[i].base + avoid[i].size;
+    return 0;
+}
+
+int ranges_alloc_avoiding(struct ranges *r, uint64_t size, uint64_t want_base,
+                          const struct ranges_span *avoid, size_t navoid, uint64_t *base)
 {
     struct range nr = {.size = size};
-    guint slot;
+    uint64_t hit;
 
     if (size == 0)
         return -EINVAL;
     if (want_base != 0) {
         if (want_base % RANGES_ALIGN != 0)
             return -EINVAL;
-        slot = slot_for(r, want_base);
-        if (!fits(r, slot, want_base, size))
+        if (want_base < r->base || want_base > r->end || size > r->end - want_base ||
+            conflict(r, want_base, size, avoid, navoid) != 0)
             return -EADDRINUSE;
         nr.base = want_base;
     } else {
+        /* First fit: each conflict moves the candidate past the span it hit, so every span is
+         * passed at most once. */
         uint64_t cand = align_up(r->base, RANGES_ALIGN);
-        for (slot = 0;; slot++) {
-            if (fits(r, slot, cand, size))
+        for (;;) {
+            if (cand >= r->end || size > r->end - cand)
+                return -ENOMEM;
+            hit = conflict(r, cand, size, avoid, navoid);
+            if (hit == 0)
                 break;
-            if (slot >= r->used->len)
-                return -ENOMEM;
-            const struct range *u = &g_array_index(r->used, struct range, slot);
-            uint64_t next = align_up(u->base + u->size, RANGES_ALIGN);
-            if (next > cand)
-                cand = next;
-            if (cand >= r->end)
-                return -ENOMEM;
+            cand = align_up(hit, RANGES_ALIGN);
         }
         nr.base = cand;
     }
-    g_array_insert_val(r->used, slot, nr);
+    g_array_insert_val(r->used, slot_for(r, nr.base), nr);
     *base = nr.base;
     return 0;
+}
+
+int ranges_alloc(struct ranges *r, uint64_t size, uint64_t want_base, uint64_t *base)
+{
+    return ranges_alloc_avoiding(r, size, want_base, NULL, 0, base);
 }
 
 int ranges_release(struct ranges *r, uint64_t base)

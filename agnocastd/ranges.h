@@ -37,6 +37,20 @@ int ranges_pool_size(uint64_t requested, uint64_t default_size, uint64_t max_siz
  */
 int ranges_alloc(struct ranges *r, uint64_t size, uint64_t want_base, uint64_t *base);
 
+/* A span of addresses: [base, base + size). */
+struct ranges_span {
+    uint64_t base;
+    uint64_t size;
+};
+
+/*
+ * ranges_alloc, keeping the new range clear of every span in `avoid` as well (ranges reported
+ * occupied in some process's address space): -EADDRINUSE if want_base runs into one, -ENOMEM
+ * if no free address clear of them is left.
+ */
+int ranges_alloc_avoiding(struct ranges *r, uint64_t size, uint64_t want_base,
+                          const struct ranges_span *avoid, size_t navoid, uint64_t *base);
+
 /* Gives back the range that starts at `base`; -ENOENT if none does. */
 int ranges_release(struct ranges *r, uint64_t base);
 

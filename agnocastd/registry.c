@@ -8,6 +8,7 @@
 struct registry {
     GTree *processes; /* GINT_TO_POINTER(pid) -> struct reg_process, ordered by pid */
     GTree *topics;    /* name -> struct reg_topic, ordered by name */
+    GHashTable *uids; /* GUINT_TO_POINTER(uid) -> struct registry_usage, while it holds any */
 };
 
 static gint pid_cmp(gconstpointer a, gconstpointer b, gpointer unused)
@@ -25,6 +26,7 @@ static void topic_free(gpointer p)
 {
     struct reg_topic *t = p;
 
+    g_hash_table_destroy(t->uids);
     g_ptr_array_free(t->pubs, TRUE);
     g_ptr_array_free(t->subs, TRUE);
     g_free(t->name);
@@ -49,7 +51,38 @@ struct registry *registry_new(void)
 
     reg->processes = g_tree_new_full(pid_cmp, NULL, NULL, process_free);
     reg->topics = g_tree_new_full(name_cmp, NULL, NULL, topic_free);
+    reg->uids = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     return reg;
+}
+
+/* The usage record of `uid`, created empty when `create`. */
+static struct registry_usage *usage(struct registry *reg, uid_t uid, bool create)
+{
+    struct registry_usage *u = g_hash_table_lookup(reg->uids, GUINT_TO_POINTER(uid));
+
+    if (u == NULL && create) {
+        u = g_new0(struct registry_usage, 1);
+        g_hash_table_insert(reg->uids, GUINT_TO_POINTER(uid), u);
+    }
+    return u;
+}
+
+static void usage_forget_if_empty(struct registry *reg, uid_t uid, struct registry_usage *u)
+{
+    if (u->processes == 0 && u->endpoints == 0 && u->topics == 0)
+        g_hash_table_remove(reg->uids, GUINT_TO_POINTER(uid));
+}
+
+struct registry_usage registry_usage_of(struct registry *reg, uid_t uid)
+{
+    struct registry_usage *u = usage(reg, uid, false), none = {0};
+
+    return u != NULL ? *u : none;
+}
+
+bool registry_topic_used_by(const struct reg_topic *t, uid_t uid)
+{
+    return g_hash_table_contains(t->uids, GUINT_TO_POINTER(uid));
 }
 
 void registry_free(struct registry *reg)
@@ -59,6 +92,7 @@ void registry_free(struct registry *reg)
     /* Processes own their endpoints (hash table values); topics only point at them. */
     g_tree_destroy(reg->topics);
     g_tree_destroy(reg->processes);
+    g_hash_table_destroy(reg->uids);
     g_free(reg);
 }
 
@@ -81,6 +115,7 @@ int registry_process_add(struct registry *reg, pid_t pid, uid_t uid, uint64_t ba
     proc->pubs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     proc->subs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     g_tree_insert(reg->processes, GINT_TO_POINTER(pid), proc);
+    usage(reg, uid, true)->processes++;
     if (out != NULL)
         *out = proc;
     return 0;
@@ -121,7 +156,19 @@ void registry_foreach_process(struct registry *reg, void (*fn)(struct reg_proces
 static void endpoint_detach(struct registry *reg, struct reg_endpoint *ep)
 {
     struct reg_topic *t = ep->topic;
+    uid_t uid = ep->proc->uid;
+    struct registry_usage *u = usage(reg, uid, false);
+    guint on_topic = GPOINTER_TO_UINT(g_hash_table_lookup(t->uids, GUINT_TO_POINTER(uid)));
 
+    /* Its uid's counts: one endpoint less, one topic less if it was that uid's last there. */
+    u->endpoints--;
+    if (--on_topic == 0) {
+        g_hash_table_remove(t->uids, GUINT_TO_POINTER(uid));
+        u->topics--;
+    } else {
+        g_hash_table_insert(t->uids, GUINT_TO_POINTER(uid), GUINT_TO_POINTER(on_topic));
+    }
+    usage_forget_if_empty(reg, uid, u);
     g_ptr_array_remove_fast(ep->is_publisher ? t->pubs : t->subs, ep);
     if (t->pubs->len == 0 && t->subs->len == 0)
         g_tree_remove(reg->topics, t->name);
@@ -140,9 +187,15 @@ static void detach_all(struct registry *reg, GHashTable *endpoints)
 
 void registry_process_remove(struct registry *reg, struct reg_process *proc)
 {
+    uid_t uid = proc->uid;
+    struct registry_usage *u;
+
     detach_all(reg, proc->pubs);
     detach_all(reg, proc->subs);
     g_tree_remove(reg->processes, GINT_TO_POINTER(proc->pid));
+    u = usage(reg, uid, false);
+    u->processes--;
+    usage_forget_if_empty(reg, uid, u);
 }
 
 static void add_peers(GHashTable *seen, struct reg_process *self, GPtrArray *endpoints)
@@ -196,8 +249,10 @@ int registry_endpoint_add(struct registry *reg, struct reg_process *proc, bool i
                           struct reg_endpoint **out)
 {
     GHashTable *table = is_publisher ? proc->pubs : proc->subs;
+    struct registry_usage *u;
     struct reg_endpoint *ep;
     struct reg_topic *t;
+    guint on_topic;
 
     if (g_hash_table_contains(table, GUINT_TO_POINTER(index)))
         return -EEXIST;
@@ -207,8 +262,15 @@ int registry_endpoint_add(struct registry *reg, struct reg_process *proc, bool i
         t->name = g_strdup(topic);
         t->pubs = g_ptr_array_new();
         t->subs = g_ptr_array_new();
+        t->uids = g_hash_table_new(g_direct_hash, g_direct_equal);
         g_tree_insert(reg->topics, t->name, t);
     }
+    u = usage(reg, proc->uid, true);
+    u->endpoints++;
+    on_topic = GPOINTER_TO_UINT(g_hash_table_lookup(t->uids, GUINT_TO_POINTER(proc->uid)));
+    if (on_topic == 0)
+        u->topics++;
+    g_hash_table_insert(t->uids, GUINT_TO_POINTER(proc->uid), GUINT_TO_POINTER(on_topic + 1));
     ep = g_new0(struct reg_endpoint, 1);
     ep->proc = proc;
     ep->topic = t;

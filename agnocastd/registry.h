@@ -53,6 +53,14 @@ struct reg_topic {
     char *name;
     GPtrArray *pubs; /* struct reg_endpoint, not owned */
     GPtrArray *subs;
+    GHashTable *uids; /* GUINT_TO_POINTER(uid) -> endpoints of that uid's processes here */
+};
+
+/* What the processes of one uid hold in the registry (the per-user quotas count these). */
+struct registry_usage {
+    guint processes;
+    guint endpoints;
+    guint topics; /* topics where it has at least one endpoint */
 };
 
 struct registry *registry_new(void);
@@ -83,6 +91,10 @@ struct reg_endpoint *registry_endpoint_find(struct reg_process *proc, bool is_pu
 void registry_endpoint_remove(struct registry *reg, struct reg_endpoint *ep);
 
 struct reg_topic *registry_topic_find(struct registry *reg, const char *name);
+/* What processes of `uid` hold now (all 0 if none is registered). */
+struct registry_usage registry_usage_of(struct registry *reg, uid_t uid);
+/* 1 if a process of `uid` has an endpoint on `t`. */
+bool registry_topic_used_by(const struct reg_topic *t, uid_t uid);
 guint registry_topic_count(struct registry *reg);
 
 /*

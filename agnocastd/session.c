@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "client.h"
 #include "dispatch.h"
+#include "quota.h"
 #include "ranges.h"
 #include "registry.h"
 #include "state.h"
@@ -38,84 +39,117 @@ static int connection_hung_up(const struct client *c)
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0;
 }
 
-static int range_error(struct broker *b, int rc, uint64_t size, uint64_t want, char **why)
+/* Every range a live process reported occupied in its address space (REPORT_OCCUPIED). */
+static void collect_occupied(struct reg_process *p, void *data)
+{
+    GArray *spans = data;
+
+    for (unsigned i = 0; i < p->noccupied; i++) {
+        struct ranges_span sp = {p->occupied[i].base, p->occupied[i].size};
+        g_array_append_val(spans, sp);
+    }
+}
+
+static int range_error(struct broker *b, int rc, uint64_t size, uint64_t want, guint noccupied,
+                       char **why)
 {
     uint64_t wb = ranges_window_base(b->ranges), ws = ranges_window_size(b->ranges);
+    char *kept = noccupied == 0 ? g_strdup("")
+                                : g_strdup_printf(", %u ranges reported occupied kept clear",
+                                                  noccupied);
 
-    if (rc == -ENOMEM)
-        *why = g_strdup_printf("no address range left in the broker's window (0x%" G_GINT64_MODIFIER
-                               "x-0x%" G_GINT64_MODIFIER "x, %u processes registered) for a pool "
-                               "of %" G_GUINT64_FORMAT " bytes; raise --window-size or ask for a "
-                               "smaller pool",
-                               wb, wb + ws, registry_process_count(b->reg), size);
+    /* want_base 0 is what a process asks when it has no preference: never tell it to. */
+    if (rc == -ENOMEM || (rc == -EADDRINUSE && want == 0))
+        *why = g_strdup_printf("no free address range of %" G_GUINT64_FORMAT " bytes in the "
+                               "window 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+                               "x (%u processes%s); retry once some leave, ask for a smaller "
+                               "pool or raise --window-size",
+                               size, wb, wb + ws, registry_process_count(b->reg), kept);
     else if (rc == -EADDRINUSE && state_reserved_by(b->state, want, size) != 0)
         *why = g_strdup_printf("the range at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
                                " bytes) overlaps one the broker keeps for process %d, which held "
                                "it before the broker restarted; register with want_base 0",
                                want, size, (int)state_reserved_by(b->state, want, size));
     else if (rc == -EADDRINUSE)
-        *why =
-            g_strdup_printf("the range at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
-                            " bytes) is taken or outside the broker's window (0x%" G_GINT64_MODIFIER
-                            "x-0x%" G_GINT64_MODIFIER "x); register with want_base 0",
-                            want, size, wb, wb + ws);
+        *why = g_strdup_printf("the range at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
+                               " bytes) is taken, reported occupied by a live process, or outside "
+                               "the broker's window (0x%" G_GINT64_MODIFIER
+                               "x-0x%" G_GINT64_MODIFIER "x); register with want_base 0",
+                               want, size, wb, wb + ws);
     else
         *why = g_strdup_printf("want_base 0x%" G_GINT64_MODIFIER "x is not 2 MiB aligned", want);
+    g_free(kept);
     return rc;
-}
-
-struct overlap_query {
-    uint64_t base, size;
-    bool hit;
-};
-
-static void overlap_check(struct reg_process *p, void *data)
-{
-    struct overlap_query *q = data;
-
-    for (unsigned i = 0; i < p->noccupied; i++)
-        if (q->base < p->occupied[i].base + p->occupied[i].size &&
-            p->occupied[i].base < q->base + q->size)
-            q->hit = true;
 }
 
 /* ranges_alloc, but clear of every range a live process reported occupied in its address
  * space: a segment there could not be mapped by that process. */
-static int alloc_clear(struct broker *b, uint64_t size, uint64_t want, uint64_t *base)
+static int alloc_clear(struct broker *b, uint64_t size, uint64_t want, uint64_t *base, char **why)
 {
-    uint64_t skipped[8];
-    unsigned nskipped = 0;
+    GArray *spans = g_array_new(FALSE, FALSE, sizeof(struct ranges_span));
     int rc;
 
-    for (;;) {
-        struct overlap_query q = {.size = size};
-        rc = ranges_alloc(b->ranges, size, want, base);
-        if (rc < 0)
-            break;
-        q.base = *base;
-        registry_foreach_process(b->reg, overlap_check, &q);
-        if (!q.hit)
-            break;
-        if (want != 0 || nskipped == G_N_ELEMENTS(skipped)) {
-            ranges_release(b->ranges, *base);
-            rc = -EADDRINUSE;
-            break;
-        }
-        skipped[nskipped++] = *base; /* held until the search ends, so it is not found again */
-    }
-    for (unsigned i = 0; i < nskipped; i++)
-        ranges_release(b->ranges, skipped[i]);
+    registry_foreach_process(b->reg, collect_occupied, spans);
+    rc = ranges_alloc_avoiding(b->ranges, size, want, (const struct ranges_span *)spans->data,
+                               spans->len, base);
+    if (rc < 0)
+        range_error(b, rc, size, want, spans->len, why);
+    g_array_free(spans, TRUE);
     return rc;
 }
 
+/* 1 if [base, base + size) is exactly the segment or a growth area of `p`. */
+static bool is_range_of(const struct reg_process *p, uint64_t base, uint64_t size)
+{
+    if (p->base == base && p->size == size)
+        return true;
+    for (unsigned i = 0; i < p->nareas; i++)
+        if (p->areas[i] == base && p->area_sizes[i] == size)
+            return true;
+    return false;
+}
+
+/*
+ * A process could not map a peer's range: new ranges avoid it while the reporter lives. Only a
+ * range the broker gave a live process can be reported, and it counts against the reporter's
+ * address-space quota, so a report keeps from others no more than that process could hold.
+ */
 int session_report_occupied(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
                             char **why)
 {
     const struct agnocast_wire_range *req = f->payload;
     struct reg_process *proc = c->proc;
+    struct reg_process *owner = registry_process_find(c->broker->reg, (pid_t)req->owner_pid);
     struct agnocast_wire_ok ok = {0};
     unsigned i = proc->noccupied;
+    uint64_t dropped = 0;
+    int rc;
 
+    if (owner == NULL || owner == proc || connection_hung_up(owner->owner)) {
+        *why = g_strdup_printf("process %u is not another live registered process: "
+                               "REPORT_OCCUPIED names the peer whose range could not be mapped",
+                               req->owner_pid);
+        return -EINVAL;
+    }
+    if (!is_range_of(owner, req->base, req->size)) {
+        *why = g_strdup_printf("0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT " bytes) is not "
+                               "the segment or a growth area of process %u; REPORT_OCCUPIED names "
+                               "exactly one range the broker gave that process",
+                               req->base, req->size, req->owner_pid);
+        return -EINVAL;
+    }
+    for (unsigned j = 0; j < proc->noccupied; j++) {
+        if (proc->occupied[j].base == req->base && proc->occupied[j].size == req->size) {
+            /* Already kept clear: a repeat must not push older reports out. */
+            client_send(c, AGNOCAST_MSG_OK, f->request_id, &ok, sizeof(ok), NULL, 0);
+            return 0;
+        }
+    }
+    if (i == G_N_ELEMENTS(proc->occupied))
+        dropped = proc->occupied[0].size;
+    if (req->size > dropped &&
+        (rc = quota_check_space(c->broker, c->uid, req->size - dropped, why)) < 0)
+        return rc;
     if (i == G_N_ELEMENTS(proc->occupied)) {
         memmove(&proc->occupied[0], &proc->occupied[1], sizeof(proc->occupied[0]) * (i - 1));
         i--;
@@ -153,9 +187,10 @@ static int grow(struct client *c, const struct agnocast_wire_register *req, uint
                                req->pool_size, b->cfg.max_pool_size);
         return -EINVAL;
     }
-    rc = alloc_clear(b, size, req->want_base, &base);
-    if (rc < 0)
-        return range_error(b, rc, size, req->want_base, why);
+    if ((rc = quota_check_space(b, c->uid, size, why)) < 0)
+        return rc;
+    if ((rc = alloc_clear(b, size, req->want_base, &base, why)) < 0)
+        return rc;
     proc->areas[proc->nareas] = base;
     proc->area_sizes[proc->nareas++] = size;
     g_message("process %d: pool grew by 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
@@ -192,9 +227,11 @@ static int relocate(struct client *c, uint32_t request_id, char **why)
                                proc->nquarantine + 1, (int)c->pid);
         return -ENOMEM;
     }
-    rc = alloc_clear(b, proc->size, 0, &base);
-    if (rc < 0)
-        return range_error(b, rc, proc->size, 0, why);
+    /* The old range stays quarantined: the process holds both until it leaves. */
+    if ((rc = quota_check_space(b, c->uid, proc->size, why)) < 0)
+        return rc;
+    if ((rc = alloc_clear(b, proc->size, 0, &base, why)) < 0)
+        return rc;
     g_message("process %d: range 0x%" G_GINT64_MODIFIER "x is occupied in its address space; "
               "moved it to 0x%" G_GINT64_MODIFIER "x",
               (int)c->pid, proc->base, base);
@@ -220,6 +257,19 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
     uint64_t size, base;
     int rc, claimed;
 
+    /* SO_PEERCRED names who connected; the kernel's SCM_CREDENTIALS, who sends this frame. A
+     * socket handed to another process must not register (or grow) under the first one's pid. */
+    if (c->check_sender && (!c->frame_cred || c->frame_pid != c->pid)) {
+        if (c->frame_cred)
+            *why = g_strdup_printf("this connection was opened by process %d but "
+                                   "REGISTER_PROCESS comes from %d; each process connects itself",
+                                   (int)c->pid, (int)c->frame_pid);
+        else
+            *why = g_strdup_printf("REGISTER_PROCESS came without the sender's credentials, so "
+                                   "the broker cannot tell that process %d sent it",
+                                   (int)c->pid);
+        return -EPERM;
+    }
     if (c->proc != NULL && (req->flags & AGNOCAST_REGISTER_RELOCATE))
         return relocate(c, f->request_id, why);
     if (c->proc != NULL && (req->flags & AGNOCAST_REGISTER_GROW))
@@ -251,13 +301,15 @@ int session_register(struct client *c, const struct agnocast_frame *f, int *fds,
                                req->pool_size, b->cfg.max_pool_size);
         return -EINVAL;
     }
+    if ((rc = quota_check_process(b, c->uid, size, why)) < 0)
+        return rc;
     /* A process that held want_base before a broker restart gets it back, and only it. */
     claimed = state_claim(b->state, c->pid, c->uid, req->want_base, &res);
-    rc = alloc_clear(b, size, req->want_base, &base);
+    rc = alloc_clear(b, size, req->want_base, &base, why);
     if (rc < 0) {
         if (claimed)
             state_restore(b->state, &res);
-        return range_error(b, rc, size, req->want_base, why);
+        return rc;
     }
     rc = registry_process_add(b->reg, c->pid, c->uid, base, size, 0, c, &proc);
     if (rc < 0) {

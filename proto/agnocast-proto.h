@@ -409,4 +409,14 @@ size_t agnocast_proto_kinds(const uint16_t **kinds);
 int agnocast_proto_send(int sock, const void *frame, size_t len, const int *fds, int nfds);
 ssize_t agnocast_proto_recv(int sock, void *buf, size_t cap, int *fds, int *nfds);
 
+struct ucred;
+/*
+ * agnocast_proto_recv, and the sender's credentials: on a socket with SO_PASSCRED the kernel
+ * attaches them to every frame (the sender's real pid, translated into the receiver's PID
+ * namespace). *has_cred is 1 and *cred filled when they came, else 0. cred and has_cred are
+ * both given or both NULL (-EINVAL otherwise).
+ */
+ssize_t agnocast_proto_recv_cred(int sock, void *buf, size_t cap, int *fds, int *nfds,
+                                 struct ucred *cred, int *has_cred);
+
 #endif

@@ -69,12 +69,15 @@ static int take_fds(struct msghdr *msg, int *fds, int keep)
     return got;
 }
 
-ssize_t agnocast_proto_recv(int sock, void *buf, size_t cap, int *fds, int *nfds)
+ssize_t agnocast_proto_recv_cred(int sock, void *buf, size_t cap, int *fds, int *nfds,
+                                 struct ucred *cred, int *has_cred)
 {
     int want = nfds ? *nfds : 0;
     if (nfds)
         *nfds = 0;
-    if (sock < 0 || !buf || cap == 0 || want < 0 || (want > 0 && !fds))
+    if (has_cred)
+        *has_cred = 0;
+    if (sock < 0 || !buf || cap == 0 || want < 0 || (want > 0 && !fds) || (!cred != !has_cred))
         return -EINVAL;
     for (int i = 0; i < want; i++)
         fds[i] = -1;
@@ -106,5 +109,17 @@ ssize_t agnocast_proto_recv(int sock, void *buf, size_t cap, int *fds, int *nfds
     int got = take_fds(&msg, fds, want);
     if (nfds)
         *nfds = got;
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cred && cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_CREDENTIALS &&
+            cmsg->cmsg_len >= CMSG_LEN(sizeof(*cred))) {
+            memcpy(cred, CMSG_DATA(cmsg), sizeof(*cred));
+            *has_cred = 1;
+        }
+    }
     return n;
+}
+
+ssize_t agnocast_proto_recv(int sock, void *buf, size_t cap, int *fds, int *nfds)
+{
+    return agnocast_proto_recv_cred(sock, buf, cap, fds, nfds, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "agnocast-proto.h"
+#include "relay.h"
 
 #define TIMEOUT_MS 5000
 
@@ -34,8 +35,9 @@ struct fixture {
     pid_t broker;
 };
 
-/* A connection whose SO_PEERCRED pid is a short-lived child's, so that several registered
- * "processes" can live in this one test process. */
+/* A connection made by a helper process (tests/common/relay.h) that relays our frames, so that
+ * several registered "processes" can live in this one test: the broker sees the helper's pid on
+ * the connection and on every frame. */
 struct peer {
     int fd;
     pid_t pid;
@@ -53,48 +55,20 @@ struct reply {
 
 static int connect_from(const char *path, pid_t *pid_out)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    int status = 0;
-    pid_t pid;
+    int fd = -1;
+    pid_t pid = relay_spawn(path, 1, &fd);
 
-    assert_true(fd >= 0);
-    g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 ? 0 : 1);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        close(fd);
+    if (pid < 0)
         return -1;
-    }
     *pid_out = pid;
     return fd;
 }
 
-/* Two connections from the same short-lived child: one process, two sockets. */
+/* Two connections from the same helper: one process, two sockets. */
 static void connect_twice_from(const char *path, int fds[2], pid_t *pid_out)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    int status = 0;
-    pid_t pid;
-
-    g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
-    for (int i = 0; i < 2; i++) {
-        fds[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        assert_true(fds[i] >= 0);
-    }
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(connect(fds[0], (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
-                      connect(fds[1], (struct sockaddr *)&addr, sizeof(addr)) == 0
-                  ? 0
-                  : 1);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    *pid_out = pid;
+    *pid_out = relay_spawn(path, 2, fds);
+    assert_true(*pid_out > 0);
 }
 
 static int broker_setup(void **state)

@@ -83,6 +83,52 @@ static void test_options_parse_defaults_and_values(void **state)
     options_clear(&cfg);
 }
 
+static void test_options_parse_quotas(void **state)
+{
+    char *argv0[] = {"agnocastd", NULL};
+    char *shares[] = {"agnocastd", "--max-clients", "100", "--max-topics",
+                      "2",         "--window-size", "1T",  NULL};
+    char *argv1[] = {"agnocastd", "--max-processes-per-uid",    "5",  "--max-address-space-per-uid",
+                     "2G",        "--max-endpoints-per-uid",    "6",  "--max-topics-per-uid",
+                     "7",         "--max-queued-bytes-per-uid", "8M", NULL};
+    char *bad_size[] = {"agnocastd", "--max-queued-bytes-per-uid", "0", NULL};
+    char *bad_n[] = {"agnocastd", "--max-processes-per-uid", "0", NULL};
+    struct broker_config cfg;
+    char *err = NULL;
+
+    /* Shares of the global limits, root included. */
+    assert_int_equal(options_parse(1, argv0, &cfg, &err), 0);
+    assert_int_equal(cfg.max_processes_per_uid, 256);
+    assert_int_equal(cfg.max_space_per_uid, 4ull << 40);
+    assert_int_equal(cfg.max_endpoints_per_uid, 8192);
+    assert_int_equal(cfg.max_topics_per_uid, 2500);
+    assert_int_equal(cfg.max_queued_per_uid, 64u << 20);
+    options_clear(&cfg);
+    assert_int_equal(options_parse(7, shares, &cfg, &err), 0);
+    assert_int_equal(cfg.max_processes_per_uid, 25);
+    assert_int_equal(cfg.max_topics_per_uid, 1);
+    assert_int_equal(cfg.max_space_per_uid, 256ull << 30);
+    options_clear(&cfg);
+
+    assert_int_equal(options_parse(11, argv1, &cfg, &err), 0);
+    assert_int_equal(cfg.max_processes_per_uid, 5);
+    assert_int_equal(cfg.max_space_per_uid, 2ull << 30);
+    assert_int_equal(cfg.max_endpoints_per_uid, 6);
+    assert_int_equal(cfg.max_topics_per_uid, 7);
+    assert_int_equal(cfg.max_queued_per_uid, 8u << 20);
+    options_clear(&cfg);
+
+    assert_int_equal(options_parse(3, bad_size, &cfg, &err), -1);
+    assert_non_null(strstr(err, "--max-queued-bytes-per-uid"));
+    g_free(err);
+    options_clear(&cfg);
+    err = NULL;
+    assert_int_equal(options_parse(3, bad_n, &cfg, &err), -1);
+    assert_non_null(strstr(err, "--max-processes-per-uid"));
+    g_free(err);
+    options_clear(&cfg);
+}
+
 static void test_options_parse_errors(void **state)
 {
     char *bad_size[] = {"agnocastd", "--pool-size", "lots", NULL};
@@ -148,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_options_parse_size_suffixes),
         cmocka_unit_test(test_options_parse_size_rejects_garbage),
         cmocka_unit_test(test_options_parse_defaults_and_values),
+        cmocka_unit_test(test_options_parse_quotas),
         cmocka_unit_test(test_options_parse_errors),
         cmocka_unit_test(test_options_parse_limits_and_restart),
     };

@@ -123,6 +123,33 @@ static void test_ranges_want_base(void **state)
     ranges_free(r);
 }
 
+static void test_ranges_alloc_avoiding_passes_every_span(void **state)
+{
+    struct ranges *r = ranges_new(RANGES_DEFAULT_BASE, 64 * MiB);
+    /* Two spans that cover many candidate positions (the old search gave up after 8). */
+    const struct ranges_span avoid[] = {
+        {RANGES_DEFAULT_BASE, 20 * MiB + 4096},
+        {RANGES_DEFAULT_BASE + 24 * MiB, 16 * MiB},
+    };
+    uint64_t a, b;
+
+    assert_int_equal(ranges_alloc_avoiding(r, RANGES_POOL_UNIT, 0, avoid, 2, &a), 0);
+    assert_int_equal(a, RANGES_DEFAULT_BASE + 22 * MiB);
+    assert_int_equal(ranges_alloc_avoiding(r, 3 * MiB, 0, avoid, 2, &b), 0);
+    assert_int_equal(b, RANGES_DEFAULT_BASE + 40 * MiB);
+    /* want_base inside a span is taken; the window's rest fills up, then -ENOMEM. */
+    assert_int_equal(
+        ranges_alloc_avoiding(r, RANGES_POOL_UNIT, RANGES_DEFAULT_BASE + 2 * MiB, avoid, 2, &a),
+        -EADDRINUSE);
+    assert_int_equal(ranges_alloc_avoiding(r, 20 * MiB, 0, avoid, 2, &a), 0);
+    assert_int_equal(a, RANGES_DEFAULT_BASE + 44 * MiB);
+    assert_int_equal(ranges_alloc_avoiding(r, RANGES_POOL_UNIT, 0, avoid, 2, &a), -ENOMEM);
+    /* Without the spans their addresses are free. */
+    assert_int_equal(ranges_alloc(r, RANGES_POOL_UNIT, 0, &a), 0);
+    assert_int_equal(a, RANGES_DEFAULT_BASE);
+    ranges_free(r);
+}
+
 static void test_ranges_exhaustion(void **state)
 {
     struct ranges *r = ranges_new(RANGES_DEFAULT_BASE, 16 * MiB);
@@ -182,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_ranges_alloc_alignment_and_first_fit),
         cmocka_unit_test(test_ranges_reuse_only_after_release),
         cmocka_unit_test(test_ranges_want_base),
+        cmocka_unit_test(test_ranges_alloc_avoiding_passes_every_span),
         cmocka_unit_test(test_ranges_exhaustion),
         cmocka_unit_test(test_ranges_random_no_overlap),
     };

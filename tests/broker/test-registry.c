@@ -122,6 +122,47 @@ static void test_registry_process_remove_takes_endpoints(void **state)
     registry_free(reg);
 }
 
+/* The per-uid counts the quotas read follow every add and removal. */
+static void test_registry_usage_per_uid(void **state)
+{
+    struct registry *reg = registry_new();
+    struct reg_process *p = add_proc(reg, 10), *q = add_proc(reg, 11), *o = NULL;
+    struct reg_endpoint *ep = NULL;
+    struct registry_usage u;
+
+    assert_int_equal(
+        registry_process_add(reg, 12, 2000, 0x50000000000ull, 0x100000, 0, NULL, &o), 0);
+    assert_int_equal(registry_endpoint_add(reg, p, true, 0, &qos1, "/a", NULL), 0);
+    assert_int_equal(registry_endpoint_add(reg, p, false, 0, &qos1, "/a", NULL), 0);
+    assert_int_equal(registry_endpoint_add(reg, q, false, 0, &qos1, "/a", &ep), 0);
+    assert_int_equal(registry_endpoint_add(reg, q, true, 0, &qos1, "/b", NULL), 0);
+    assert_int_equal(registry_endpoint_add(reg, o, false, 0, &qos1, "/b", NULL), 0);
+    u = registry_usage_of(reg, 1000);
+    assert_int_equal(u.processes, 2);
+    assert_int_equal(u.endpoints, 4);
+    assert_int_equal(u.topics, 2); /* /a counts once for uid 1000 */
+    u = registry_usage_of(reg, 2000);
+    assert_int_equal(u.processes, 1);
+    assert_int_equal(u.endpoints, 1);
+    assert_int_equal(u.topics, 1);
+    assert_true(registry_topic_used_by(registry_topic_find(reg, "/b"), 2000));
+    assert_false(registry_topic_used_by(registry_topic_find(reg, "/a"), 2000));
+
+    registry_endpoint_remove(reg, ep); /* uid 1000 still has p's two on /a */
+    assert_int_equal(registry_usage_of(reg, 1000).topics, 2);
+    registry_process_remove(reg, p); /* ...now none */
+    u = registry_usage_of(reg, 1000);
+    assert_int_equal(u.processes, 1);
+    assert_int_equal(u.endpoints, 1);
+    assert_int_equal(u.topics, 1);
+    registry_process_remove(reg, q);
+    registry_process_remove(reg, o);
+    u = registry_usage_of(reg, 1000);
+    assert_int_equal(u.processes + u.endpoints + u.topics, 0);
+    assert_int_equal(registry_usage_of(reg, 2000).processes, 0);
+    registry_free(reg);
+}
+
 static void test_registry_list_topics_sorted_and_paged(void **state)
 {
     struct registry *reg = registry_new();
@@ -215,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_registry_endpoint_duplicate_index),
         cmocka_unit_test(test_registry_endpoint_remove_deletes_empty_topic),
         cmocka_unit_test(test_registry_process_remove_takes_endpoints),
+        cmocka_unit_test(test_registry_usage_per_uid),
         cmocka_unit_test(test_registry_list_topics_sorted_and_paged),
         cmocka_unit_test(test_registry_list_processes_sorted_and_paged),
         cmocka_unit_test(test_registry_list_endpoints_publishers_first),

@@ -203,6 +203,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b.cfg.max_connections_per_uid = 16;
     b.cfg.max_endpoints = 8; /* small: the limits are reachable in a short input */
     b.cfg.max_topics = 6;
+    /* One uid (1000) for every connection: its quotas are reachable too. */
+    b.cfg.max_processes_per_uid = 2;
+    b.cfg.max_space_per_uid = 512u << 20;
+    b.cfg.max_endpoints_per_uid = 12;
+    b.cfg.max_topics_per_uid = 5;
+    b.cfg.max_queued_per_uid = 4u << 20;
     broker_init(&b, event_base_new());
     for (int i = 0; i < FUZZ_BROKER_CLIENTS; i++)
         open_slot(&b, &slots[i], i);

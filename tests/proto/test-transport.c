@@ -307,6 +307,37 @@ static void test_transport_recv_retries_after_signal(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* With SO_PASSCRED on the receiving end, the kernel names the sender: pid and uid. */
+static void test_transport_recv_cred_names_the_sender(void **state)
+{
+    int *sv = *state;
+    size_t n = sample_frame(AGNOCAST_MSG_HELLO);
+    struct ucred cred = {0};
+    int has_cred = -1, nfds = 0;
+
+    assert_int_equal(agnocast_proto_send(sv[0], out_buf.bytes, n, NULL, 0), 0);
+    assert_int_equal(agnocast_proto_recv_cred(sv[1], in_buf.bytes, sizeof(in_buf.bytes), NULL,
+                                              &nfds, &cred, &has_cred),
+                     (ssize_t)n);
+    assert_int_equal(has_cred, 0); /* SO_PASSCRED is off: nothing to tell */
+    assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)), 0);
+    assert_int_equal(agnocast_proto_send(sv[0], out_buf.bytes, n, NULL, 0), 0);
+    assert_int_equal(agnocast_proto_recv_cred(sv[1], in_buf.bytes, sizeof(in_buf.bytes), NULL,
+                                              &nfds, &cred, &has_cred),
+                     (ssize_t)n);
+    assert_int_equal(has_cred, 1);
+    assert_int_equal(cred.pid, getpid());
+    assert_int_equal(cred.uid, getuid());
+    /* ...and the plain receive takes the same frames, credentials or not. */
+    assert_int_equal(agnocast_proto_send(sv[0], out_buf.bytes, n, NULL, 0), 0);
+    assert_int_equal(agnocast_proto_recv(sv[1], in_buf.bytes, sizeof(in_buf.bytes), NULL, NULL),
+                     (ssize_t)n);
+    /* cred and has_cred come together. */
+    assert_int_equal(agnocast_proto_recv_cred(sv[1], in_buf.bytes, sizeof(in_buf.bytes), NULL, NULL,
+                                              &cred, NULL),
+                     -EINVAL);
+}
+
 #define PAIR_TEST(f) cmocka_unit_test_setup_teardown(f, setup_pair, teardown_pair)
 
 int main(void)
@@ -324,6 +355,7 @@ int main(void)
         PAIR_TEST(test_transport_largest_frame_round_trips),
         PAIR_TEST(test_transport_send_rejects_bad_arguments),
         PAIR_TEST(test_transport_recv_retries_after_signal),
+        PAIR_TEST(test_transport_recv_cred_names_the_sender),
     };
     return cmocka_run_group_tests_name("transport", tests, NULL, NULL);
 }

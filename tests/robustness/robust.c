@@ -1,6 +1,8 @@
 /* Helpers of the robustness tests: a private broker with options, live agents, raw clients. */
 #include "robust.h"
 
+#include "relay.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -202,23 +204,36 @@ long rb_proc_cpu_ms(pid_t pid)
     return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
 
+/* Serves the test: each path it sends becomes a connection made here, relayed to a socketpair
+ * whose other end goes back to the test; the broker sees the agent send every frame. */
 static void agent_main(int ctl)
 {
     union agnocast_frame_buffer buf;
+    struct relay r = {0};
 
     for (;;) {
-        ssize_t n = recv(ctl, buf.bytes, sizeof(buf.bytes) - 1, 0);
-        int fd;
+        int rc = relay_step(&r, ctl), sv[2] = {-1, -1}, fd;
+        ssize_t n;
+        if (rc < 0)
+            _exit(1);
+        if (rc == 0)
+            continue;
+        n = recv(ctl, buf.bytes, sizeof(buf.bytes) - 1, 0);
         if (n <= 0)
             _exit(0);
         buf.bytes[n] = '\0';
         fd = rb_connect((const char *)buf.bytes);
-        /* The transport sends whole headers at least: a 16-byte token carries the fd. */
-        if (agnocast_proto_send(ctl, "connected.......", 16, fd >= 0 ? &fd : NULL,
+        if (fd >= 0 && (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+                        relay_add(&r, fd, sv[1]) < 0)) {
+            close(fd);
+            fd = -1;
+        }
+        /* The transport sends whole headers at least: a 16-byte token carries the test's end. */
+        if (agnocast_proto_send(ctl, "connected.......", 16, fd >= 0 ? &sv[0] : NULL,
                                 fd >= 0 ? 1 : 0) < 0)
             _exit(1);
-        if (fd >= 0)
-            close(fd);
+        if (sv[0] >= 0)
+            close(sv[0]);
     }
 }
 
@@ -238,7 +253,8 @@ int rb_agent_start(struct rb_agent *a)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        close(sv[0]);
+        /* Copies of the test's sockets here would keep them open after the test closes them. */
+        relay_close_others(&sv[1], 1);
         agent_main(sv[1]);
     }
     close(sv[1]);

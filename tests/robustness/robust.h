@@ -37,13 +37,15 @@ bool rb_broker_log_has(const struct rb_broker *b, const char *text);
 long rb_proc_rss_kb(pid_t pid);
 long rb_proc_cpu_ms(pid_t pid);
 
-/* A living process that opens connections on demand, so they carry its pid. */
+/* A living process that opens connections on demand and relays each (tests/common/relay.h), so
+ * they carry its pid and every frame on them comes from it. */
 struct rb_agent {
     pid_t pid;
     int ctl;
 };
 int rb_agent_start(struct rb_agent *a);
-/* A connection to `path` made by the agent (SO_PEERCRED: the agent), or -1. */
+/* A connection to `path` made by the agent (SO_PEERCRED: the agent), relayed to the socket
+ * returned, or -1. */
 int rb_agent_connect(struct rb_agent *a, const char *path);
 void rb_agent_stop(struct rb_agent *a);
 

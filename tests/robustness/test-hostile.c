@@ -34,7 +34,9 @@ struct world {
     int listener_out; /* its stdout: the --json summary */
 };
 
-static const char *const broker_args[] = {"--max-topics", "400", NULL};
+/* The global topic limit is what these tests reach; test-quota.c covers the per-user one. */
+static const char *const broker_args[] = {"--max-topics", "400", "--max-topics-per-uid", "400",
+                                          NULL};
 
 static pid_t spawn_example(const char *env, char *const extra[], int *out)
 {
