@@ -124,6 +124,11 @@ static void broker_start(struct world *w, const char *text)
     w->b.cfg.max_connections_per_uid = 64;
     w->b.cfg.max_endpoints = 64;
     w->b.cfg.max_topics = 64;
+    w->b.cfg.max_processes_per_uid = 64;
+    w->b.cfg.max_space_per_uid = 1ull << 30;
+    w->b.cfg.max_endpoints_per_uid = 64;
+    w->b.cfg.max_topics_per_uid = 64;
+    w->b.cfg.max_queued_per_uid = 64u << 20;
     if (text != NULL) {
         write_rules(w, text);
         w->b.cfg.access_rules = g_strdup(w->path);
