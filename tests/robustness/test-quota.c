@@ -532,9 +532,16 @@ static void test_quota_queued_bytes_per_uid(void **state)
                   "%ld kB -> peak %ld kB -> %ld kB\n",
                   FLOOD_CONN, strtok(line, "\n"), base_kb, peak_kb, end_kb);
     assert_int_equal(atoi(line), FLOOD_CONN);
+#if defined(__SANITIZE_ADDRESS__)
+    /* The broker of this build runs under AddressSanitizer, whose quarantine keeps freed memory
+     * (256 MiB by default) and whose shadow grows with it: its RSS says nothing about the
+     * broker's own accounting. The bounds are checked in the normal build's run. */
+    print_message("RSS bounds not checked: the broker runs under AddressSanitizer\n");
+#else
     /* The default quota is 64 MiB for all of the user's connections together. */
     assert_true(peak_kb < base_kb + 112 * 1024);
     assert_true(end_kb < base_kb + 16 * 1024);
+#endif
     snprintf(text, sizeof(text), "(uid %u): uid %u would hold more than",
              separate_users() ? NOBODY_UID : (unsigned)getuid(),
              separate_users() ? NOBODY_UID : (unsigned)getuid());
