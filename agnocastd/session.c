@@ -426,15 +426,13 @@ int session_attach(struct client *c, const struct agnocast_frame *f, int *fds, i
     return 0;
 }
 
-/* 1 if `fd` is an AF_UNIX datagram socket: all a subscriber's library will drain. */
-static int is_unix_dgram(int fd)
+/* 1 if `fd` is the read end of a pipe: all a subscriber's library will drain. */
+static int is_pipe_read_end(int fd)
 {
-    int domain = 0, type = 0;
-    socklen_t dl = sizeof(domain), tl = sizeof(type);
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
 
-    return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 &&
-           getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && domain == AF_UNIX &&
-           type == SOCK_DGRAM;
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fl >= 0 && (fl & O_ACCMODE) == O_RDONLY;
 }
 
 /*
@@ -452,8 +450,8 @@ int session_hand_wake(struct client *c, const struct agnocast_frame *f, int *fds
     GPtrArray *peers;
     gboolean shared = FALSE;
 
-    if (nfds != 1 || !is_unix_dgram(fds[0])) {
-        *why = g_strdup("HAND_WAKE carries exactly one descriptor, an AF_UNIX datagram socket");
+    if (nfds != 1 || !is_pipe_read_end(fds[0])) {
+        *why = g_strdup("HAND_WAKE carries exactly one descriptor, the read end of a pipe");
         return -EINVAL;
     }
     if (to == NULL || to == c->proc) {

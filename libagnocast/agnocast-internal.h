@@ -95,11 +95,12 @@ struct agn_peer {
     unsigned areas_here; /* areas 1..areas_here are mapped or their descriptor is here */
     uint64_t area_fd_base[AGN_MAX_AREAS];
     uint64_t area_fd_size[AGN_MAX_AREAS];
-    /* Wake channels (docs/design.md, "Wake-up"): an AF_UNIX datagram socket pair per publisher
-     * and subscriber process. wake_tx: our end to wake it (we publish, it subscribes), sent to
-     * with MSG_DONTWAIT so it can never block us; wake_rx: its channel to us, in our wake set.
-     * Each -1 if none. */
+    /* Wake channels (docs/design.md, "Wake-up"): a pipe per publisher and subscriber process.
+     * wake_tx: the non-blocking write end to wake it (we publish, it subscribes), a description
+     * nobody else holds; wake_rx: its channel's read end to us, in our wake set. Each -1 if
+     * none. */
     int wake_tx;
+    int wake_keep; /* the read end of our wake_tx pipe, kept so a write never raises SIGPIPE */
     int wake_rx;
     uint32_t wake_gen; /* names wake_rx in the wake set (see wake.c) */
     unsigned refs;       /* sources + wake targets that use it */

@@ -233,6 +233,8 @@ static void teardown(struct agnocast_context *ctx)
         if (p->in_use) {
             if (p->wake_tx >= 0)
                 close(p->wake_tx);
+            if (p->wake_keep >= 0)
+                close(p->wake_keep);
             if (p->wake_rx >= 0)
                 close(p->wake_rx);
             for (int a = 0; a < AGN_MAX_AREAS; a++)

@@ -42,7 +42,8 @@ struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t 
         }
         peer = &ctx->peers[i];
         *peer = (struct agn_peer){.pid = pid, .in_use = true, .base = base, .size = size,
-                                  .wake_tx = -1, .wake_rx = -1};
+                                  .wake_tx = -1, .wake_keep = -1,
+                                  .wake_rx = -1};
         for (int a = 0; a < AGN_MAX_AREAS; a++)
             peer->area_fd[a] = -1;
         return peer;
@@ -99,6 +100,8 @@ static void peer_release(struct agnocast_context *ctx, struct agn_peer *peer)
     }
     if (peer->wake_tx >= 0)
         close(peer->wake_tx);
+    if (peer->wake_keep >= 0)
+        close(peer->wake_keep);
     if (peer->wake_rx >= 0)
         close(peer->wake_rx); /* which also takes it out of the wake set */
     for (int i = 0; i < AGN_MAX_AREAS; i++) {

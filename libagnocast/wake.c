@@ -2,29 +2,29 @@
  * Wake channels: how a publisher wakes a sleeping subscriber process, and how a subscriber
  * sleeps on all of its publishers at once.
  *
- * Each publisher process P that a subscriber process S reads gets its own AF_UNIX datagram
- * socket pair. P keeps the sending end and writes one byte per publish with MSG_DONTWAIT; S
- * gets the receiving end through the broker (HAND_WAKE, NOTICE_WAKE_ADDED) and keeps it in its
+ * Each publisher process P that a subscriber process S reads gets its own pipe. P keeps the
+ * write end (non-blocking) and writes one byte per publish; S gets the read end through the broker (HAND_WAKE, NOTICE_WAKE_ADDED) and keeps it in its
  * wake set, an epoll instance that also holds S's own eventfd (wake-ups from S itself: stop,
  * its own publishers, notices). The wake set is agnocast_context_fd().
  *
  * Why not the subscriber's eventfd, handed to every publisher (the seed's shape): O_NONBLOCK
  * belongs to the open file description, which the eventfd's owner shares with everyone it is
  * handed to. A subscriber that cleared it and filled the counter blocked its publishers'
- * write() for good; a publisher could do the same to the other publishers. Here the flag that
- * matters is per call (MSG_DONTWAIT), the sending end never leaves its publisher, and each
- * pair is private to two processes: a stuck or hostile subscriber makes only the wake-ups to
- * itself fail (EAGAIN: it has unread ones anyway), a hostile publisher can only break its own
- * channel (docs/security.md).
+ * write() for good; a publisher could do the same to the other publishers. A pipe's two ends
+ * are two open file descriptions: the write end, and with it its O_NONBLOCK, never leaves its
+ * publisher, and each pipe is private to two processes. A stuck or hostile subscriber makes
+ * only the wake-ups to itself fail (EAGAIN: it has 64 KiB of unread ones), a hostile publisher
+ * can only break its own channel (docs/security.md). An AF_UNIX datagram pair with
+ * MSG_DONTWAIT, tried first, was as safe and slower (docs/design.md has both figures).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agnocast-internal.h"
-
-#define DRAIN_BATCH 32
 
 void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer)
 {
@@ -37,9 +37,10 @@ void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer)
         (void)!write(ctx->doorbell, &one, sizeof(one));
         return;
     }
-    /* EAGAIN: its queue is full, it has wake-ups to read; ECONNREFUSED, EPIPE: it is gone. */
+    /* Our own non-blocking write end. EAGAIN: the pipe is full, it has wake-ups to read. Never
+     * EPIPE (nor SIGPIPE): we keep a read end ourselves (agn_wake_open). */
     if (peer->wake_tx >= 0)
-        (void)!send(peer->wake_tx, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)!write(peer->wake_tx, &byte, 1);
 }
 
 /*
@@ -53,14 +54,13 @@ static uint64_t wake_tag(struct agnocast_context *ctx, struct agn_peer *peer)
     return ((uint64_t)peer->wake_gen << 32) | (uint64_t)(peer - ctx->peers + 1);
 }
 
-/* Empties one wake channel: a bounded number of datagrams per call, so a peer flooding it
- * cannot keep us here (what is left keeps the channel readable for the next look). Under
- * ctx->lock, so the channel cannot be closed meanwhile. */
+/* Empties one wake channel: one bounded read per call, so a peer flooding it cannot keep us
+ * here (what is left keeps the channel readable for the next look). Under ctx->lock, so the
+ * channel cannot be closed meanwhile. */
 static void drain_one(struct agnocast_context *ctx, uint64_t tag)
 {
-    static _Thread_local char bytes[DRAIN_BATCH];
-    static _Thread_local struct mmsghdr msgs[DRAIN_BATCH];
-    static _Thread_local struct iovec iov[DRAIN_BATCH];
+    char bytes[256];
+    int avail = 0;
     uint64_t count, slot = tag & 0xffffffffu;
     struct agn_peer *peer;
 
@@ -73,11 +73,10 @@ static void drain_one(struct agnocast_context *ctx, uint64_t tag)
     peer = &ctx->peers[slot - 1];
     if (!peer->in_use || peer->wake_rx < 0 || peer->wake_gen != (uint32_t)(tag >> 32))
         return; /* closed since: nothing to drain */
-    for (int i = 0; i < DRAIN_BATCH; i++) {
-        iov[i] = (struct iovec){.iov_base = &bytes[i], .iov_len = 1};
-        msgs[i].msg_hdr = (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
-    }
-    (void)!recvmmsg(peer->wake_rx, msgs, DRAIN_BATCH, MSG_DONTWAIT, NULL);
+    /* Read only what is there: the publisher shares this read end's open file description and
+     * may have made it blocking; only lock holders read it, so what FIONREAD counts stays. */
+    if (ioctl(peer->wake_rx, FIONREAD, &avail) == 0 && avail > 0)
+        (void)!read(peer->wake_rx, bytes, avail < (int)sizeof(bytes) ? (size_t)avail : sizeof(bytes));
 }
 
 int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready, int nready)
@@ -105,12 +104,12 @@ void agn_wake_added(struct agnocast_context *ctx, pid_t pid, int fd)
 {
     struct agn_peer *peer = agn_peer_find(ctx, pid);
     struct epoll_event ev = {.events = EPOLLIN};
-    int type = 0;
-    socklen_t len = sizeof(type);
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
 
-    /* The broker checked it; a datagram socket is all this code can safely drain. */
-    if (peer == NULL || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-        type != SOCK_DGRAM) {
+    /* The broker checked it: the read end of a pipe (drain_one reads only what is there). */
+    if (peer == NULL || fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || fl < 0 ||
+        (fl & O_ACCMODE) != O_RDONLY) {
         close(fd);
         return;
     }
@@ -144,21 +143,26 @@ void agn_wake_open(struct agnocast_context *ctx, struct agn_peer *peer)
 
     if (peer->wake_tx >= 0)
         return;
-    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+    /* sv[0] read end (handed over), sv[1] write end (kept): both non-blocking. */
+    if (pipe2(sv, O_CLOEXEC | O_NONBLOCK) < 0) {
         agn_log(AGNOCAST_LOG_WARNING, "cannot make a wake channel to process %d: %s",
                 (int)peer->pid, strerror(errno));
         return;
     }
     len = agnocast_proto_encode(out.bytes, sizeof(out.bytes), AGNOCAST_MSG_HAND_WAKE, UINT32_MAX,
                                 &req, sizeof(req));
-    r = len < 0 ? (int)len : agnocast_proto_send(ctx->sock, out.bytes, (size_t)len, &sv[1], 1);
-    close(sv[1]);
+    r = len < 0 ? (int)len : agnocast_proto_send(ctx->sock, out.bytes, (size_t)len, &sv[0], 1);
     if (r < 0) {
+        close(sv[0]);
         /* The broker is away: re-registration opens it again (wake_tx stays -1). */
         agn_log(AGNOCAST_LOG_DEBUG, "cannot hand the wake channel for process %d to the broker: %s",
                 (int)peer->pid, strerror(-r));
-        close(sv[0]);
+        close(sv[1]);
         return;
     }
-    peer->wake_tx = sv[0];
+    /* A write to a pipe with no reader left raises SIGPIPE, whose disposition is the
+     * application's: we keep a read end ourselves (never read), so a subscriber that dies or
+     * closes its end only fills the pipe (EAGAIN) until we learn it is gone. */
+    peer->wake_tx = sv[1];
+    peer->wake_keep = sv[0];
 }

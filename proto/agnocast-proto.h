@@ -46,8 +46,8 @@
  *   ADD_SUBSCRIPTION           struct agnocast_wire_endpoint       valid topic and QoS
  *   REMOVE_SUBSCRIPTION        struct agnocast_wire_endpoint_remove
  *   HAND_WAKE                  struct agnocast_wire_notice_process pid: the subscriber process;
- *                                                                   one fd: an AF_UNIX datagram
- *                                                                   socket, the receiving end
+ *                                                                   one fd: the read end of a
+ *                                                                   pipe
  *   OK                         struct agnocast_wire_ok
  *   NOTICE_SUBSCRIBER_ADDED    struct agnocast_wire_notice_endpoint valid QoS; flags ANNOUNCE,
  *                                                                   HAS_MQUEUE

@@ -568,7 +568,7 @@ static void test_broker_attach_rules(void **state)
 }
 
 /* A publisher's wake channel reaches the subscriber it names, and only one it shares a topic
- * with; it must be a datagram socket. */
+ * with; it must be the read end of a pipe. */
 static void test_broker_hand_wake(void **state)
 {
     struct fixture *fx = *state;
@@ -594,25 +594,27 @@ static void test_broker_hand_wake(void **state)
     expect_notice(&sub, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 0, 0, "/wake");
     close_fds(&r);
 
-    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(pipe2(sv, O_CLOEXEC | O_NONBLOCK), 0); /* sv[0] read, sv[1] write */
     req.pid = (uint32_t)sub.pid;
-    /* Not a datagram socket; nobody by that pid; a process that shares no topic. */
+    /* Not a pipe, a pipe's write end; nobody by that pid; a process that shares no topic. */
     expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &efd, 1), -EINVAL,
-                 "datagram");
-    req.pid = 1;
+                 "read end of a pipe");
     expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[1], 1),
+                 -EINVAL, "read end of a pipe");
+    req.pid = 1;
+    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[0], 1),
                  -ENOENT, "no other process 1");
     req.pid = (uint32_t)stranger.pid;
-    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[1], 1),
+    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[0], 1),
                  -EPERM, "shares no topic");
     req.pid = (uint32_t)sub.pid;
-    expect_ok(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[1], 1));
+    expect_ok(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[0], 1));
     expect_kind(sub.fd, &r, AGNOCAST_MSG_NOTICE_WAKE_ADDED);
     assert_int_equal(((const struct agnocast_wire_notice_process *)r.f.payload)->pid, pub.pid);
     assert_int_equal(r.nfds, 1);
-    /* What the publisher sends on its end arrives on the subscriber's. */
-    assert_int_equal(send(sv[0], &byte, 1, MSG_DONTWAIT), 1);
-    assert_int_equal(recv(r.fds[0], &got, 1, MSG_DONTWAIT), 1);
+    /* What the publisher writes on its end arrives on the subscriber's. */
+    assert_int_equal(write(sv[1], &byte, 1), 1);
+    assert_int_equal(read(r.fds[0], &got, 1), 1);
     assert_int_equal(got, 7);
     close_fds(&r);
     close(sv[0]);

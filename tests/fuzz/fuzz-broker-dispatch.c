@@ -173,9 +173,9 @@ static void deliver(struct slot *s, uint8_t flags, const uint8_t *data, size_t l
     if ((flags & FUZZ_BROKER_SEGMENT) && nfds < AGNOCAST_PROTO_FDS_MAX)
         fds[nfds++] = segment_for(s, len);
     if ((flags & FUZZ_BROKER_WAKE) && nfds < AGNOCAST_PROTO_FDS_MAX &&
-        socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, p) == 0) {
-        close(p[0]);
-        fds[nfds++] = p[1];
+        pipe2(p, O_CLOEXEC) == 0) {
+        close(p[1]);
+        fds[nfds++] = p[0];
     }
     fuzz_broker_counts.frames++;
     /* What read_cb does with a frame, minus the socket. */

@@ -12,8 +12,7 @@
  *               bit 3: a second descriptor (a pipe end, which is not an eventfd) rides along;
  *               bit 4: a sealed memfd rides along, and an ATTACH_SEGMENT frame's base and size
  *               are set to the connection's range for that area first (so attaching can work);
- *               bit 5: the receiving end of an AF_UNIX datagram socket pair rides along
- *               (a wake channel, HAND_WAKE)
+ *               bit 5: the read end of a pipe rides along (a wake channel, HAND_WAKE)
  * Connection i is process FUZZ_BROKER_PID_BASE + i % 3.
  *   bytes 1-2   the frame length L, little-endian (cut to what is left of the input)
  *   L bytes     the frame, handed to the broker's dispatch as if received on that connection
