@@ -192,7 +192,8 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
         }
         src->area_wait_ns = 0;
         if (r == 0) {
-            atomic_fetch_add_explicit(&sub->stats->missed, 1, memory_order_relaxed);
+            /* Saturating like the skip above: a head jump may have left it at UINT64_MAX. */
+            counter_add(&sub->stats->missed, 1);
             continue;
         }
         if (r == -EBADMSG)
@@ -286,7 +287,7 @@ AGNOCAST_EXPORT int agnocast_subscription_take_latest(struct agnocast_subscripti
         if (got) {
             agn_message_free_handle(got);
             atomic_fetch_sub_explicit(&sub->stats->received, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&sub->stats->missed, 1, memory_order_relaxed);
+            counter_add(&sub->stats->missed, 1); /* saturating: see source_next */
         }
         got = m;
     }
