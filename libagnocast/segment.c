@@ -177,6 +177,11 @@ int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd)
 
     if (fd < 0)
         return agn_fail(-EBADMSG, "the broker sent no segment for process %d", (int)pid);
+    /* Every reader of a peer's segment (rings, accepted_pids, the hold-table scan) reads its
+     * header in place: one smaller than the header would be read past its end. */
+    if (size < sizeof(*h))
+        return agn_fail(-EBADMSG, "the segment of process %d is smaller than a segment header",
+                        (int)pid);
     if ((r = check_peer_fd(fd, size, "the segment", (int)pid)) < 0)
         return r;
     r = map_at(base, size, PROT_READ, fd);
