@@ -47,8 +47,11 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
     slot = &h->pubs[n->index];
     depth = slot->depth;
     ring_off = slot->ring_off;
+    /* A misaligned ring would be read with misaligned atomic loads: undefined, and a fault on
+     * machines that require alignment (found by tests/fuzz/fuzz-segment). */
     if (!atomic_load_explicit(&slot->active, memory_order_acquire) || depth < 1 ||
-        depth > AGNOCAST_DEPTH_MAX || ring_off < h->heap_off || ring_off >= h->size ||
+        depth > AGNOCAST_DEPTH_MAX || ring_off % _Alignof(struct agn_ring_entry) != 0 ||
+        ring_off < h->heap_off || ring_off >= h->size ||
         depth * sizeof(struct agn_ring_entry) > h->size - ring_off) {
         atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
         agn_log(AGNOCAST_LOG_WARNING, "publisher %d/%u on %s has an invalid ring; ignoring it",
