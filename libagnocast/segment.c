@@ -18,8 +18,13 @@
  * MAP_FIXED_NOREPLACE as a hint, so the returned address is compared as well. */
 static int map_at(uint64_t base, uint64_t size, int prot, int fd)
 {
-    void *p = mmap((void *)(uintptr_t)base, size, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+    void *p;
 
+    /* No pool lives at 0. Root may map there (below mmap_min_addr), and NULL would then point
+     * into a peer's memory: a notice naming 0 is refused (found by tests/fuzz/fuzz-notice). */
+    if (base == 0)
+        return -EINVAL;
+    p = mmap((void *)(uintptr_t)base, size, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
     if (p == MAP_FAILED)
         return -errno;
     if ((uintptr_t)p != base) {
@@ -177,6 +182,11 @@ int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd)
 
     if (fd < 0)
         return agn_fail(-EBADMSG, "the broker sent no segment for process %d", (int)pid);
+    /* Every reader of a peer's segment (rings, accepted_pids, the hold-table scan) reads its
+     * header in place: one smaller than the header would be read past its end. */
+    if (size < sizeof(*h))
+        return agn_fail(-EBADMSG, "the segment of process %d is smaller than a segment header",
+                        (int)pid);
     if ((r = check_peer_fd(fd, size, "the segment", (int)pid)) < 0)
         return r;
     r = map_at(base, size, PROT_READ, fd);

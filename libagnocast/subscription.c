@@ -15,7 +15,7 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
     const struct agn_pub_slot *slot;
     struct agn_peer *peer = NULL;
     struct agn_source *src;
-    uint64_t ring_off, depth;
+    uint64_t ring_off, depth, heap_off, size;
     int err = 0;
 
     if (pid == ctx->pid && sub->qos.ignore_local)
@@ -40,16 +40,25 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
             return;
         }
         h = (const struct agn_seg_header *)peer->base;
+        size = peer->size;
     } else {
         h = ctx->seg;
+        size = ctx->seg_size;
     }
-    /* The slot lives in memory its owner writes: validate before use, keep the validated copy. */
+    /* The slot lives in memory its owner writes: validate before use, keep the validated copy.
+     * Each field is read once, and the ring is bounded by the size the broker vouched for, not
+     * by the header's `size`: the owner may rewrite that after we mapped it (a `size` wrapping
+     * the address space used to let a ring lie anywhere past the segment: a crash here). */
     slot = &h->pubs[n->index];
-    depth = slot->depth;
-    ring_off = slot->ring_off;
+    depth = atomic_load_explicit((const _Atomic uint32_t *)&slot->depth, memory_order_relaxed);
+    ring_off = atomic_load_explicit((const _Atomic uint64_t *)&slot->ring_off, memory_order_relaxed);
+    heap_off = atomic_load_explicit((const _Atomic uint64_t *)&h->heap_off, memory_order_relaxed);
+    /* A misaligned ring would be read with misaligned atomic loads: undefined, and a fault on
+     * machines that require alignment (found by tests/fuzz/fuzz-segment). */
     if (!atomic_load_explicit(&slot->active, memory_order_acquire) || depth < 1 ||
-        depth > AGNOCAST_DEPTH_MAX || ring_off < h->heap_off || ring_off >= h->size ||
-        depth * sizeof(struct agn_ring_entry) > h->size - ring_off) {
+        depth > AGNOCAST_DEPTH_MAX || ring_off % _Alignof(struct agn_ring_entry) != 0 ||
+        ring_off < heap_off || ring_off >= size ||
+        depth * sizeof(struct agn_ring_entry) > size - ring_off) {
         atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
         agn_log(AGNOCAST_LOG_WARNING, "publisher %d/%u on %s has an invalid ring; ignoring it",
                 (int)pid, n->index, sub->topic);
@@ -69,20 +78,14 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
         .ready = peer == NULL,
         .history = sub->qos.durability == AGNOCAST_DURABILITY_TRANSIENT_LOCAL &&
                    slot->transient_local,
-        .lo = (uintptr_t)h + h->heap_off,
-        .hi = (uintptr_t)h + h->size,
+        .lo = (uintptr_t)h + heap_off, /* heap_off <= ring_off < size: inside the mapping */
+        .hi = (uintptr_t)h + size,
     };
     /* Positioned now, so what falls out of the window from here on counts as missed. Older
      * messages inside the window are history (transient-local) or filtered by publish time. */
     {
         uint64_t head = atomic_load_explicit(&slot->head, memory_order_acquire);
         src->next = head >= src->window ? head - src->window + 1 : 1;
-    }
-    /* The peer's header fields were read from its memory; bound them by what the broker said. */
-    if (peer && (src->lo < peer->base || src->hi > peer->base + peer->size)) {
-        sub->nsources--;
-        agn_peer_maybe_release(ctx, peer);
-        return;
     }
     if (peer)
         peer->refs++;
@@ -192,7 +195,8 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
         }
         src->area_wait_ns = 0;
         if (r == 0) {
-            atomic_fetch_add_explicit(&sub->stats->missed, 1, memory_order_relaxed);
+            /* Saturating like the skip above: a head jump may have left it at UINT64_MAX. */
+            counter_add(&sub->stats->missed, 1);
             continue;
         }
         if (r == -EBADMSG)
@@ -286,7 +290,7 @@ AGNOCAST_EXPORT int agnocast_subscription_take_latest(struct agnocast_subscripti
         if (got) {
             agn_message_free_handle(got);
             atomic_fetch_sub_explicit(&sub->stats->received, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&sub->stats->missed, 1, memory_order_relaxed);
+            counter_add(&sub->stats->missed, 1); /* saturating: see source_next */
         }
         got = m;
     }
