@@ -57,7 +57,7 @@ static uint64_t wake_tag(struct agnocast_context *ctx, struct agn_peer *peer)
 /* Empties one wake channel: one bounded read per call, so a peer flooding it cannot keep us
  * here (what is left keeps the channel readable for the next look). Under ctx->lock, so the
  * channel cannot be closed meanwhile. */
-static void drain_one(struct agnocast_context *ctx, uint64_t tag)
+static void drain_one(struct agnocast_context *ctx, uint64_t tag, uint32_t events)
 {
     char bytes[256];
     int avail = 0;
@@ -75,8 +75,14 @@ static void drain_one(struct agnocast_context *ctx, uint64_t tag)
         return; /* closed since: nothing to drain */
     /* Read only what is there: the publisher shares this read end's open file description and
      * may have made it blocking; only lock holders read it, so what FIONREAD counts stays. */
-    if (ioctl(peer->wake_rx, FIONREAD, &avail) == 0 && avail > 0)
+    if (ioctl(peer->wake_rx, FIONREAD, &avail) == 0 && avail > 0) {
         (void)!read(peer->wake_rx, bytes, avail < (int)sizeof(bytes) ? (size_t)avail : sizeof(bytes));
+    } else if (events & (EPOLLHUP | EPOLLERR)) {
+        /* Its publisher closed its end (left, or let us go) and nothing is left to read: a pipe
+         * with no writer stays ready for ever, which would keep every wait from sleeping. */
+        close(peer->wake_rx); /* which also takes it out of the wake set */
+        peer->wake_rx = -1;
+    }
 }
 
 int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready, int nready)
@@ -90,12 +96,12 @@ int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready
         ready = ev;
     }
     if (nready == 1 && ready[0].data.u64 == 0) {
-        drain_one(ctx, 0); /* only our own doorbell: no lock needed */
+        drain_one(ctx, 0, ready[0].events); /* only our own doorbell: no lock needed */
         return 0;
     }
     pthread_mutex_lock(&ctx->lock);
     for (int i = 0; i < nready; i++)
-        drain_one(ctx, ready[i].data.u64);
+        drain_one(ctx, ready[i].data.u64, ready[i].events);
     pthread_mutex_unlock(&ctx->lock);
     return 0;
 }

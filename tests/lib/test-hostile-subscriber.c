@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -151,10 +152,80 @@ static void test_hostile_subscriber_cannot_block_its_publisher(void **state)
     agnocast_context_free(ctx);
 }
 
+/* Publishes one message on /hostile/gone, says "sent", exits when told. */
+static int leaving_role(void *arg, int out, int in)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    uint64_t *m;
+    char line[16];
+
+    (void)arg;
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_publisher_new(ctx, "/hostile/gone", 4, AGNOCAST_TRANSIENT_LOCAL, &pub) < 0)
+        return 1;
+    recv_line(in, line, sizeof(line), 10000);
+    if (agnocast_publisher_loan(pub, 64, (void **)&m) < 0)
+        return 1;
+    m[0] = 1;
+    agnocast_publisher_publish(pub, m);
+    send_line(out, "sent");
+    recv_line(in, line, sizeof(line), 10000);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* A publisher that has gone (its wake channel's write end closed) while we still hold one of
+ * its messages must not leave a wake set that is ready for ever: spin sleeps. */
+static void test_hostile_subscriber_gone_publisher_leaves_spin_asleep(void **state)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_subscription *sub;
+    struct agnocast_message *msg = NULL;
+    struct role pub;
+    char line[16];
+    double cpu;
+    int r = 0;
+
+    (void)state;
+    assert_int_equal(role_start(&pub, leaving_role, NULL), 0);
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    assert_int_equal(agnocast_subscription_new(ctx, "/hostile/gone", 4, AGNOCAST_TRANSIENT_LOCAL,
+                                               NULL, NULL, &sub),
+                     0);
+    usleep(200000);
+    send_line(pub.to_child, "go");
+    assert_true(recv_line(pub.from_child, line, sizeof(line), 10000) >= 0);
+    for (uint64_t until = now_ms() + 5000; r != 1 && now_ms() < until; usleep(1000))
+        r = agnocast_subscription_take(sub, &msg);
+    assert_int_equal(r, 1); /* held: the peer stays, with its channel */
+    send_line(pub.to_child, "exit");
+    assert_int_equal(role_wait(&pub), 0);
+    usleep(200000);
+    cpu = cpu_seconds();
+    assert_int_equal(agnocast_context_spin(ctx, 1000), 0);
+    cpu = cpu_seconds() - cpu;
+    print_message("spin for 1 s after the publisher left: %.3f s of CPU\n", cpu);
+    assert_true(cpu < 0.3);
+    agnocast_message_release(msg);
+    agnocast_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hostile_subscriber_cannot_block_its_publisher,
+                                        harness_broker_setup, harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_subscriber_gone_publisher_leaves_spin_asleep,
                                         harness_broker_setup, harness_broker_teardown),
     };
 
