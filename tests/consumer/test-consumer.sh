@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the build into a staging directory and builds tests/consumer/app.c with nothing but
+# Installs the build into a staging directory, checks that a section-3 page answers for every
+# function of the installed agnocast.h, and builds tests/consumer/app.c with nothing but
 # `cc app.c $(pkg-config --cflags --libs agnocast)`, then runs it against the staged library;
 # then links it statically (`cc -static ... $(pkg-config --static ...)`) against libagnocast.a
 # and runs that too, without a broker and against the staged agnocastd.
@@ -35,6 +36,12 @@ if [ "$dynamic" != "$static" ]; then
   diff <(echo "$dynamic") <(echo "$static") || true
   exit 1
 fi
+# `man FUNCTION` finds a page for every function the installed header declares.
+header=$(find "$stage" -name agnocast.h | head -n 1)
+man3=$(dirname "$(find "$stage" -name agnocast_context_new.3 | head -n 1)")
+for fn in $("$src/../man/api-functions" -n "$header"); do
+  [ -e "$man3/$fn.3" ] || { echo "no manual page $fn.3 was installed (in $man3)"; exit 1; }
+done
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$stage
 flags=$(pkg-config --cflags --libs agnocast)
 cc -Wall -Werror -o "$stage/app" "$src/app.c" $flags
