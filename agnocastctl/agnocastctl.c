@@ -1,7 +1,6 @@
 /* agnocastctl's entry point: global options, the command table, per-command option parsing. */
 #include "agnocastctl.h"
 
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,16 +24,21 @@ const struct ctl_cmd *const ctl_cmd_table[] = {
     NULL,
 };
 
+/* enum cli_exit, as agnocastctl meets it; agnocastd's --help has no such text (its manual does). */
 static const char ctl_exit_text[] =
     "Exit status:\n"
-    "  0   success\n"
-    "  1   the broker answered with an error (for example an unknown topic)\n"
-    "  2   no broker at the socket, or no permission to connect to it\n"
-    "  3   the broker could not be understood (protocol version mismatch, malformed or\n"
-    "      missing reply, connection closed)\n"
-    "  4   no publisher segment of the topic could be read (hz, bw, echo: the publishing\n"
-    "      processes are gone, or the broker refused their segments)\n"
-    "  64  usage error (unknown command or option, wrong arguments, invalid topic name)\n";
+    "  0  success\n"
+    "  1  a failure none of the others names (a system call, memory)\n"
+    "  2  usage error (unknown command or option, wrong arguments, a value that is not a\n"
+    "     number or out of range, an invalid topic name)\n"
+    "  3  no broker at the socket (no such socket, or nobody listens)\n"
+    "  4  no permission to connect to the broker's socket\n"
+    "  5  the broker could not be understood (protocol version mismatch, no reply in time,\n"
+    "     connection closed, malformed reply)\n"
+    "  6  the broker answered with an error (for example an unknown topic)\n"
+    "  7  no publisher segment of the topic could be read (hz, bw, echo: the publishing\n"
+    "     processes are gone, or the broker refused their segments)\n"
+    "agnocastd exits with the same numbers for the same kinds of failure.\n";
 
 /* Option values; the global and the per-command parsers write to the same places. */
 static struct {
@@ -139,7 +143,7 @@ gboolean ctl_check_topic(const char *topic, GError **error)
 {
     if (agnocast_topic_name_valid(topic))
         return TRUE;
-    g_set_error(error, CTL_ERROR, CTL_EXIT_USAGE,
+    g_set_error(error, CTL_ERROR, CLI_EXIT_USAGE,
                 "'%s' is not a valid topic name: a topic starts with '/' and is made of "
                 "segments of letters, digits and '_' joined by '/', no segment empty or "
                 "starting with a digit, no trailing '/', at most %d bytes (e.g. /sensor/lidar_0)",
@@ -149,8 +153,8 @@ gboolean ctl_check_topic(const char *topic, GError **error)
 
 static int ctl_usage_error(const char *prgname, const char *message, const char *help_hint)
 {
-    fprintf(stderr, "%s: %s\nTry `%s`.\n", prgname, message, help_hint);
-    return CTL_EXIT_USAGE;
+    g_printerr("%s: %s\nTry `%s`.\n", prgname, message, help_hint);
+    return CLI_EXIT_USAGE;
 }
 
 static const char *ctl_socket_path(void)
@@ -200,15 +204,15 @@ static int ctl_run_cmd(const struct ctl_cmd *cmd, int argc, char **argv)
         .argv = argv + first,
     };
     int rc = cmd->run(&inv, &error);
-    if (rc != CTL_EXIT_OK)
-        fprintf(stderr, "agnocastctl: %s\n", error != NULL ? error->message : "failed");
+    if (rc != CLI_EXIT_OK)
+        g_printerr("agnocastctl: %s\n", error != NULL ? error->message : "failed");
     g_clear_error(&error);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
-    setlocale(LC_ALL, "");
+    cli_init();
 
     GOptionContext *ctx = ctl_global_context();
     GError *error = NULL;
@@ -222,7 +226,7 @@ int main(int argc, char **argv)
     if (ctl_opt.version) {
         printf("agnocastctl %s (protocol version %d)\n", AGNOCAST_VERSION_STRING,
                AGNOCAST_PROTO_VERSION);
-        return CTL_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     if (argc < 2)
         return ctl_usage_error("agnocastctl", "no command given", "agnocastctl help");

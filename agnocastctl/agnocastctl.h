@@ -4,17 +4,11 @@
 
 #include <glib.h>
 
-/* Exit statuses; agnocastctl/README.md and docs/agnocastctl.md list them for users. */
-enum ctl_exit {
-    CTL_EXIT_OK = 0,
-    CTL_EXIT_BROKER_ERROR = 1, /* the broker answered with an error (unknown topic, ...) */
-    CTL_EXIT_NO_BROKER = 2,    /* no broker at the socket, or no permission to connect */
-    CTL_EXIT_PROTOCOL = 3,     /* protocol version mismatch, bad or missing reply */
-    CTL_EXIT_SEGMENT = 4,      /* no publisher segment of the topic could be read (hz, bw, echo) */
-    CTL_EXIT_USAGE = 64,       /* bad command line (EX_USAGE) */
-};
+/* The exit statuses, enum cli_exit, shared with agnocastd; agnocastctl/README.md,
+ * docs/agnocastctl.md and agnocastctl(1) list them for users. */
+#include "cli.h"
 
-/* GError domain whose codes are enum ctl_exit values. */
+/* GError domain whose codes are enum cli_exit values. */
 #define CTL_ERROR ctl_error_quark()
 GQuark ctl_error_quark(void);
 
@@ -40,7 +34,7 @@ struct ctl_cmd {
     int args_max;
     unsigned flags;
     const GOptionEntry *options; /* the command's own options, or NULL */
-    /* Writes the result to stdout; returns an enum ctl_exit value, setting *error unless 0. */
+    /* Writes the result to stdout; returns an enum cli_exit value, setting *error unless 0. */
     int (*run)(const struct ctl_invocation *inv, GError **error);
 };
 

@@ -38,7 +38,7 @@ static void client_set_access_error(const char *path, GError **error)
 
     if (stat(path, &st) == 0 && (gr = getgrgid(st.st_gid)) != NULL)
         group = gr->gr_name;
-    g_set_error(error, CTL_ERROR, CTL_EXIT_NO_BROKER,
+    g_set_error(error, CTL_ERROR, CLI_EXIT_DENIED,
                 "permission denied on the broker socket %s: only members of group '%s' may "
                 "connect; join it (`sudo usermod -aG %s $USER`, then log in again) or set "
                 "AGNOCAST_SOCKET to a broker you may use",
@@ -50,7 +50,7 @@ static void client_set_connect_error(const char *path, int err, GError **error)
     switch (err) {
     case ENOENT:
     case ECONNREFUSED:
-        g_set_error(error, CTL_ERROR, CTL_EXIT_NO_BROKER,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_NO_BROKER,
                     "no broker at %s (%s): start it with `systemctl start agnocastd` or run "
                     "`agnocastd --socket %s`, or set AGNOCAST_SOCKET",
                     path, err == ENOENT ? "no such socket" : "connection refused", path);
@@ -61,13 +61,13 @@ static void client_set_connect_error(const char *path, int err, GError **error)
         return;
     case EAGAIN:
     case EINPROGRESS:
-        g_set_error(error, CTL_ERROR, CTL_EXIT_NO_BROKER,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_NO_BROKER,
                     "the broker at %s does not accept connections (its backlog is full): "
                     "see its log (`journalctl -u agnocastd`)",
                     path);
         return;
     default:
-        g_set_error(error, CTL_ERROR, CTL_EXIT_NO_BROKER,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_NO_BROKER,
                     "cannot connect to %s: %s: is it an agnocastd socket? (--socket, "
                     "AGNOCAST_SOCKET)",
                     path, g_strerror(err));
@@ -78,7 +78,7 @@ static void client_set_connect_error(const char *path, int err, GError **error)
 static void client_set_version_error(const struct client *c, unsigned broker_version,
                                      GError **error)
 {
-    g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+    g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL,
                 "the broker at %s speaks protocol version %u, this agnocastctl speaks version %u: "
                 "install matching versions of agnocastd and agnocastctl (and restart the broker)",
                 c->path, broker_version, (unsigned)AGNOCAST_PROTO_VERSION);
@@ -87,17 +87,17 @@ static void client_set_version_error(const struct client *c, unsigned broker_ver
 static void client_set_io_error(const struct client *c, int err, GError **error)
 {
     if (err == EAGAIN || err == EWOULDBLOCK)
-        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL,
                     "the broker at %s did not answer within %d s: see its log (`journalctl -u "
                     "agnocastd`), or wait longer with --timeout",
                     c->path, c->timeout_s);
     else if (err == EPIPE || err == ECONNRESET || err == 0)
-        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL,
                     "the broker at %s closed the connection: see its log (`journalctl -u "
                     "agnocastd`)",
                     c->path);
     else
-        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL, "talking to the broker at %s: %s", c->path,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL, "talking to the broker at %s: %s", c->path,
                     g_strerror(err));
 }
 
@@ -116,7 +116,7 @@ static void client_set_broker_error(struct client *c, const struct agnocast_fram
         g_free(text);
         text = g_strdup(g_strerror(-e->code));
     }
-    g_set_error(error, CTL_ERROR, CTL_EXIT_BROKER_ERROR, "%s", text);
+    g_set_error(error, CTL_ERROR, CLI_EXIT_REFUSED, "%s", text);
 }
 
 /* Receives one frame into c->buf. With `keep`, the first descriptor that came with it is
@@ -153,7 +153,7 @@ static int client_check_reply(struct client *c, uint16_t kind, uint32_t id, uint
         return -1;
     }
     if (drc < 0) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL,
                     "the broker at %s sent a malformed reply to %s (%s): is it the same "
                     "agnocast version as this agnocastctl?",
                     c->path, agnocast_proto_kind_name(kind), g_strerror(-drc));
@@ -166,7 +166,7 @@ static int client_check_reply(struct client *c, uint16_t kind, uint32_t id, uint
         return -1;
     }
     if (reply->kind != reply_kind) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL,
                     "the broker at %s answered %s with %s instead of %s", c->path,
                     agnocast_proto_kind_name(kind), agnocast_proto_kind_name(reply->kind),
                     agnocast_proto_kind_name(reply_kind));
@@ -189,7 +189,7 @@ static gboolean client_request(struct client *c, uint16_t kind, const void *payl
     ssize_t n = agnocast_proto_encode(out, sizeof out, kind, id, payload, len);
 
     if (n < 0) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL, "cannot encode a %s request: %s",
+        g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL, "cannot encode a %s request: %s",
                     agnocast_proto_kind_name(kind), g_strerror((int)-n));
         return FALSE;
     }
@@ -213,7 +213,7 @@ static gboolean client_request(struct client *c, uint16_t kind, const void *payl
         if (verdict != 0)
             return verdict > 0;
     }
-    g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+    g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL,
                 "the broker at %s sent %d frames that answer nothing this agnocastctl asked",
                 c->path, CLIENT_STRAY_FRAMES_MAX);
     return FALSE;
@@ -224,7 +224,7 @@ struct client *client_connect(const char *path, int timeout_s, GError **error)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
     if (path[0] == '\0' || strlen(path) >= sizeof sa.sun_path) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_USAGE,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_USAGE,
                     "socket path '%s' must be 1 to %zu bytes long (--socket, AGNOCAST_SOCKET)",
                     path, sizeof sa.sun_path - 1);
         return NULL;
@@ -233,7 +233,7 @@ struct client *client_connect(const char *path, int timeout_s, GError **error)
 
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_NO_BROKER, "cannot create a socket: %s",
+        g_set_error(error, CTL_ERROR, CLI_EXIT_FAILURE, "cannot create a socket: %s",
                     g_strerror(errno));
         return NULL;
     }
@@ -303,7 +303,7 @@ GArray *client_query_list(struct client *c, uint16_t kind, const char *topic, GE
         entry_size = sizeof(struct agnocast_wire_rule_entry);
         break;
     default:
-        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL, "%s is not a list query",
+        g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL, "%s is not a list query",
                     agnocast_proto_kind_name(kind));
         return NULL;
     }
@@ -315,7 +315,7 @@ GArray *client_query_list(struct client *c, uint16_t kind, const char *topic, GE
         struct agnocast_frame reply;
 
         if (topic != NULL && agnocast_topic_field_set(q.topic, topic) < 0) {
-            g_set_error(error, CTL_ERROR, CTL_EXIT_USAGE, "topic name '%s' is too long", topic);
+            g_set_error(error, CTL_ERROR, CLI_EXIT_USAGE, "topic name '%s' is too long", topic);
             goto fail;
         }
         if (!client_request(c, kind, &q, sizeof q, reply_kind, &reply, NULL, error))
@@ -323,13 +323,13 @@ GArray *client_query_list(struct client *c, uint16_t kind, const char *topic, GE
         total = reply.list_total;
         /* The registry may change between pages; only a page that makes no progress is bad. */
         if (reply.list_count == 0 && out->len < total) {
-            g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+            g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL,
                         "the broker at %s sent an empty page at entry %u of %u", c->path, out->len,
                         total);
             goto fail;
         }
         if (out->len + (uint64_t)reply.list_count > CLIENT_LIST_ENTRIES_MAX) {
-            g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+            g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL,
                         "the broker at %s sent more than %u entries", c->path,
                         CLIENT_LIST_ENTRIES_MAX);
             goto fail;
@@ -373,21 +373,21 @@ int client_get_segment(struct client *c, uint32_t pid, uint32_t area, uint64_t *
 
     if (!client_request(c, AGNOCAST_MSG_GET_SEGMENT, &q, sizeof q, AGNOCAST_MSG_SEGMENT_REPLY,
                         &reply, &fd, &local)) {
-        if (local->code != CTL_EXIT_BROKER_ERROR) {
+        if (local->code != CLI_EXIT_REFUSED) {
             g_propagate_error(error, local);
             return -1;
         }
         if (client_process_gone(c, local->message))
-            g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+            g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
                         "process %" G_GUINT32_FORMAT " is gone: it left after the broker listed "
                         "it; run the command again",
                         pid);
         else if (area == 0)
-            g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+            g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
                         "the broker refused the segment of process %" G_GUINT32_FORMAT ": %s", pid,
                         local->message);
         else
-            g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+            g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
                         "the broker refused growth area %" G_GUINT32_FORMAT
                         " of process %" G_GUINT32_FORMAT ": %s",
                         area, pid, local->message);
@@ -398,7 +398,7 @@ int client_get_segment(struct client *c, uint32_t pid, uint32_t area, uint64_t *
     if (r->pid != pid || r->area != area || fd < 0) {
         if (fd >= 0)
             close(fd);
-        g_set_error(error, CTL_ERROR, CTL_EXIT_PROTOCOL,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_PROTOCOL,
                     "the broker at %s answered GET_SEGMENT for area %" G_GUINT32_FORMAT
                     " of process %" G_GUINT32_FORMAT " with %s: is it the same agnocast "
                     "version as this agnocastctl?",

@@ -25,7 +25,7 @@ void client_free(struct client *c);
  * Sends the list query `kind` (LIST_TOPICS, TOPIC_INFO with `topic`, LIST_PROCESSES,
  * LIST_RULES) and asks again with `start` = entries received so far until the list's total is
  * reached. Returns an array of the reply's entry structs, or NULL with *error set (an ERROR
- * reply: code CTL_EXIT_BROKER_ERROR and the broker's message).
+ * reply: code CLI_EXIT_REFUSED and the broker's message).
  */
 GArray *client_query_list(struct client *c, uint16_t kind, const char *topic, GError **error);
 
@@ -34,8 +34,8 @@ GArray *client_query_list(struct client *c, uint16_t kind, const char *topic, GE
  * (GET_SEGMENT). Returns the descriptor that came with the answer (close-on-exec, read-only in
  * effect: sealed against writes, shrinking and growing; the caller closes it), with the area's
  * address and size as the broker knows them. On failure returns -1 with *error set: code
- * CTL_EXIT_SEGMENT when the broker refused ("process N is gone", "the broker refused the
- * segment of process N: ..."), CTL_EXIT_PROTOCOL when the answer could not be understood.
+ * CLI_EXIT_NO_SEGMENT when the broker refused ("process N is gone", "the broker refused the
+ * segment of process N: ..."), CLI_EXIT_PROTOCOL when the answer could not be understood.
  */
 int client_get_segment(struct client *c, uint32_t pid, uint32_t area, uint64_t *base,
                        uint64_t *size, GError **error);

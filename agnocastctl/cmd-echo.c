@@ -156,14 +156,14 @@ static int cmd_echo_loop(struct cmd_echo *ec, GError **error)
         return (*error)->code;
 
     if (!endpoints_some_ring_readable(ec->endpoints, ec->topic, error))
-        return CTL_EXIT_SEGMENT;
+        return CLI_EXIT_NO_SEGMENT;
 
     double refreshed = stop_now();
     while (stop_sleep_ms(CMD_ECHO_POLL_MS)) {
         for (guint i = 0; i < ec->endpoints->len; i++) {
             const struct ctl_endpoint *e = &g_array_index(ec->endpoints, struct ctl_endpoint, i);
             if (e->entry.is_publisher && e->ring_ok && !cmd_echo_publisher(ec, e))
-                return CTL_EXIT_OK;
+                return CLI_EXIT_OK;
         }
         fflush(stdout);
         if (stop_now() - refreshed >= CMD_ECHO_REFRESH_S) {
@@ -172,19 +172,19 @@ static int cmd_echo_loop(struct cmd_echo *ec, GError **error)
             refreshed = stop_now();
         }
     }
-    return CTL_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 static int cmd_echo_run(const struct ctl_invocation *inv, GError **error)
 {
     if (!ctl_check_topic(inv->argv[0], error))
-        return CTL_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     if (cmd_echo_opt.count < 0 || cmd_echo_opt.bytes < 0 ||
         cmd_echo_opt.bytes > CMD_ECHO_BYTES_MAX) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_USAGE,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_USAGE,
                     "--count must be 0 or more and --bytes 0 to %d (for example --bytes 16)",
                     CMD_ECHO_BYTES_MAX);
-        return CTL_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
 
     struct cmd_echo ec = {.topic = inv->argv[0], .json = inv->json};

@@ -1,8 +1,6 @@
 /* `agnocastctl help [COMMAND]`: the command overview, or one command's help. */
 #include "agnocastctl.h"
 
-#include <stdio.h>
-
 static int cmd_help_run(const struct ctl_invocation *inv, GError **error)
 {
     char *text;
@@ -12,16 +10,16 @@ static int cmd_help_run(const struct ctl_invocation *inv, GError **error)
     } else {
         const struct ctl_cmd *cmd = ctl_cmd_find(inv->argv[0]);
         if (cmd == NULL) {
-            g_set_error(error, CTL_ERROR, CTL_EXIT_USAGE,
+            g_set_error(error, CTL_ERROR, CLI_EXIT_USAGE,
                         "unknown command '%s': `agnocastctl help` lists the commands",
                         inv->argv[0]);
-            return CTL_EXIT_USAGE;
+            return CLI_EXIT_USAGE;
         }
         text = ctl_cmd_help(cmd);
     }
-    fputs(text, stdout);
+    g_print("%s", text);
     g_free(text);
-    return CTL_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 const struct ctl_cmd cmd_help_entry = {

@@ -22,7 +22,7 @@ static int cmd_list_processes_run(const struct ctl_invocation *inv, GError **err
     fputs(out->str, stdout);
     g_string_free(out, TRUE);
     g_array_free(procs, TRUE);
-    return CTL_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 const struct ctl_cmd cmd_list_processes_entry = {

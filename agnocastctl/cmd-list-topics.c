@@ -22,7 +22,7 @@ static int cmd_list_topics_run(const struct ctl_invocation *inv, GError **error)
     fputs(out->str, stdout);
     g_string_free(out, TRUE);
     g_array_free(topics, TRUE);
-    return CTL_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 const struct ctl_cmd cmd_list_topics_entry = {

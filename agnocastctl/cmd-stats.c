@@ -43,7 +43,7 @@ static GArray *cmd_stats_topics(struct client *c, struct segcache *sc, GError **
         t.endpoints = endpoints_query(c, sc, name, FALSE, &local);
         if (t.endpoints == NULL) {
             g_free(t.name);
-            if (local->code != CTL_EXIT_BROKER_ERROR) {
+            if (local->code != CLI_EXIT_REFUSED) {
                 g_propagate_error(error, local);
                 goto fail;
             }
@@ -106,7 +106,7 @@ static int cmd_stats_run(const struct ctl_invocation *inv, GError **error)
     uint32_t broker_pid = client_broker_pid(c);
     struct segcache *sc = segcache_new(c, TRUE);
     GArray *topics = stats != NULL ? cmd_stats_topics(c, sc, error) : NULL;
-    int rc = CTL_EXIT_OK;
+    int rc = CLI_EXIT_OK;
 
     if (topics == NULL) {
         rc = (*error)->code;

@@ -45,7 +45,7 @@ static int cmd_topic_info_run(const struct ctl_invocation *inv, GError **error)
 
     /* Checked here so a typo gets the rule, not a round trip and a terse broker error. */
     if (!ctl_check_topic(topic, error))
-        return CTL_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
 
     struct client *c = client_connect(inv->socket_path, inv->timeout_s, error);
     if (c == NULL)
@@ -53,7 +53,7 @@ static int cmd_topic_info_run(const struct ctl_invocation *inv, GError **error)
 
     struct segcache *sc = segcache_new(c, TRUE);
     GArray *endpoints = endpoints_query(c, sc, topic, TRUE, error);
-    int rc = CTL_EXIT_OK;
+    int rc = CLI_EXIT_OK;
     if (endpoints == NULL) {
         rc = (*error)->code;
     } else {

@@ -109,7 +109,7 @@ static GPtrArray *cmd_watch_sample(struct cmd_watch *w, GError **error)
         GArray *eps = endpoints_query(w->c, w->sc, name, FALSE, &local);
 
         if (eps == NULL) {
-            if (local->code != CTL_EXIT_BROKER_ERROR) {
+            if (local->code != CLI_EXIT_REFUSED) {
                 g_propagate_error(error, local);
                 g_ptr_array_free(rows, TRUE);
                 g_array_free(topics, TRUE);
@@ -207,17 +207,17 @@ static int cmd_watch_loop(struct cmd_watch *w, GError **error)
         g_string_free(out, TRUE);
         g_ptr_array_free(rows, TRUE);
     }
-    return CTL_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 static int cmd_watch_run(const struct ctl_invocation *inv, GError **error)
 {
     if (!(cmd_watch_opt.interval_s >= 0.1 && cmd_watch_opt.interval_s <= 3600) ||
         cmd_watch_opt.iterations < 0) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_USAGE,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_USAGE,
                     "--interval must be between 0.1 and 3600 seconds and --iterations 0 or more "
                     "(for example --interval 1)");
-        return CTL_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
 
     struct cmd_watch w = {0};

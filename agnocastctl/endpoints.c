@@ -66,7 +66,7 @@ gboolean endpoints_follow(struct client *c, struct segcache *sc, const char *top
     GArray *eps = endpoints_query(c, sc, topic, TRUE, &local);
 
     if (eps == NULL) {
-        if (first || local->code != CTL_EXIT_BROKER_ERROR) {
+        if (first || local->code != CLI_EXIT_REFUSED) {
             g_propagate_error(error, local);
             return FALSE;
         }
@@ -90,7 +90,7 @@ gboolean endpoints_some_ring_readable(GArray *endpoints, const char *topic, GErr
     }
     if (pubs == 0 || readable > 0)
         return TRUE;
-    g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+    g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
                 "cannot read the ring of any publisher of %s (%u publisher%s, see the messages "
                 "above)",
                 topic, pubs, pubs == 1 ? "" : "s");

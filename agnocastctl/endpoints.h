@@ -34,7 +34,7 @@ GArray *endpoints_query(struct client *c, struct segcache *sc, const char *topic
  * *endpoints. A topic that disappeared after the first call counts as having none (it may come
  * back); on the first call, or on any other error, returns FALSE with *error set.
  */
-/* FALSE with *error (CTL_EXIT_SEGMENT) when the topic has publishers but none of their rings
+/* FALSE with *error (CLI_EXIT_NO_SEGMENT) when the topic has publishers but none of their rings
  * can be read; TRUE otherwise (no publisher yet is fine: one may come). */
 gboolean endpoints_some_ring_readable(GArray *endpoints, const char *topic, GError **error);
 

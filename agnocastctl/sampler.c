@@ -36,12 +36,12 @@ struct sampler {
 gboolean sampler_check_options(const struct sampler_options *opt, GError **error)
 {
     if (!(opt->window_s >= 0.1 && opt->window_s <= 3600)) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_USAGE,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_USAGE,
                     "--window must be between 0.1 and 3600 seconds (for example --window 1)");
         return FALSE;
     }
     if (opt->count < 0) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_USAGE,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_USAGE,
                     "--count must be 0 (until interrupted) or a number of reports");
         return FALSE;
     }
@@ -174,13 +174,13 @@ static int sampler_loop(struct sampler *s, const struct ctl_invocation *inv,
         return (*error)->code;
 
     if (!endpoints_some_ring_readable(s->endpoints, s->topic, error))
-        return CTL_EXIT_SEGMENT;
+        return CLI_EXIT_NO_SEGMENT;
 
     for (unsigned n = 1; opt->count == 0 || n <= (unsigned)opt->count; n++) {
         double start = stop_now();
         while (stop_now() - start < opt->window_s) {
             if (!stop_sleep_ms(SAMPLER_POLL_MS))
-                return CTL_EXIT_OK;
+                return CLI_EXIT_OK;
             sampler_poll(s);
         }
         g_autofree struct sampler_pub *out = g_new0(struct sampler_pub, s->endpoints->len + 1);
@@ -194,14 +194,14 @@ static int sampler_loop(struct sampler *s, const struct ctl_invocation *inv,
         if (!sampler_refresh(s, FALSE, error))
             return (*error)->code;
     }
-    return CTL_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 int sampler_run(const struct ctl_invocation *inv, const struct sampler_options *opt,
                 void (*report)(const struct sampler_window *w, gboolean json), GError **error)
 {
     if (!sampler_check_options(opt, error) || !ctl_check_topic(inv->argv[0], error))
-        return CTL_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
 
     struct sampler s = {.topic = inv->argv[0], .sizes = opt->sizes};
     s.c = client_connect(inv->socket_path, inv->timeout_s, error);

@@ -36,7 +36,7 @@ struct sampler_options {
 /*
  * Samples the publishers of inv->argv[0] every 10 ms and calls `report` at the end of each
  * window (the topic's endpoints are asked again between windows, so publishers that come and go
- * are followed). Returns an enum ctl_exit value: usage, broker errors, or CTL_EXIT_SEGMENT when
+ * are followed). Returns an enum cli_exit value: usage, broker errors, or CLI_EXIT_NO_SEGMENT when
  * the topic has publishers at the start and none of their segments can be read.
  */
 int sampler_run(const struct ctl_invocation *inv, const struct sampler_options *opt,

@@ -38,17 +38,17 @@ static const unsigned char *segview_map_fd(int fd, uint32_t pid, uint32_t area, 
     void *p = MAP_FAILED;
 
     if (seals < 0 || (seals & AGNOCAST_SEGMENT_SEALS) != AGNOCAST_SEGMENT_SEALS)
-        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
                     "%s is not a sealed memfd (seals 0x%x, want 0x%x): its owner could shrink "
                     "it under this view; is every agnocast program the same version?",
                     what, seals < 0 ? 0 : seals, AGNOCAST_SEGMENT_SEALS);
     else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
-        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
                     "%s is smaller than the broker says (%lld bytes, not %" G_GUINT64_FORMAT
                     "); is every agnocast program the same version?",
                     what, (long long)st.st_size, size);
     else if ((p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
-        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT, "cannot map %s read-only: %s", what,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT, "cannot map %s read-only: %s", what,
                     g_strerror(errno));
     close(fd);
     return p == MAP_FAILED ? NULL : p;
@@ -61,7 +61,7 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
 
     memset(sv, 0, sizeof *sv);
     if (size < sizeof(struct agn_seg_header) || size > SIZE_MAX) {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
                     "the broker gives process %u a segment of %" G_GUINT64_FORMAT
                     " bytes, too small for a header: is the broker the same version?",
                     pid, size);
@@ -72,7 +72,7 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
         return fd;
     if (got_base != base || got_size != size) {
         close(fd);
-        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
                     "process %u changed between two answers of the broker (another process "
                     "with the same pid?); run the command again",
                     pid);
@@ -93,7 +93,7 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
         h->layout != AGN_SEG_LAYOUT || h->pid != pid || h->base != base || h->size != size ||
         heap_off < sizeof *h || heap_off >= size) {
         segview_close(sv);
-        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
                     "the segment of process %u has an unexpected header (another layout or "
                     "another program's memory): install matching agnocast versions",
                     pid);

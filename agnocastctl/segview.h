@@ -65,7 +65,7 @@ struct segview_sub_counters {
  * the descriptor (sealed, at least `size` bytes), that the broker still gives the range `base`,
  * `size`, and the header (magic, layout, pid, base, size, heap offset). `fetch` and `arg` stay
  * with the view for its growth areas. Returns 0, or a negative errno with *error set (code
- * CTL_EXIT_SEGMENT unless the broker could not be understood) to a message that names the
+ * CLI_EXIT_NO_SEGMENT unless the broker could not be understood) to a message that names the
  * process and what to do.
  */
 int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,

@@ -70,44 +70,47 @@ static int take_systemd_fd(char **err)
     return SD_LISTEN_FDS_START;
 }
 
-/* Removes a socket file no broker answers on; refuses if one does. */
+/* Removes a socket file no broker answers on; refuses if one does (-EADDRINUSE). */
 static int clear_stale(const char *path, char **err)
 {
     struct sockaddr_un addr;
     socklen_t alen = make_addr(path, &addr);
     struct stat st;
-    int fd, rc;
+    int fd, rc, e;
 
     if (path[0] == '@' || lstat(path, &st) < 0)
         return 0;
     if (!S_ISSOCK(st.st_mode)) {
         *err = g_strdup_printf("%s exists and is not a socket; remove it or pick another --socket",
                                path);
-        return -1;
+        return -EADDRINUSE;
     }
     fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        *err = g_strdup_printf("cannot create a socket: %s", g_strerror(errno));
-        return -1;
+        e = errno;
+        *err = g_strdup_printf("cannot create a socket: %s", g_strerror(e));
+        return -e;
     }
     rc = connect(fd, (struct sockaddr *)&addr, alen);
+    e = errno;
     close(fd);
     if (rc == 0) {
         *err = g_strdup_printf("another broker is already listening on %s; stop it first "
                                "(systemctl stop agnocastd) or pick another --socket",
                                path);
-        return -1;
+        return -EADDRINUSE;
     }
-    if (errno != ECONNREFUSED) {
+    if (e != ECONNREFUSED) {
         *err = g_strdup_printf("cannot check whether a broker listens on %s: %s; fix its "
                                "permissions or pick another --socket",
-                               path, g_strerror(errno));
-        return -1;
+                               path, g_strerror(e));
+        return -e;
     }
     if (unlink(path) < 0 && errno != ENOENT) {
+        e = errno;
         *err = g_strdup_printf("cannot remove the stale socket %s: %s; remove it by hand", path,
-                               g_strerror(errno));
-        return -1;
+                               g_strerror(e));
+        return -e;
     }
     g_message("removed stale socket %s (no broker answered on it)", path);
     return 0;
@@ -119,45 +122,48 @@ static int bind_path(struct listener *l, unsigned mode, char **err)
     socklen_t alen;
     struct stat st;
     mode_t old;
-    int rc;
+    int rc, e;
 
     if (strlen(l->path) >= sizeof(addr.sun_path) || l->path[0] == '\0') {
         *err = g_strdup_printf("socket path \"%s\" is empty or longer than %zu bytes; pick a "
                                "shorter --socket",
                                l->path, sizeof(addr.sun_path) - 1);
-        return -1;
+        return -ENAMETOOLONG;
     }
-    if (clear_stale(l->path, err) < 0)
-        return -1;
+    if ((rc = clear_stale(l->path, err)) < 0)
+        return rc;
     alen = make_addr(l->path, &addr);
     l->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (l->fd < 0) {
-        *err = g_strdup_printf("cannot create a socket: %s", g_strerror(errno));
-        return -1;
+        e = errno;
+        *err = g_strdup_printf("cannot create a socket: %s", g_strerror(e));
+        return -e;
     }
     /* Born owner-only, then opened up to `mode`, so it is never wider than asked. */
     old = umask(0177);
     rc = bind(l->fd, (struct sockaddr *)&addr, alen);
+    e = errno;
     umask(old);
     if (rc < 0) {
         *err = g_strdup_printf("cannot bind %s: %s; create its directory, fix permissions or "
                                "pick another --socket",
-                               l->path, g_strerror(errno));
-        return -1;
+                               l->path, g_strerror(e));
+        return -e;
     }
     if (l->path[0] != '@') {
         l->bound = true;
         if (chmod(l->path, mode) < 0 || stat(l->path, &st) < 0) {
-            *err =
-                g_strdup_printf("cannot set mode %04o on %s: %s", mode, l->path, g_strerror(errno));
-            return -1;
+            e = errno;
+            *err = g_strdup_printf("cannot set mode %04o on %s: %s", mode, l->path, g_strerror(e));
+            return -e;
         }
         l->dev = st.st_dev;
         l->ino = st.st_ino;
     }
     if (listen(l->fd, LISTEN_BACKLOG) < 0) {
-        *err = g_strdup_printf("cannot listen on %s: %s", l->path, g_strerror(errno));
-        return -1;
+        e = errno;
+        *err = g_strdup_printf("cannot listen on %s: %s", l->path, g_strerror(e));
+        return -e;
     }
     return 0;
 }
@@ -176,16 +182,16 @@ static char *systemd_file(int fd)
     return g_strdup(addr.sun_path);
 }
 
-struct listener *listener_open(const char *path, unsigned mode, char **err)
+int listener_open(const char *path, unsigned mode, struct listener **ret, char **err)
 {
     struct listener *l = g_new0(struct listener, 1);
-    int fd;
+    int fd, rc;
 
     l->fd = -1;
     fd = take_systemd_fd(err);
     if (fd == -2) {
         listener_close(l);
-        return NULL;
+        return -ENOTSOCK;
     }
     if (fd >= 0) {
         l->fd = fd;
@@ -193,7 +199,8 @@ struct listener *listener_open(const char *path, unsigned mode, char **err)
         l->file = systemd_file(fd);
         l->path = l->file != NULL ? g_strdup_printf("%s (from systemd)", l->file)
                                   : g_strdup("the socket systemd passed");
-        return l;
+        *ret = l;
+        return 0;
     }
     if (path == NULL)
         path = getenv("AGNOCAST_SOCKET");
@@ -201,11 +208,12 @@ struct listener *listener_open(const char *path, unsigned mode, char **err)
         path = AGNOCAST_DEFAULT_SOCKET_PATH;
     l->path = g_strdup(path);
     l->file = path[0] != '@' ? g_strdup(path) : NULL;
-    if (bind_path(l, mode, err) < 0) {
+    if ((rc = bind_path(l, mode, err)) < 0) {
         listener_close(l);
-        return NULL;
+        return rc;
     }
-    return l;
+    *ret = l;
+    return 0;
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)

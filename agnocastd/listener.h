@@ -12,9 +12,12 @@ typedef void (*listener_accept_fn)(int fd, void *arg);
 /*
  * Takes fd 3 from systemd (LISTEN_PID/LISTEN_FDS) if handed one, else binds `path` (NULL:
  * $AGNOCAST_SOCKET, else the built-in default) with file mode `mode`, after making sure no
- * broker answers there. NULL and *err (a sentence naming the socket and the remedy) on failure.
+ * broker answers there. 0 and *ret, or a negative errno and *err (a sentence naming the socket
+ * and the remedy): -EADDRINUSE another broker listens there or a file that is not a socket is
+ * in the way, -ENAMETOOLONG a path that does not fit, -ENOTSOCK systemd passed something else,
+ * -EACCES/-EPERM no permission; others from the system.
  */
-struct listener *listener_open(const char *path, unsigned mode, char **err);
+int listener_open(const char *path, unsigned mode, struct listener **ret, char **err);
 /* Starts accepting: `fn` gets each new non-blocking, close-on-exec connection. */
 void listener_start(struct listener *l, struct event_base *base, listener_accept_fn fn, void *arg);
 const char *listener_path(const struct listener *l);

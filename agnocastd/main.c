@@ -12,6 +12,7 @@
 #include "agnocast-proto.h"
 #include "access.h"
 #include "broker.h"
+#include "cli.h"
 #include "client.h"
 #include "listener.h"
 #include "notify.h"
@@ -46,6 +47,22 @@ static int check_config(const struct broker_config *cfg)
     return 0;
 }
 
+/* The exit status for a listener_open() failure (cli.h). */
+static int listen_status(int err)
+{
+    switch (err) {
+    case -EADDRINUSE:
+        return CLI_EXIT_IN_USE;
+    case -EACCES:
+    case -EPERM:
+        return CLI_EXIT_DENIED;
+    case -ENAMETOOLONG:
+        return CLI_EXIT_USAGE;
+    default:
+        return CLI_EXIT_FAILURE;
+    }
+}
+
 /* Each client holds its socket and its eventfd, plus queued duplicates: use the hard limit. */
 static void raise_fd_limit(void)
 {
@@ -77,27 +94,29 @@ int main(int argc, char **argv)
     char *err = NULL, *state_path;
     int rc;
 
+    cli_init();
     signal(SIGPIPE, SIG_IGN);
     rc = options_parse(argc, argv, &b.cfg, &err);
     if (rc != 0) {
         if (rc < 0)
-            g_printerr("agnocastd: %s\n", err);
+            g_printerr("agnocastd: %s\nTry `agnocastd --help`.\n", err);
         g_free(err);
         options_clear(&b.cfg);
-        return rc < 0 ? 2 : 0;
+        return rc < 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (b.cfg.verbose)
         g_log_set_debug_enabled(TRUE);
+    /* Options that are each valid but do not fit together: still the command line's fault. */
     if (check_config(&b.cfg) < 0) {
         options_clear(&b.cfg);
-        return 1;
+        return CLI_EXIT_USAGE;
     }
     /* Before the socket exists: a broker with rules it cannot read must not serve anyone. */
     if (broker_access_load(&b, &err) < 0) {
         g_printerr("agnocastd: %s\n", err);
         g_free(err);
         options_clear(&b.cfg);
-        return 1;
+        return CLI_EXIT_CONFIG;
     }
     raise_fd_limit();
 
@@ -106,7 +125,7 @@ int main(int argc, char **argv)
     if (b.base == NULL) {
         g_printerr("agnocastd: cannot create the event loop\n");
         options_clear(&b.cfg);
-        return 1;
+        return CLI_EXIT_FAILURE;
     }
     ev_term = evsignal_new(b.base, SIGTERM, signal_cb, &b);
     ev_int = evsignal_new(b.base, SIGINT, signal_cb, &b);
@@ -114,8 +133,8 @@ int main(int argc, char **argv)
     event_add(ev_term, NULL);
     event_add(ev_int, NULL);
     event_add(ev_hup, NULL);
-    b.listener = listener_open(b.cfg.socket_path, b.cfg.socket_mode, &err);
-    if (b.listener == NULL) {
+    rc = listener_open(b.cfg.socket_path, b.cfg.socket_mode, &b.listener, &err);
+    if (rc < 0) {
         g_printerr("agnocastd: %s\n", err);
         g_free(err);
         event_free(ev_term);
@@ -124,7 +143,7 @@ int main(int argc, char **argv)
         event_base_free(b.base);
         access_rules_free(b.access);
         options_clear(&b.cfg);
-        return 1;
+        return listen_status(rc);
     }
     broker_init(&b, b.base);
     if (b.cfg.state_file != NULL) {
@@ -170,5 +189,5 @@ int main(int argc, char **argv)
     libevent_global_shutdown();
     options_clear(&b.cfg);
     g_message("stopped");
-    return 0;
+    return CLI_EXIT_OK;
 }

@@ -112,7 +112,7 @@ int options_parse(int argc, char **argv, struct broker_config *cfg, char **err)
     gint procs_per_uid = -1, topics_per_uid = -1; /* -1: a share of the global limit */
     gint endpoints_per_uid = OPTIONS_DEFAULT_MAX_ENDPOINTS_PER_UID;
     GOptionEntry entries[] = {
-        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+        {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &cfg->verbose, "Log debug messages", NULL},
         {"socket", 's', 0, G_OPTION_ARG_FILENAME, &cfg->socket_path,
          "Listen on PATH (default: $AGNOCAST_SOCKET, else " AGNOCAST_DEFAULT_SOCKET_PATH ")",

@@ -188,6 +188,22 @@ static void test_options_parse_limits_and_restart(void **state)
     options_clear(&cfg);
 }
 
+/* -V and --version alike: both print the version and ask main to exit 0. */
+static void test_options_parse_version_short_and_long(void **state)
+{
+    char *shrt[] = {"agnocastd", "-V", NULL};
+    char *lng[] = {"agnocastd", "--version", NULL};
+    struct broker_config cfg;
+    char *err = NULL;
+
+    assert_int_equal(options_parse(2, shrt, &cfg, &err), 1);
+    assert_null(err);
+    options_clear(&cfg);
+    assert_int_equal(options_parse(2, lng, &cfg, &err), 1);
+    assert_null(err);
+    options_clear(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_options_parse_quotas),
         cmocka_unit_test(test_options_parse_errors),
         cmocka_unit_test(test_options_parse_limits_and_restart),
+        cmocka_unit_test(test_options_parse_version_short_and_long),
     };
     return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "agnocast-proto.h"
+#include "cli.h"
 #include "harness.h"
 
 #define OUT_CAP (256 * 1024)
@@ -318,12 +319,12 @@ static void test_ctl_ops_usage_and_unknown_topic(void **state)
 {
     struct world *w = *state;
 
-    assert_int_equal(CTL(w, "hz", "/not/there", "--count", "1"), 1);
+    assert_int_equal(CTL(w, "hz", "/not/there", "--count", "1"), CLI_EXIT_REFUSED);
     assert_non_null(strstr(w->err, "/not/there"));
-    assert_int_equal(CTL(w, "echo", "/9bad"), 64);
-    assert_int_equal(CTL(w, "bw", "/chatter", "--window", "0"), 64);
-    assert_int_equal(CTL(w, "watch", "--json"), 64);
-    assert_int_equal(CTL(w, "echo", "/chatter", "--bytes", "5000"), 64);
+    assert_int_equal(CTL(w, "echo", "/9bad"), CLI_EXIT_USAGE);
+    assert_int_equal(CTL(w, "bw", "/chatter", "--window", "0"), CLI_EXIT_USAGE);
+    assert_int_equal(CTL(w, "watch", "--json"), CLI_EXIT_USAGE);
+    assert_int_equal(CTL(w, "echo", "/chatter", "--bytes", "5000"), CLI_EXIT_USAGE);
     static const char *const cmds[] = {"hz", "bw", "echo", "watch"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         assert_int_equal(CTL(w, cmds[i], "--help"), 0);

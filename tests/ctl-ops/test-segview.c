@@ -69,7 +69,7 @@ static int forged_fetch(void *arg, uint32_t pid, uint32_t area, uint64_t *base, 
         *base = f->area_said_base;
         *size = f->area_said_size;
     } else {
-        g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT,
+        g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
                     "the broker refused growth area %u of process %u: process %u has no "
                     "attached area %u",
                     area, pid, pid, area);
@@ -204,7 +204,7 @@ static void test_segview_open_range_changed_between_answers(void **state)
 
     f->said_base = SEG_BASE + SEG_SIZE;
     assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, &error), -ESTALE);
-    assert_int_equal(error->code, CTL_EXIT_SEGMENT);
+    assert_int_equal(error->code, CLI_EXIT_NO_SEGMENT);
     g_autofree char *want =
         g_strdup_printf("process %d changed between two answers of the broker", (int)getpid());
     assert_non_null(strstr(error->message, want));
@@ -218,7 +218,7 @@ static void test_segview_open_range_changed_between_answers(void **state)
 static int gone_fetch(void *arg, uint32_t pid, uint32_t area, uint64_t *base, uint64_t *size,
                       GError **error)
 {
-    g_set_error(error, CTL_ERROR, CTL_EXIT_SEGMENT, "process %u is gone: it left", pid);
+    g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT, "process %u is gone: it left", pid);
     return -ENOENT;
 }
 
@@ -229,7 +229,7 @@ static void test_segview_open_passes_on_the_fetch_error(void **state)
 
     assert_int_equal(segview_open(&sv, 4321, SEG_BASE, SEG_SIZE, gone_fetch, NULL, &error),
                      -ENOENT);
-    assert_int_equal(error->code, CTL_EXIT_SEGMENT);
+    assert_int_equal(error->code, CLI_EXIT_NO_SEGMENT);
     assert_string_equal(error->message, "process 4321 is gone: it left");
     g_clear_error(&error);
     assert_null(sv.map);
@@ -258,7 +258,7 @@ static void test_segview_open_checks_descriptor(void **state)
         assert_true(f->fd >= 0);
         memcpy(map, f->h, sizeof *f->h);
         assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, &error), -EBADMSG);
-        assert_int_equal(error->code, CTL_EXIT_SEGMENT);
+        assert_int_equal(error->code, CLI_EXIT_NO_SEGMENT);
         g_autofree char *want =
             g_strdup_printf("the segment of process %d is not a sealed memfd", (int)getpid());
         assert_non_null(strstr(error->message, want));

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agnocast-proto.h"
+#include "cli.h"
 #include "ctl-run.h"
 #include "shm-layout.h"
 
@@ -331,12 +332,12 @@ static void test_ctl_broker_stats(void **state)
     assert_non_null(strstr(w->r.out, "{\"kind\":\"STATS\",\"code\":406,\"count\":2}"));
 }
 
-static void test_ctl_broker_unknown_topic_exits_1(void **state)
+static void test_ctl_broker_unknown_topic_exits_refused(void **state)
 {
     struct world *w = *state;
 
     ctl_run(&w->r, w->sock, FALSE, "topic-info", "/not/there", NULL);
-    assert_int_equal(w->r.status, 1);
+    assert_int_equal(w->r.status, CLI_EXIT_REFUSED);
     assert_string_equal(w->r.out, "");
     assert_true(g_str_has_prefix(w->r.err, "agnocastctl: "));
     assert_non_null(strstr(w->r.err, "/not/there"));
@@ -360,13 +361,13 @@ static void test_ctl_broker_gone_client_leaves_empty_registry(void **state)
     assert_string_equal(w->r.out, "{\"processes\":[]}\n");
 }
 
-static void test_ctl_broker_stopped_exits_2(void **state)
+static void test_ctl_broker_stopped_exits_no_broker(void **state)
 {
     struct world *w = *state;
 
     world_stop_broker(w);
     ctl_run(&w->r, w->sock, FALSE, "list-topics", NULL);
-    assert_int_equal(w->r.status, 2);
+    assert_int_equal(w->r.status, CLI_EXIT_NO_BROKER);
     g_autofree char *want = g_strdup_printf("agnocastctl: no broker at %s", w->sock);
     assert_true(g_str_has_prefix(w->r.err, want));
     assert_non_null(strstr(w->r.err, "systemctl start agnocastd"));
@@ -382,11 +383,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ctl_broker_list_processes, world_setup,
                                         world_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_broker_stats, world_setup, world_teardown),
-        cmocka_unit_test_setup_teardown(test_ctl_broker_unknown_topic_exits_1, world_setup,
+        cmocka_unit_test_setup_teardown(test_ctl_broker_unknown_topic_exits_refused, world_setup,
                                         world_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_broker_gone_client_leaves_empty_registry,
                                         world_setup, world_teardown),
-        cmocka_unit_test_setup_teardown(test_ctl_broker_stopped_exits_2, world_setup,
+        cmocka_unit_test_setup_teardown(test_ctl_broker_stopped_exits_no_broker, world_setup,
                                         world_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agnocast-proto.h"
+#include "cli.h"
 #include "ctl-run.h"
 #include "fake-broker.h"
 
@@ -230,11 +231,11 @@ static void test_ctl_topic_info_unreadable_segments_say_why(void **state)
         g_array_free(f->requests, TRUE);
         f->requests = NULL;
 
-        /* echo needs a publisher's ring: none can be read, exit status 4. */
+        /* echo needs a publisher's ring: none can be read, CLI_EXIT_NO_SEGMENT. */
         start_segments(f, cases[i].mode);
         ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "echo", "/chatter", "-n", "1", NULL);
         stop(f);
-        assert_int_equal(f->r.status, 4);
+        assert_int_equal(f->r.status, CLI_EXIT_NO_SEGMENT);
         assert_true(g_str_has_prefix(f->r.err, cases[i].why));
         assert_non_null(strstr(f->r.err, "cannot read the ring of any publisher of /chatter"));
         ctl_result_clear(&f->r);
@@ -251,7 +252,7 @@ static void test_ctl_topic_info_unknown_topic_prints_broker_message(void **state
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "topic-info", "/nobody/here", NULL);
     stop(f);
 
-    assert_int_equal(f->r.status, 1);
+    assert_int_equal(f->r.status, CLI_EXIT_REFUSED);
     assert_string_equal(f->r.out, "");
     assert_string_equal(f->r.err, "agnocastctl: unknown topic /nobody/here: no process publishes "
                                   "or subscribes to it\n");
@@ -265,7 +266,7 @@ static void test_ctl_topic_info_invalid_name_rejected_before_connecting(void **s
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "topic-info", "/9lives/", NULL);
     stop(f);
 
-    assert_int_equal(f->r.status, 64);
+    assert_int_equal(f->r.status, CLI_EXIT_USAGE);
     assert_non_null(strstr(f->r.err, "'/9lives/' is not a valid topic name"));
     assert_non_null(strstr(f->r.err, "starts with '/'"));
     assert_int_equal(f->connections, 0);
@@ -327,7 +328,7 @@ static void test_ctl_version_mismatch_prints_both_versions(void **state)
     start(f, FAKE_BROKER_OLD_HEADER_VERSION, 0, 0);
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "list-topics", NULL);
     stop(f);
-    assert_int_equal(f->r.status, 3);
+    assert_int_equal(f->r.status, CLI_EXIT_PROTOCOL);
     {
         g_autofree char *want = g_strdup_printf(
             "speaks protocol version %d, this agnocastctl speaks version %d",
@@ -338,19 +339,19 @@ static void test_ctl_version_mismatch_prints_both_versions(void **state)
 
     start(f, FAKE_BROKER_ERROR_VERSION, 0, 0);
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "stats", NULL);
-    assert_int_equal(f->r.status, 3);
+    assert_int_equal(f->r.status, CLI_EXIT_PROTOCOL);
     assert_non_null(
         strstr(f->r.err, "speaks protocol version 7, this agnocastctl speaks version " G_STRINGIFY(AGNOCAST_PROTO_VERSION)));
     assert_non_null(strstr(f->r.err, fake_broker_path(f->fb)));
 }
 
-static void test_ctl_no_broker_exits_2_with_remedy(void **state)
+static void test_ctl_no_broker_exits_no_broker_with_remedy(void **state)
 {
     struct fixture *f = *state;
     g_autofree char *missing = g_build_filename(f->dir, "missing.sock", NULL);
 
     ctl_run(&f->r, missing, FALSE, "list-topics", NULL);
-    assert_int_equal(f->r.status, 2);
+    assert_int_equal(f->r.status, CLI_EXIT_NO_BROKER);
     g_autofree char *want = g_strdup_printf(
         "agnocastctl: no broker at %s (no such socket): start it with `systemctl start "
         "agnocastd` or run `agnocastd --socket %s`, or set AGNOCAST_SOCKET\n",
@@ -366,7 +367,7 @@ static void test_ctl_no_broker_exits_2_with_remedy(void **state)
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     close(fd);
     ctl_run(&f->r, NULL, FALSE, "stats", "--socket", stale, NULL);
-    assert_int_equal(f->r.status, 2);
+    assert_int_equal(f->r.status, CLI_EXIT_NO_BROKER);
     assert_non_null(strstr(f->r.err, "(connection refused)"));
     assert_non_null(strstr(f->r.err, "systemctl start agnocastd"));
 }
@@ -383,7 +384,7 @@ static void test_ctl_permission_denied_names_socket_and_group(void **state)
     ctl_run(&f->r, path, TRUE, "list-topics", NULL);
     stop(f);
 
-    assert_int_equal(f->r.status, 2);
+    assert_int_equal(f->r.status, CLI_EXIT_DENIED);
     assert_non_null(strstr(f->r.err, "permission denied on the broker socket"));
     assert_non_null(strstr(f->r.err, path));
     assert_non_null(strstr(f->r.err, "only members of group '"));
@@ -398,30 +399,30 @@ static void test_ctl_silent_broker_times_out(void **state)
 
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "list-topics", "--timeout", "1", NULL);
     stop(f);
-    assert_int_equal(f->r.status, 3);
+    assert_int_equal(f->r.status, CLI_EXIT_PROTOCOL);
     assert_non_null(strstr(f->r.err, "did not answer within 1 s"));
 }
 
-static void test_ctl_broker_hang_up_exits_3(void **state)
+static void test_ctl_broker_hang_up_exits_protocol(void **state)
 {
     struct fixture *f = *state;
     start(f, FAKE_BROKER_HANG_UP, 0, 0);
 
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "list-processes", NULL);
     stop(f);
-    assert_int_equal(f->r.status, 3);
+    assert_int_equal(f->r.status, CLI_EXIT_PROTOCOL);
     assert_non_null(strstr(f->r.err, "closed the connection"));
 }
 
 static void expect_usage(struct fixture *f, const char *needle)
 {
-    assert_int_equal(f->r.status, 64);
+    assert_int_equal(f->r.status, CLI_EXIT_USAGE);
     assert_string_equal(f->r.out, "");
     assert_non_null(strstr(f->r.err, needle));
     ctl_result_clear(&f->r);
 }
 
-static void test_ctl_usage_errors_exit_64(void **state)
+static void test_ctl_usage_errors_exit_usage(void **state)
 {
     struct fixture *f = *state;
 
@@ -499,15 +500,15 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_version_mismatch_prints_both_versions,
                                         fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_ctl_no_broker_exits_2_with_remedy, fixture_setup,
-                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ctl_no_broker_exits_no_broker_with_remedy,
+                                        fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_permission_denied_names_socket_and_group,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_silent_broker_times_out, fixture_setup,
                                         fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_ctl_broker_hang_up_exits_3, fixture_setup,
+        cmocka_unit_test_setup_teardown(test_ctl_broker_hang_up_exits_protocol, fixture_setup,
                                         fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_ctl_usage_errors_exit_64, fixture_setup,
+        cmocka_unit_test_setup_teardown(test_ctl_usage_errors_exit_usage, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_help_and_version, fixture_setup, fixture_teardown),
     };

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agnocast-proto.h"
+#include "cli.h"
 #include "ctl-run.h"
 #include "format.h"
 
@@ -198,7 +199,7 @@ static void test_ctl_rules_broker_refuses_bad_file(void **state)
                       &error))
         fail_msg("cannot run agnocastd: %s", error->message);
     assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 1);
+    assert_int_equal(WEXITSTATUS(status), CLI_EXIT_CONFIG);
     g_autofree char *want = g_strdup_printf("agnocastd: %s:2: [/camera] publish: no user "
                                             "\"alcie\" on this system",
                                             w->rules);

@@ -1,0 +1,39 @@
+/* The locale of agnocastd's and agnocastctl's output (the exit statuses are all in cli.h). */
+#include "cli.h"
+
+#include <glib.h>
+#include <locale.h>
+#include <stdio.h>
+
+char *cli_text_for_locale(const char *text)
+{
+    /* GLib's strings are UTF-8 ("[OPTION…]"); g_print() would turn what an ASCII locale lacks
+     * into '?'. Transliterated, "…" reads "..." and "é" reads "e". */
+    if (g_get_charset(NULL))
+        return g_strdup(text);
+    return g_str_to_ascii(text, NULL);
+}
+
+static void print_out(const char *text)
+{
+    char *s = cli_text_for_locale(text);
+
+    fputs(s, stdout);
+    fflush(stdout);
+    g_free(s);
+}
+
+static void print_err(const char *text)
+{
+    char *s = cli_text_for_locale(text);
+
+    fputs(s, stderr);
+    g_free(s);
+}
+
+void cli_init(void)
+{
+    setlocale(LC_ALL, "");
+    g_set_print_handler(print_out);
+    g_set_printerr_handler(print_err);
+}
