@@ -13,6 +13,7 @@
 #include <agnocast.h>
 
 #include "demo-message.h"
+#include "example-args.h"
 
 struct listener {
     struct agnocast_context *ctx;
@@ -108,9 +109,11 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: listener [--topic T] [--take] [--count N] [--depth D] [--transient-local]\n"
                  "                [--busy-poll] [--timeout SEC] [--json] [--verbose]\n"
-                 "Receives messages on T (default /chatter), verifies every pointer and checksum,\n"
-                 "and prints received, missed and corrupt counts and latency percentiles at exit\n"
-                 "(after N messages, SEC seconds, or SIGINT).\n");
+                 "Receives messages on T (default /chatter) with keep-last depth D (1 to 1024,\n"
+                 "default 10), verifies every pointer and checksum, and prints received, missed\n"
+                 "and corrupt counts and latency percentiles at exit (after N messages, SEC\n"
+                 "seconds, or SIGINT). Exit status 2: a bad command line; 1: a failure, or a\n"
+                 "corrupt message.\n");
 }
 
 int main(int argc, char **argv)
@@ -125,8 +128,9 @@ int main(int argc, char **argv)
     };
     struct listener l = {0};
     const char *topic = "/chatter";
-    unsigned depth = 10, flags = 0;
-    int take = 0, json = 0, busy = 0, c, r;
+    uint64_t want = 0, depth = 10;
+    unsigned flags = 0;
+    int take = 0, json = 0, busy = 0, c, r = 0;
     double timeout = -1;
     struct agnocast_subscription *sub;
     uint64_t missed, unreachable;
@@ -135,17 +139,20 @@ int main(int argc, char **argv)
         switch (c) {
         case 't': topic = optarg; break;
         case 'T': take = 1; break;
-        case 'n': l.want = strtoull(optarg, NULL, 0); break;
-        case 'd': depth = (unsigned)strtoul(optarg, NULL, 0); break;
+        case 'n': r = example_arg_u64("listener", "count", optarg, 0, UINT64_MAX, &want); break;
+        case 'd': r = example_arg_u64("listener", "depth", optarg, 1, 1024, &depth); break;
         case 'l': flags |= AGNOCAST_TRANSIENT_LOCAL; break;
         case 'b': busy = 1; break;
-        case 'w': timeout = strtod(optarg, NULL); break;
+        case 'w': r = example_arg_double("listener", "timeout", optarg, 0, 1e6, &timeout); break;
         case 'j': json = 1; break;
         case 'v': l.verbose = 1; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 64;
+        default: usage(stderr); return EXAMPLE_EXIT_USAGE;
         }
+        if (r < 0)
+            return EXAMPLE_EXIT_USAGE;
     }
+    l.want = want;
     if ((r = agnocast_context_new(&l.ctx)) < 0) {
         fprintf(stderr, "listener: %s\n", agnocast_last_error());
         return 1;
@@ -153,7 +160,8 @@ int main(int argc, char **argv)
     signal_ctx = l.ctx;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    r = agnocast_subscription_new(l.ctx, topic, depth, flags, take ? NULL : on_message, &l, &sub);
+    r = agnocast_subscription_new(l.ctx, topic, (unsigned)depth, flags, take ? NULL : on_message,
+                                  &l, &sub);
     if (r < 0) {
         fprintf(stderr, "listener: %s\n", agnocast_last_error());
         agnocast_context_free(l.ctx);
@@ -204,5 +212,5 @@ int main(int argc, char **argv)
     free(l.latency_ns);
     agnocast_subscription_free(sub);
     agnocast_context_free(l.ctx);
-    return l.corrupt ? 2 : 0;
+    return l.corrupt ? 1 : 0;
 }

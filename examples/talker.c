@@ -10,6 +10,7 @@
 #include <agnocast.h>
 
 #include "demo-message.h"
+#include "example-args.h"
 
 static volatile sig_atomic_t stop;
 
@@ -24,9 +25,10 @@ static void usage(FILE *out)
     fprintf(out, "usage: talker [--topic T] [--size BYTES] [--count N] [--rate HZ] [--depth D]\n"
                  "              [--transient-local] [--linger MS] [--verbose]\n"
                  "Publishes pointer-rich messages on T (default /chatter): BYTES of payload\n"
-                 "(default 1024), N messages (default 0: until SIGINT), HZ per second (default\n"
-                 "10, 0: as fast as possible), keep-last depth D (default 10). After the last\n"
-                 "message it stays MS milliseconds (default 500) so subscribers can read it.\n");
+                 "(8 to 2^30, default 1024), N messages (default 0: until SIGINT), HZ per second\n"
+                 "(default 10, 0: as fast as possible), keep-last depth D (1 to 1024, default\n"
+                 "10). After the last message it stays MS milliseconds (default 500) so\n"
+                 "subscribers can read it. Exit status 2: a bad command line; 1: a failure.\n");
 }
 
 static int publish_one(struct agnocast_publisher *pub, uint64_t seq, size_t size, int verbose)
@@ -65,11 +67,11 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *topic = "/chatter";
-    unsigned long long count = 0, seq = 0;
-    size_t size = 1024;
+    unsigned long long seq = 0;
+    uint64_t count = 0, size = 1024, depth = 10, linger_ms = 500;
     double rate = 10;
-    unsigned depth = 10, flags = 0;
-    int verbose = 0, linger_ms = 500, c, r = 0;
+    unsigned flags = 0;
+    int verbose = 0, c, r = 0;
     struct agnocast_context *ctx;
     struct agnocast_publisher *pub;
     struct timespec next;
@@ -77,20 +79,18 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "t:s:n:r:d:lvhL:", opts, NULL)) != -1) {
         switch (c) {
         case 't': topic = optarg; break;
-        case 's': size = strtoull(optarg, NULL, 0); break;
-        case 'n': count = strtoull(optarg, NULL, 0); break;
-        case 'r': rate = strtod(optarg, NULL); break;
-        case 'd': depth = (unsigned)strtoul(optarg, NULL, 0); break;
+        case 's': r = example_arg_u64("talker", "size", optarg, 8, 1u << 30, &size); break;
+        case 'n': r = example_arg_u64("talker", "count", optarg, 0, UINT64_MAX, &count); break;
+        case 'r': r = example_arg_double("talker", "rate", optarg, 0, 1e9, &rate); break;
+        case 'd': r = example_arg_u64("talker", "depth", optarg, 1, 1024, &depth); break;
         case 'l': flags |= AGNOCAST_TRANSIENT_LOCAL; break;
         case 'v': verbose = 1; break;
-        case 'L': linger_ms = atoi(optarg); break;
+        case 'L': r = example_arg_u64("talker", "linger", optarg, 0, 3600000, &linger_ms); break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 64;
+        default: usage(stderr); return EXAMPLE_EXIT_USAGE;
         }
-    }
-    if (size < 8) {
-        fprintf(stderr, "talker: --size must be at least 8 bytes\n");
-        return 64;
+        if (r < 0)
+            return EXAMPLE_EXIT_USAGE;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -98,14 +98,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "talker: %s\n", agnocast_last_error());
         return 1;
     }
-    if ((r = agnocast_publisher_new(ctx, topic, depth, flags, &pub)) < 0) {
+    if ((r = agnocast_publisher_new(ctx, topic, (unsigned)depth, flags, &pub)) < 0) {
         fprintf(stderr, "talker: %s\n", agnocast_last_error());
         agnocast_context_free(ctx);
         return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (!stop && (count == 0 || seq < count)) {
-        r = publish_one(pub, ++seq, size, verbose);
+        r = publish_one(pub, ++seq, (size_t)size, verbose);
         if (r == -ENOMEM) {
             /* Subscribers hold everything: wait for releases rather than give up. */
             seq--;
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
         }
     }
     /* Our messages vanish with us: give subscribers time to read the last ones. */
-    for (int i = 0; i < linger_ms / 10 && !stop; i++)
+    for (uint64_t i = 0; i < linger_ms / 10 && !stop; i++)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
     printf("talker: published %llu messages on %s\n", (unsigned long long)agnocast_publisher_published(pub), topic);
     agnocast_publisher_free(pub);

@@ -9,6 +9,7 @@
 
 #include <agnocast.h>
 
+#include "example-args.h"
 #include "tree-message.h"
 
 struct listener {
@@ -104,9 +105,10 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: tree_listener [--topic T] [--count N] [--depth D] [--timeout SEC]\n"
                  "                     [--json] [--verbose]\n"
-                 "Receives tree_talker's messages on T (default /tree), walks and verifies each,\n"
-                 "and prints received and corrupt counts at exit (after N messages, SEC seconds\n"
-                 "or SIGINT). Exit status 2 if any message was corrupt.\n");
+                 "Receives tree_talker's messages on T (default /tree) with keep-last depth D\n"
+                 "(1 to 1024, default 10), walks and verifies each, and prints received and\n"
+                 "corrupt counts at exit (after N messages, SEC seconds or SIGINT). Exit status\n"
+                 "2: a bad command line; 1: a failure, or a corrupt message.\n");
 }
 
 int main(int argc, char **argv)
@@ -119,9 +121,9 @@ int main(int argc, char **argv)
     };
     struct listener l = {0};
     const char *topic = "/tree";
-    unsigned depth = 10;
+    uint64_t want = 0, depth = 10;
     double timeout = -1;
-    int json = 0, c, r;
+    int json = 0, c, r = 0;
     struct agnocast_subscription *sub;
     uint64_t missed;
 
@@ -131,13 +133,13 @@ int main(int argc, char **argv)
             topic = optarg;
             break;
         case 'n':
-            l.want = strtoull(optarg, NULL, 0);
+            r = example_arg_u64("tree_listener", "count", optarg, 0, UINT64_MAX, &want);
             break;
         case 'd':
-            depth = (unsigned)strtoul(optarg, NULL, 0);
+            r = example_arg_u64("tree_listener", "depth", optarg, 1, 1024, &depth);
             break;
         case 'w':
-            timeout = strtod(optarg, NULL);
+            r = example_arg_double("tree_listener", "timeout", optarg, 0, 1e6, &timeout);
             break;
         case 'j':
             json = 1;
@@ -150,9 +152,12 @@ int main(int argc, char **argv)
             return 0;
         default:
             usage(stderr);
-            return 64;
+            return EXAMPLE_EXIT_USAGE;
         }
+        if (r < 0)
+            return EXAMPLE_EXIT_USAGE;
     }
+    l.want = want;
     if (agnocast_context_new(&l.ctx) < 0) {
         fprintf(stderr, "tree_listener: %s\n", agnocast_last_error());
         return 1;
@@ -160,7 +165,7 @@ int main(int argc, char **argv)
     signal_ctx = l.ctx;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    if (agnocast_subscription_new(l.ctx, topic, depth, 0, on_message, &l, &sub) < 0) {
+    if (agnocast_subscription_new(l.ctx, topic, (unsigned)depth, 0, on_message, &l, &sub) < 0) {
         fprintf(stderr, "tree_listener: %s\n", agnocast_last_error());
         agnocast_context_free(l.ctx);
         return 1;
@@ -178,5 +183,5 @@ int main(int argc, char **argv)
                l.received, missed, l.corrupt, l.nodes);
     agnocast_subscription_free(sub);
     agnocast_context_free(l.ctx);
-    return l.corrupt ? 2 : 0;
+    return l.corrupt ? 1 : 0;
 }

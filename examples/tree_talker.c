@@ -11,6 +11,7 @@
 
 #include <agnocast.h>
 
+#include "example-args.h"
 #include "tree-message.h"
 
 static volatile sig_atomic_t stop;
@@ -112,8 +113,11 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: tree_talker [--topic T] [--count N] [--nodes K] [--rate HZ] [--depth D]\n"
             "                   [--linger MS]\n"
-            "Publishes N messages (0: until SIGINT) on T (default /tree), each a search tree\n"
-            "of up to K named nodes built with plain malloc; preload libagnocast_heaphook.so.\n");
+            "Publishes N messages (default 10, 0: until SIGINT) on T (default /tree), each a\n"
+            "search tree of up to K named nodes (1 to 1000000, default 100) built with plain\n"
+            "malloc, HZ per second (default 100, 0: as fast as possible), keep-last depth D\n"
+            "(1 to 1024, default 10); preload libagnocast_heaphook.so. Exit status 2: a bad\n"
+            "command line; 1: a failure.\n");
 }
 
 int main(int argc, char **argv)
@@ -125,10 +129,10 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     const char *topic = "/tree";
-    unsigned long long count = 10, seq = 0;
-    unsigned nodes = 100, depth = 10;
+    unsigned long long seq = 0;
+    uint64_t count = 10, nodes = 100, depth = 10, linger_ms = 500;
     double rate = 100;
-    int linger_ms = 500, c, r = 0;
+    int c, r = 0;
     struct agnocast_context *ctx;
     struct agnocast_publisher *pub;
     struct timespec pause;
@@ -139,31 +143,29 @@ int main(int argc, char **argv)
             topic = optarg;
             break;
         case 'n':
-            count = strtoull(optarg, NULL, 0);
+            r = example_arg_u64("tree_talker", "count", optarg, 0, UINT64_MAX, &count);
             break;
         case 'k':
-            nodes = (unsigned)strtoul(optarg, NULL, 0);
+            r = example_arg_u64("tree_talker", "nodes", optarg, 1, 1000000, &nodes);
             break;
         case 'r':
-            rate = strtod(optarg, NULL);
+            r = example_arg_double("tree_talker", "rate", optarg, 0, 1e9, &rate);
             break;
         case 'd':
-            depth = (unsigned)strtoul(optarg, NULL, 0);
+            r = example_arg_u64("tree_talker", "depth", optarg, 1, 1024, &depth);
             break;
         case 'L':
-            linger_ms = atoi(optarg);
+            r = example_arg_u64("tree_talker", "linger", optarg, 0, 3600000, &linger_ms);
             break;
         case 'h':
             usage(stdout);
             return 0;
         default:
             usage(stderr);
-            return 64;
+            return EXAMPLE_EXIT_USAGE;
         }
-    }
-    if (nodes == 0) {
-        fprintf(stderr, "tree_talker: --nodes must be at least 1\n");
-        return 64;
+        if (r < 0)
+            return EXAMPLE_EXIT_USAGE;
     }
     /* stdio allocates its buffer on first use: let that happen outside any loan window, or the
      * buffer would belong to a message and vanish with it. */
@@ -175,7 +177,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tree_talker: %s\n", agnocast_last_error());
         return 1;
     }
-    if (agnocast_publisher_new(ctx, topic, depth, 0, &pub) < 0) {
+    if (agnocast_publisher_new(ctx, topic, (unsigned)depth, 0, &pub) < 0) {
         fprintf(stderr, "tree_talker: %s\n", agnocast_last_error());
         agnocast_context_free(ctx);
         return 1;
@@ -183,7 +185,7 @@ int main(int argc, char **argv)
     pause.tv_sec = rate > 0 ? (time_t)(1 / rate) : 0;
     pause.tv_nsec = rate > 0 ? (long)(1e9 / rate) % 1000000000 : 0;
     while (!stop && (count == 0 || seq < count)) {
-        r = publish_one(pub, ++seq, nodes);
+        r = publish_one(pub, ++seq, (unsigned)nodes);
         if (r == -ENOMEM) {
             seq--; /* subscribers hold the pool: wait for releases */
             nanosleep(&(struct timespec){0, 1000000}, NULL);
@@ -196,7 +198,7 @@ int main(int argc, char **argv)
         if (rate > 0)
             nanosleep(&pause, NULL);
     }
-    for (int i = 0; i < linger_ms / 10 && !stop; i++)
+    for (uint64_t i = 0; i < linger_ms / 10 && !stop; i++)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
     printf("tree_talker: published %llu messages\n",
            (unsigned long long)agnocast_publisher_published(pub));
