@@ -34,6 +34,8 @@ static void print_err(const char *text)
 void cli_init(void)
 {
     setlocale(LC_ALL, "");
+    /* Numbers stay "1.5" whatever the language: --json output and logs are read by programs. */
+    setlocale(LC_NUMERIC, "C");
     g_set_print_handler(print_out);
     g_set_printerr_handler(print_err);
 }

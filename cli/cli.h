@@ -27,7 +27,8 @@ enum cli_exit {
 };
 
 /*
- * Takes the locale from the environment (LANG, LC_*) and makes g_print() and g_printerr(),
+ * Takes the locale from the environment (LANG, LC_*), but for numbers (LC_NUMERIC stays "C", so
+ * that --json and the logs write 1.5 in every language), and makes g_print() and g_printerr(),
  * which print GLib's option help and errors, write what the locale's character set can show:
  * UTF-8 as it is in a UTF-8 locale, else plain ASCII ("[OPTION...]", not "[OPTION?]"). First
  * thing in main().

@@ -5,6 +5,7 @@
  * Usage: test-cli AGNOCASTD AGNOCASTCTL
  */
 #include <errno.h>
+#include <ftw.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <grp.h>
@@ -179,6 +180,84 @@ static void test_cli_broker_usage_exits_2(void **state)
                   (const char *const[]){"--pool-size", "8G", "--max-pool-size", "4G", NULL});
 }
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    remove(path);
+    return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Starts agnocastd on `sock` and waits for the socket file. */
+static GPid start_broker(const char *sock)
+{
+    const char *argv[] = {agnocastd, "--socket", sock, "--state-file", "", NULL};
+    GPid pid;
+
+    assert_true(g_spawn_async(NULL, (char **)argv, NULL,
+                              G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                              &pid, NULL));
+    for (int i = 0; i < 200 && !g_file_test(sock, G_FILE_TEST_EXISTS); i++)
+        g_usleep(10000);
+    assert_true(g_file_test(sock, G_FILE_TEST_EXISTS));
+    return pid;
+}
+
+static void stop_broker(GPid pid)
+{
+    int status;
+
+    kill(pid, SIGTERM);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), CLI_EXIT_OK);
+}
+
+/* In a language that writes 0,5 the programs still write 0.5: --json is read by programs. */
+static void test_cli_numbers_stay_c_in_any_language(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("agnocast-cli-XXXXXX", NULL);
+    g_autofree char *loc = g_build_filename(dir, "de_DE.UTF-8", NULL);
+    g_autofree char *sock = g_build_filename(dir, "b.sock", NULL);
+    g_autofree char *localedef = g_find_program_in_path("localedef");
+    const char *make[] = {localedef, "-i", "de_DE", "-f", "UTF-8", loc, NULL};
+    const char *comma[] = {"/usr/bin/printf", "%.1f", "0,5", NULL};
+    const char *watch[] = {agnocastctl, "--socket",     sock, "watch", "--interval",
+                           "0.5",       "--iterations", "1",  NULL};
+    struct run r = {0};
+    GPid broker;
+
+    if (localedef == NULL || !g_file_test("/usr/share/i18n/locales/de_DE", G_FILE_TEST_EXISTS)) {
+        print_message("no localedef or no de_DE locale source: not checked\n");
+        skip();
+    }
+    /* A private German locale, through LOCPATH: nothing installed on the system. */
+    g_spawn_sync(NULL, (char **)make, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                 NULL, NULL, NULL, NULL, NULL, NULL);
+    g_setenv("LOCPATH", dir, TRUE);
+    run(&r, "de_DE.UTF-8", FALSE, comma);
+    if (r.status != 0 || strcmp(r.out, "0,5") != 0) {
+        g_unsetenv("LOCPATH");
+        print_message("the de_DE.UTF-8 locale made here does not write 0,5: not checked\n");
+        run_clear(&r);
+        skip();
+    }
+    run_clear(&r);
+
+    broker = start_broker(sock);
+    run(&r, "de_DE.UTF-8", FALSE, watch);
+    stop_broker(broker);
+    g_unsetenv("LOCPATH");
+    assert_int_equal(r.status, CLI_EXIT_OK);
+    if (strstr(r.out, "every 0.5 s") == NULL)
+        fail_msg("agnocastctl watch under de_DE.UTF-8 prints:\n%s", r.out);
+    run_clear(&r);
+    remove_tree(dir);
+}
+
 static void test_cli_broker_exit_per_kind_of_failure(void **state)
 {
     g_autofree char *dir = g_dir_make_tmp("agnocast-cli-XXXXXX", NULL);
@@ -188,9 +267,7 @@ static void test_cli_broker_exit_per_kind_of_failure(void **state)
     g_autofree char *closed_sock = g_build_filename(closed, "b.sock", NULL);
     g_autofree char *missing = g_build_filename(dir, "missing", "b.sock", NULL);
     g_autofree char *rules = g_build_filename(dir, "none.conf", NULL);
-    const char *broker_argv[] = {agnocastd, "--socket", sock, "--state-file", "", NULL};
     GPid broker;
-    int status;
 
     assert_non_null(dir);
     /* 8: the access-rules file cannot be read. */
@@ -200,18 +277,10 @@ static void test_cli_broker_exit_per_kind_of_failure(void **state)
     assert_true(g_file_set_contents(plain, "", 0, NULL));
     expect_broker(CLI_EXIT_IN_USE, "is not a socket",
                   (const char *const[]){"--socket", plain, "--state-file", "", NULL});
-    assert_true(g_spawn_async(NULL, (char **)broker_argv, NULL,
-                              G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-                              &broker, NULL));
-    for (int i = 0; i < 200 && !g_file_test(sock, G_FILE_TEST_EXISTS); i++)
-        g_usleep(10000);
-    assert_true(g_file_test(sock, G_FILE_TEST_EXISTS));
+    broker = start_broker(sock);
     expect_broker(CLI_EXIT_IN_USE, "another broker is already listening",
                   (const char *const[]){"--socket", sock, "--state-file", "", NULL});
-    kill(broker, SIGTERM);
-    assert_int_equal(waitpid(broker, &status, 0), broker);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), CLI_EXIT_OK);
+    stop_broker(broker);
     /* 1: no directory to bind in. */
     expect_broker(CLI_EXIT_FAILURE, "cannot bind",
                   (const char *const[]){"--socket", missing, "--state-file", "", NULL});
@@ -230,10 +299,7 @@ static void test_cli_broker_exit_per_kind_of_failure(void **state)
         run_clear(&r);
     }
 
-    g_remove(plain);
-    g_rmdir(closed);
-    g_remove(sock);
-    g_rmdir(dir);
+    remove_tree(dir);
 }
 
 int main(int argc, char **argv)
@@ -243,6 +309,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cli_short_and_long_version_alike),
         cmocka_unit_test(test_cli_broker_usage_exits_2),
         cmocka_unit_test(test_cli_broker_exit_per_kind_of_failure),
+        cmocka_unit_test(test_cli_numbers_stay_c_in_any_language),
     };
 
     if (argc != 3) {
