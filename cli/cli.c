@@ -5,7 +5,8 @@
 #include <locale.h>
 #include <stdio.h>
 
-char *cli_text_for_locale(const char *text)
+/* `text` (UTF-8) as the current locale's character set can show it; g_free() it. */
+static char *text_for_locale(const char *text)
 {
     /* GLib's strings are UTF-8 ("[OPTION…]"); g_print() would turn what an ASCII locale lacks
      * into '?'. Transliterated, "…" reads "..." and "é" reads "e". */
@@ -16,7 +17,7 @@ char *cli_text_for_locale(const char *text)
 
 static void print_out(const char *text)
 {
-    char *s = cli_text_for_locale(text);
+    char *s = text_for_locale(text);
 
     fputs(s, stdout);
     fflush(stdout);
@@ -25,7 +26,7 @@ static void print_out(const char *text)
 
 static void print_err(const char *text)
 {
-    char *s = cli_text_for_locale(text);
+    char *s = text_for_locale(text);
 
     fputs(s, stderr);
     g_free(s);

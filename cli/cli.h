@@ -7,7 +7,7 @@
  * Exit statuses. One kind of failure has one number, in both programs: a script tells "no
  * broker" from "not allowed" from "bad option" the same way whichever it ran. The manuals list
  * them (EXIT STATUS in agnocastd(8) and agnocastctl(1)); a number is never reused for another
- * kind. Usage is 2, as for most Unix tools and GLib's own option errors.
+ * kind. Usage is 2, as in most Unix tools.
  */
 enum cli_exit {
     CLI_EXIT_OK = 0,         /* success; --help and --version too */
@@ -34,8 +34,5 @@ enum cli_exit {
  * thing in main().
  */
 void cli_init(void);
-
-/* `text` (UTF-8) as cli_init()'s handlers print it for the current locale; g_free() it. */
-char *cli_text_for_locale(const char *text);
 
 #endif
