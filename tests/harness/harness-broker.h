@@ -36,8 +36,8 @@ bool broker_log_has(const struct broker *b, const char *text);
  * $AGNOCAST_TEST_KEEP is set). $AGNOCAST_TEST_VERBOSE copies the log to stderr first. Safe
  * to call twice. */
 void broker_cleanup(struct broker *b);
-/* SIGTERM, wait, broker_cleanup(). Returns the exit status (0 = clean, also when no broker was
- * running); a non-zero status copies the log to stderr. */
+/* SIGTERM, wait (30 s at most, then SIGKILL), broker_cleanup(). Returns the exit status (0 =
+ * clean, also when no broker was running); a non-zero status copies the log to stderr. */
 int broker_stop(struct broker *b);
 
 #endif
