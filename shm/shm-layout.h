@@ -34,6 +34,9 @@
  * ever named in /dev/shm: peers get descriptors from the broker (docs/design.md). */
 #define AGN_SEG_NAME_FMT   "agnocast@%d"
 #define AGN_AREA_NAME_FMT  "agnocast@%d.%u" /* growth areas 1, 2, ... */
+/* The seed's notice queue, never created since protocol 3 (notices come over the broker
+ * socket); the tests check that none appears. */
+#define AGN_RETIRED_QUEUE_NAME_FMT "/new_publisher@%d"
 #define AGN_MAX_AREAS      15 /* growth areas besides the first segment */
 #define AGN_SEGMENT_SEALS  AGNOCAST_SEGMENT_SEALS
 

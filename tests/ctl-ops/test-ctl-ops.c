@@ -143,7 +143,7 @@ static int world_setup(void **state)
     struct world *w = calloc(1, sizeof *w);
     w->out = malloc(OUT_CAP);
     w->err = malloc(OUT_CAP);
-    if (broker_start(&w->broker) < 0) {
+    if (broker_start(&w->broker, NULL) < 0) {
         fprintf(stderr, "cannot start the broker\n");
         return -1;
     }
