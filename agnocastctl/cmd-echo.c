@@ -114,7 +114,7 @@ static uint64_t *cmd_echo_next(struct cmd_echo *ec, const struct ctl_endpoint *e
 static gboolean cmd_echo_publisher(struct cmd_echo *ec, const struct ctl_endpoint *e)
 {
     uint64_t *next = cmd_echo_next(ec, e);
-    uint64_t head = segview_ring_head(&e->ring);
+    uint64_t head = agn_shm_ring_head(&e->ring);
     uint64_t oldest = head >= e->ring.depth ? head - e->ring.depth + 1 : 1;
 
     if (head + 1 < *next) {

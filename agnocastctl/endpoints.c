@@ -11,16 +11,23 @@ static void endpoints_read_one(struct ctl_endpoint *e)
         e->ring_ok = segview_ring(e->seg, e->entry.index, &e->ring);
         e->have_counters = e->ring_ok;
         if (e->ring_ok)
-            e->published = segview_ring_head(&e->ring);
+            e->published = agn_shm_ring_head(&e->ring);
     } else {
         e->have_counters = segview_sub(e->seg, e->entry.index, &e->sub);
     }
 }
 
+/* Subscriptions' counters first, publishers' heads after: a subscription cannot have received
+ * what its publisher had not yet published, so received + missed never exceeds published in
+ * what is shown (on a topic with one publisher). */
 void endpoints_read(GArray *endpoints)
 {
-    for (guint i = 0; i < endpoints->len; i++)
-        endpoints_read_one(&g_array_index(endpoints, struct ctl_endpoint, i));
+    for (int publishers = 0; publishers <= 1; publishers++)
+        for (guint i = 0; i < endpoints->len; i++) {
+            struct ctl_endpoint *e = &g_array_index(endpoints, struct ctl_endpoint, i);
+            if (!!e->entry.is_publisher == publishers)
+                endpoints_read_one(e);
+        }
 }
 
 GArray *endpoints_query(struct client *c, struct segcache *sc, const char *topic, gboolean refresh,
@@ -43,11 +50,11 @@ GArray *endpoints_query(struct client *c, struct segcache *sc, const char *topic
                 continue;
             struct ctl_endpoint e = {.entry = *w};
             e.seg = segcache_get(sc, w->pid, &e.why);
-            endpoints_read_one(&e);
             g_array_append_val(out, e);
         }
     }
     g_array_free(list, TRUE);
+    endpoints_read(out);
     return out;
 }
 

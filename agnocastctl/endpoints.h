@@ -15,10 +15,10 @@ struct ctl_endpoint {
     const struct segview *seg;                 /* NULL: the segment cannot be read */
     const char *why;                           /* why not (owned by the segcache) */
     gboolean ring_ok;                          /* publisher: its ring passed the checks */
-    struct segview_ring ring;
+    struct agn_shm_ring ring;
     gboolean have_counters; /* the fields below were read */
     uint64_t published;     /* publisher: last message number (its ring head) */
-    struct segview_sub_counters sub;
+    struct agn_shm_sub_counters sub;
 };
 
 /*

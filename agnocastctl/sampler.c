@@ -116,7 +116,7 @@ static void sampler_read_sizes(const struct ctl_endpoint *e, struct sampler_stat
 
         if (r > 0) {
             st->sized++;
-            st->sized_bytes += m.size;
+            st->sized_bytes += m.bytes > m.size ? m.bytes : m.size;
         } else if (r == -EBADMSG) {
             st->corrupt++;
         } else {
@@ -132,7 +132,7 @@ static void sampler_poll(struct sampler *s)
         if (!e->entry.is_publisher || !e->ring_ok)
             continue;
         struct sampler_state *st = sampler_state(s, e);
-        uint64_t head = segview_ring_head(&e->ring);
+        uint64_t head = agn_shm_ring_head(&e->ring);
 
         if (head < st->head)
             continue; /* not monotonic: a corrupt slot; the next refresh starts over */

@@ -84,7 +84,7 @@ gboolean segcache_refresh(struct segcache *sc, GError **error)
         proc->seen = TRUE;
         /* A segment that could not be read is tried again: the broker may have had a moment's
          * trouble, or the process may have been replaced by another with the same pid. */
-        if (proc->sv.map == NULL)
+        if (proc->sv.view.map == NULL)
             proc->tried = FALSE;
     }
     g_hash_table_foreach_remove(sc->procs, segcache_unseen, NULL);
@@ -125,7 +125,7 @@ const struct segview *segcache_get(struct segcache *sc, uint32_t pid, const char
         }
         g_free(old);
     }
-    if (proc->sv.map == NULL) {
+    if (proc->sv.view.map == NULL) {
         *why = proc->why;
         return NULL;
     }

@@ -10,18 +10,12 @@
 #include <unistd.h>
 
 #include "agnocastctl.h"
-#include "shm-layout.h"
 
 struct segview_area {
     uint64_t base, size; /* as the header published them when mapped (or last tried) */
     const unsigned char *map;
     gboolean failed; /* this base and size could not be had: not asked for again */
 };
-
-static const struct agn_seg_header *segview_header(const struct segview *sv)
-{
-    return (const struct agn_seg_header *)(const void *)sv->map;
-}
 
 /*
  * Maps `size` bytes of the descriptor of area `area` read-only, after checking that its memory
@@ -58,6 +52,7 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
                  segview_fetch_fn fetch, void *arg, GError **error)
 {
     uint64_t got_base = 0, got_size = 0;
+    const char *why = NULL;
 
     memset(sv, 0, sizeof *sv);
     if (size < sizeof(struct agn_seg_header) || size > SIZE_MAX) {
@@ -81,25 +76,14 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
     const unsigned char *map = segview_map_fd(fd, pid, 0, size, error);
     if (map == NULL)
         return -EBADMSG;
-    sv->pid = pid;
-    sv->base = base;
-    sv->size = size;
-    sv->map = map;
-
-    const struct agn_seg_header *h = segview_header(sv);
-    uint64_t heap_off = h->heap_off;
-    if (atomic_load_explicit((const _Atomic uint64_t *)&h->magic, memory_order_acquire) !=
-            AGN_SEG_MAGIC ||
-        h->layout != AGN_SEG_LAYOUT || h->pid != pid || h->base != base || h->size != size ||
-        heap_off < sizeof *h || heap_off >= size) {
-        segview_close(sv);
+    if (agn_shm_view_open(&sv->view, map, pid, base, size, &why) < 0) {
+        munmap((void *)map, (size_t)size);
         g_set_error(error, CTL_ERROR, CLI_EXIT_NO_SEGMENT,
-                    "the segment of process %u has an unexpected header (another layout or "
-                    "another program's memory): install matching agnocast versions",
-                    pid);
+                    "the segment of process %u has an unexpected header (%s): install matching "
+                    "agnocast versions",
+                    pid, why);
         return -EBADMSG;
     }
-    sv->heap_off = heap_off;
     sv->areas = g_new0(struct segview_area, AGN_MAX_AREAS);
     sv->fetch = fetch;
     sv->fetch_arg = arg;
@@ -108,9 +92,9 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
 
 void segview_close(struct segview *sv)
 {
-    if (sv->map != NULL)
-        munmap((void *)sv->map, (size_t)sv->size);
-    sv->map = NULL;
+    if (sv->view.map != NULL)
+        munmap((void *)sv->view.map, (size_t)sv->view.size);
+    sv->view.map = NULL;
     for (size_t i = 0; sv->areas != NULL && i < AGN_MAX_AREAS; i++)
         if (sv->areas[i].map != NULL)
             munmap((void *)sv->areas[i].map, (size_t)sv->areas[i].size);
@@ -131,107 +115,58 @@ static const unsigned char *segview_map_area(const struct segview *sv, unsigned 
     if (a->failed && a->base == base && a->size == size)
         return NULL;
     *a = (struct segview_area){.base = base, .size = size, .failed = TRUE};
-    if (base % 4096 || size % 4096 || size > SIZE_MAX ||
-        (base < sv->base + sv->size && sv->base < base + size))
+    if (size > SIZE_MAX)
         return NULL;
     /* What goes wrong with one area shows as messages not shown (echo) or corrupt (bw). */
-    int fd = sv->fetch(sv->fetch_arg, sv->pid, i + 1, &got_base, &got_size, NULL);
+    int fd = sv->fetch(sv->fetch_arg, sv->view.pid, i + 1, &got_base, &got_size, NULL);
     if (fd < 0)
         return NULL;
     if (got_base != base || got_size != size) {
         close(fd);
         return NULL;
     }
-    a->map = segview_map_fd(fd, sv->pid, i + 1, size, NULL);
+    a->map = segview_map_fd(fd, sv->view.pid, i + 1, size, NULL);
     a->failed = a->map == NULL;
     return a->map;
 }
 
-/* The local address of [addr, addr + len) when it lies in a published growth area. */
-static const unsigned char *segview_area_data(const struct segview *sv, uint64_t addr,
-                                              uint64_t len)
+gboolean segview_ring(const struct segview *sv, uint32_t index, struct agn_shm_ring *ring)
 {
-    const struct agn_seg_header *h = segview_header(sv);
-    unsigned n = atomic_load_explicit(&h->nareas, memory_order_acquire);
-
-    for (unsigned i = 0; i < n && i < AGN_MAX_AREAS; i++) {
-        uint64_t base = atomic_load_explicit(&h->areas[i].base, memory_order_relaxed);
-        uint64_t size = atomic_load_explicit(&h->areas[i].size, memory_order_relaxed);
-        if (size == 0 || base + size < base || addr < base || addr >= base + size ||
-            len > base + size - addr)
-            continue;
-        const unsigned char *map = segview_map_area(sv, i, base, size);
-        return map != NULL ? map + (addr - base) : NULL;
-    }
-    return NULL;
+    return agn_shm_ring_get(&sv->view, index, ring);
 }
 
-gboolean segview_ring(const struct segview *sv, uint32_t index, struct segview_ring *ring)
-{
-    if (index >= AGN_MAX_PUBS)
-        return FALSE;
-    const struct agn_pub_slot *slot = &segview_header(sv)->pubs[index];
-    /* Each word read once into a local: the owner may change it between two reads. */
-    uint64_t depth = slot->depth;
-    uint64_t ring_off = slot->ring_off;
-
-    if (!atomic_load_explicit(&slot->active, memory_order_acquire) || depth < 1 ||
-        depth > AGNOCAST_DEPTH_MAX || ring_off < sv->heap_off || ring_off >= sv->size ||
-        ring_off % _Alignof(struct agn_ring_entry) != 0 ||
-        depth * sizeof(struct agn_ring_entry) > sv->size - ring_off)
-        return FALSE;
-    ring->entries = sv->map + ring_off;
-    ring->head = &slot->head;
-    ring->depth = (uint32_t)depth;
-    return TRUE;
-}
-
-uint64_t segview_ring_head(const struct segview_ring *ring)
-{
-    return atomic_load_explicit((const _Atomic uint64_t *)ring->head, memory_order_acquire);
-}
-
-static const struct agn_ring_entry *segview_entry(const struct segview_ring *ring, uint64_t seq)
-{
-    return &((const struct agn_ring_entry *)ring->entries)[seq % ring->depth];
-}
-
-int segview_ring_read(const struct segview *sv, const struct segview_ring *ring, uint64_t seq,
+int segview_ring_read(const struct segview *sv, const struct agn_shm_ring *ring, uint64_t seq,
                       struct segview_msg *msg)
 {
-    const struct agn_ring_entry *e = segview_entry(ring, seq);
-
-    if (seq == 0 || atomic_load_explicit(&e->seq, memory_order_acquire) != seq)
-        return 0;
-    uint64_t addr = atomic_load_explicit(&e->addr, memory_order_relaxed);
-    uint64_t size = atomic_load_explicit(&e->size, memory_order_relaxed);
-    uint64_t ts = atomic_load_explicit(&e->timestamp_ns, memory_order_relaxed);
-    atomic_thread_fence(memory_order_acquire);
-    if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq)
-        return 0;
-
-    uint64_t lo = sv->base + sv->heap_off;
-    uint64_t hi = sv->base + sv->size;
+    struct agn_shm_entry e;
     const unsigned char *data;
-    if (addr >= lo && addr < hi && size <= hi - addr)
-        data = sv->map + (addr - sv->base);
-    else if ((data = segview_area_data(sv, addr, size)) == NULL)
+    uint64_t base, size;
+    int i;
+
+    if (agn_shm_entry_read(ring, seq, &e) != 1)
+        return 0;
+    if (agn_shm_in_heap(&sv->view, e.addr, e.size))
+        data = agn_shm_local(&sv->view, e.addr);
+    else if ((i = agn_shm_area_find(&sv->view, e.addr, e.size, &base, &size)) >= 0 &&
+             (data = segview_map_area(sv, (unsigned)i, base, size)) != NULL)
+        data += e.addr - base;
+    else
         return -EBADMSG;
     *msg = (struct segview_msg){
         .seq = seq,
-        .addr = addr,
-        .size = size,
-        .timestamp_ns = ts,
+        .addr = e.addr,
+        .size = e.size,
+        .bytes = e.bytes,
+        .timestamp_ns = e.timestamp_ns,
         .data = data,
     };
     return 1;
 }
 
-gboolean segview_copy(const struct segview_ring *ring, const struct segview_msg *msg, void *out,
+gboolean segview_copy(const struct agn_shm_ring *ring, const struct segview_msg *msg, void *out,
                       size_t cap, size_t *copied)
 {
     size_t n = msg->size < cap ? (size_t)msg->size : cap;
-    const struct agn_ring_entry *e = segview_entry(ring, msg->seq);
 
     /* Plain loads of memory another process writes: through volatile so none is cached or
      * moved past the fence that orders them before the re-check of the entry. */
@@ -239,18 +174,10 @@ gboolean segview_copy(const struct segview_ring *ring, const struct segview_msg 
         ((unsigned char *)out)[i] = ((const volatile unsigned char *)msg->data)[i];
     atomic_thread_fence(memory_order_acquire);
     *copied = n;
-    return atomic_load_explicit(&e->seq, memory_order_relaxed) == msg->seq;
+    return agn_shm_entry_still(ring, msg->seq);
 }
 
-gboolean segview_sub(const struct segview *sv, uint32_t index, struct segview_sub_counters *c)
+gboolean segview_sub(const struct segview *sv, uint32_t index, struct agn_shm_sub_counters *c)
 {
-    if (index >= AGN_MAX_SUBS)
-        return FALSE;
-    const struct agn_sub_slot *slot = &segview_header(sv)->subs[index];
-
-    c->received = atomic_load_explicit(&slot->received, memory_order_relaxed);
-    c->missed = atomic_load_explicit(&slot->missed, memory_order_relaxed);
-    c->corrupt = atomic_load_explicit(&slot->corrupt, memory_order_relaxed);
-    c->unreachable = atomic_load_explicit(&slot->unreachable, memory_order_relaxed);
-    return TRUE;
+    return agn_shm_sub_counters(&sv->view, index, c);
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shm-reader.h"
+
 /*
  * Where a view's memory comes from: the descriptor of area `area` (0: the segment, 1 to
  * AGN_MAX_AREAS: its growth areas) of process `pid`, with the area's address and size as the
@@ -17,19 +19,13 @@ typedef int (*segview_fetch_fn)(void *arg, uint32_t pid, uint32_t area, uint64_t
                                 uint64_t *size, GError **error);
 
 /*
- * The segment is mapped anywhere (PROT_READ, MAP_SHARED), not at the owner's address: a segment
- * address A is read at map + (A - base). Everything in it is written by its owner and trusted by
- * nobody: the header must name the process and range the broker gave, ring offsets and depths
- * and message addresses are checked against the segment before anything is dereferenced. The
+ * The segment is mapped anywhere (PROT_READ, MAP_SHARED), not at the owner's address, and read
+ * through the one reader of segments (shm/shm-reader.h) that the library uses too. The
  * descriptor must be sealed (AGNOCAST_SEGMENT_SEALS), so the memory cannot shrink under the
  * mapping nor be written through a new mapping.
  */
 struct segview {
-    uint32_t pid;
-    uint64_t base; /* the segment's address in its owner and in every peer */
-    uint64_t size;
-    uint64_t heap_off; /* validated: messages and rings lie in [base + heap_off, base + size) */
-    const unsigned char *map;
+    struct agn_shm_view view; /* map: the local mapping; base, size: the broker's */
     /* The pool's growth areas, fetched and mapped the same way the first time a message lies
      * in one; the only part of a view that changes after segview_open(). */
     struct segview_area *areas;
@@ -37,27 +33,14 @@ struct segview {
     void *fetch_arg;
 };
 
-/* A publisher's ring, validated by segview_ring(). */
-struct segview_ring {
-    const void *entries; /* struct agn_ring_entry[depth] in the local mapping */
-    const void *head;    /* the slot's _Atomic uint64_t head */
-    uint32_t depth;
-};
-
 /* One ring entry read consistently; `data` is the message in the local mapping. */
 struct segview_msg {
     uint64_t seq;
     uint64_t addr; /* segment address, as the publisher's subscribers see it */
     uint64_t size;
+    uint64_t bytes; /* with its nested allocations, as the publisher says (bw) */
     uint64_t timestamp_ns;
     const unsigned char *data;
-};
-
-struct segview_sub_counters {
-    uint64_t received;
-    uint64_t missed;
-    uint64_t corrupt;
-    uint64_t unreachable; /* publishers the subscription could not map or read */
 };
 
 /*
@@ -73,10 +56,9 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
 /* Unmaps; takes a view that failed to open or was never opened (map NULL). */
 void segview_close(struct segview *sv);
 
-/* The ring of publisher slot `index`, if the slot is active and its ring lies in the heap. */
-gboolean segview_ring(const struct segview *sv, uint32_t index, struct segview_ring *ring);
-/* The last message number the publisher published (0: none). */
-uint64_t segview_ring_head(const struct segview_ring *ring);
+/* The ring of publisher slot `index`, if the slot is active and its ring lies in the heap;
+ * agn_shm_ring_head() reads its last message number (0: none). */
+gboolean segview_ring(const struct segview *sv, uint32_t index, struct agn_shm_ring *ring);
 
 /*
  * Reads the entry of message `seq` seqlock-style (seq, fields, seq again). Returns 1 with *msg
@@ -86,7 +68,7 @@ uint64_t segview_ring_head(const struct segview_ring *ring);
  * segment, where the broker says it is, and its descriptor sealed and as large as the area; an
  * area that cannot be had is not asked for again by this view).
  */
-int segview_ring_read(const struct segview *sv, const struct segview_ring *ring, uint64_t seq,
+int segview_ring_read(const struct segview *sv, const struct agn_shm_ring *ring, uint64_t seq,
                       struct segview_msg *msg);
 
 /*
@@ -94,10 +76,10 @@ int segview_ring_read(const struct segview *sv, const struct segview_ring *ring,
  * msg->seq. FALSE if the message was overwritten meanwhile: the bytes may belong to another
  * message (or to freed memory) and must not be shown.
  */
-gboolean segview_copy(const struct segview_ring *ring, const struct segview_msg *msg, void *out,
+gboolean segview_copy(const struct agn_shm_ring *ring, const struct segview_msg *msg, void *out,
                       size_t cap, size_t *copied);
 
 /* The counters of subscription slot `index`; FALSE if the index is out of range. */
-gboolean segview_sub(const struct segview *sv, uint32_t index, struct segview_sub_counters *c);
+gboolean segview_sub(const struct segview *sv, uint32_t index, struct agn_shm_sub_counters *c);
 
 #endif

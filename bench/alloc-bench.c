@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "agnocast-internal.h"
+#include "pool.h"
 
 /*
  * Each workload replays one fixed random sequence of allocations and frees (up to SLOTS live

@@ -11,7 +11,9 @@
 
 #include "agnocast.h"
 #include "agnocast-proto.h"
-#include "shm-layout.h"
+#include "log.h"
+#include "pool.h"
+#include "shm-reader.h"
 
 #define AGN_MAX_SOURCES 32 /* publishers a subscription reads from */
 #define AGN_REQUEST_TIMEOUT_MS 5000
@@ -24,62 +26,6 @@
 #define AGN_AREA_WAIT_NS (2000000000ull)
 #define AGN_DEFAULT_POOL_SIZE (64ull << 20)
 
-/* ---- log.c ---- */
-void agn_log(enum agnocast_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Records the detailed sentence for agnocast_last_error() and returns err. */
-int agn_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void agn_clear_error(void);
-
-/* ---- pool.c: the allocator of the own segment's heap (TLSF; all metadata inside the pool) ---- */
-#define AGN_POOL_EXTRA_AREAS 15 /* areas added by growth, besides the first */
-struct agn_pool {
-    pthread_mutex_t lock;
-    uintptr_t start, end; /* the area given to agn_pool_init */
-    struct {
-        uintptr_t start, end;
-    } extra[AGN_POOL_EXTRA_AREAS]; /* areas added later (pool growth) */
-    _Atomic unsigned nextra;
-    size_t capacity; /* bytes of all areas */
-    uintptr_t ctl;        /* the control block, at `start`; 0 if the area was too small */
-    size_t used;          /* bytes in allocated blocks, headers included */
-    size_t allocations;
-    size_t bad_frees;     /* frees of pointers that were not live blocks (ignored) */
-};
-struct agn_pool_stats {
-    size_t used_blocks, used_bytes;
-    size_t free_blocks, free_bytes;
-    size_t largest_free; /* the largest payload one allocation could get */
-};
-/* Blocks are 16-byte aligned; a request of 0 bytes gets a minimal block (as malloc does). */
-void agn_pool_init(struct agn_pool *pool, void *start, size_t size);
-/* Adds memory to an initialised pool (growth); 0, or -ENOSPC past AGN_POOL_EXTRA_AREAS. */
-int agn_pool_add_area(struct agn_pool *pool, void *start, size_t size);
-/* Whether p lies in one of the pool's areas. */
-bool agn_pool_contains(struct agn_pool *pool, uintptr_t p);
-/* Forgets the pool's area in the table agn_pool_owner() reads; call before unmapping it. */
-void agn_pool_fini(struct agn_pool *pool);
-/* Counts agn_pool_fini calls: a saved value that differs means a pool may be gone. */
-uint64_t agn_pool_generation(void);
-void *agn_pool_alloc(struct agn_pool *pool, size_t size);
-/* `align` a power of two (any size up to the pool's); NULL if it is not or there is no room. */
-void *agn_pool_memalign(struct agn_pool *pool, size_t align, size_t size);
-/* A block whose payload p has (p + offset) % align == 0: room for a header of `offset` bytes
- * (a multiple of 16) in front of aligned data. */
-void *agn_pool_memalign_offset(struct agn_pool *pool, size_t align, size_t offset, size_t size);
-/* In place when it can; NULL (ptr untouched) when there is no room. size 0 keeps a minimal block. */
-void *agn_pool_realloc(struct agn_pool *pool, void *ptr, size_t size);
-void agn_pool_free(struct agn_pool *pool, void *ptr);
-/* Payload bytes of a live block (>= the size asked for), 0 for anything else. */
-size_t agn_pool_usable_size(struct agn_pool *pool, const void *ptr);
-size_t agn_pool_used(struct agn_pool *pool);
-/* The pool one of whose areas holds ptr, NULL for any other address. Lock-free; any thread.
- * *inherited (if given) is set for a pool of the parent in a fork child: its memory is not
- * mapped there and must not be read. */
-struct agn_pool *agn_pool_owner(const void *ptr, bool *inherited);
-/* Walks every block and list; fills st; -EBADMSG if any invariant is broken. For tests. */
-int agn_pool_check(struct agn_pool *pool, struct agn_pool_stats *st);
-
 /* ---- peer.c: other processes' segments and doorbells ---- */
 struct agn_peer {
     pid_t pid;
@@ -88,6 +34,7 @@ struct agn_peer {
     bool accepted;       /* listed in our accepted_pids (we scan its holds) */
     uintptr_t base;      /* its segment, mapped read-only (0 if not mapped) */
     size_t size;
+    struct agn_shm_view view; /* of that mapping (map == base), header checked */
     uint64_t area_base[AGN_MAX_AREAS]; /* its growth areas we have mapped (size 0: not) */
     uint64_t area_size[AGN_MAX_AREAS];
     /* Growth areas the broker handed over (NOTICE_AREA_ADDED), not yet mapped: -1 if none. */
@@ -133,16 +80,14 @@ struct agn_source {
     pid_t pid;
     uint32_t index;
     struct agn_peer *peer; /* NULL for the own process */
-    const struct agn_pub_slot *slot;
-    const struct agn_ring_entry *ring;
-    uint32_t depth;   /* the publisher's ring depth, validated */
+    const struct agn_shm_view *view; /* its segment */
+    struct agn_shm_ring ring; /* validated */
     uint32_t window;  /* min(publisher depth, subscription depth) */
     bool ready;       /* the publisher accepted us: our holds are scanned */
     bool history;     /* deliver retained history (both transient-local) */
     bool corrupt;     /* found lying (wild head, an area never handed over): never read again */
     uint64_t area_wait_ns; /* since when a message waits for a growth area, 0 if none */
     uint64_t next;    /* next message number wanted */
-    uintptr_t lo, hi; /* where message data may lie in its segment */
 };
 
 struct agnocast_subscription {
@@ -194,6 +139,7 @@ struct agnocast_context {
     /* own segment */
     struct agn_seg_header *seg;
     size_t seg_size;
+    struct agn_shm_view seg_view; /* how peers read it: our own reads of it (holds, rings) too */
     int seg_fd;                   /* its sealed memfd, handed to the broker again after a restart */
     int area_fd[AGN_MAX_AREAS];   /* the growth areas' memfds, -1 unused */
     struct agn_pool pool;
@@ -260,7 +206,8 @@ int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t siz
 void agn_segment_destroy(struct agnocast_context *ctx);
 /* Maps a peer's segment, from the descriptor the broker handed over, read-only at its address
  * and checks its header. The descriptor stays the caller's. */
-int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd);
+int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd,
+                         struct agn_shm_view *view);
 void agn_segment_unmap_peer(uint64_t base, uint64_t size);
 /* Pool growth: another range from the broker, its segment, published in our header, added to
  * the allocator. `need` bytes must fit. */

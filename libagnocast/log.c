@@ -1,5 +1,7 @@
 /* Logging, the per-thread last error, and error names. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "agnocast-internal.h"
+#include "log.h"
 
 #define LEVEL_NONE   (-1) /* AGNOCAST_LOG_LEVEL=none: nothing at all */
 #define LEVEL_UNREAD (-2) /* not yet read from the environment */

@@ -49,20 +49,10 @@ void agn_message_free_handle(struct agnocast_message *msg)
 int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscription *sub,
                         struct agn_source *src, uint64_t seq, struct agnocast_message **ret)
 {
-    const struct agn_ring_entry *e = &src->ring[seq % src->depth];
     struct agnocast_message *msg;
-    uint64_t addr, size, ts;
+    struct agn_shm_entry e;
 
-    if (atomic_load_explicit(&e->seq, memory_order_acquire) != seq)
-        return 0;
-    addr = atomic_load_explicit(&e->addr, memory_order_relaxed);
-    /* Start fetching the message's first line now: the transfer overlaps the bookkeeping
-     * below instead of following it (a prefetch never faults, even on a wild address). */
-    __builtin_prefetch((const void *)(uintptr_t)addr);
-    size = atomic_load_explicit(&e->size, memory_order_relaxed);
-    ts = atomic_load_explicit(&e->timestamp_ns, memory_order_relaxed);
-    atomic_thread_fence(memory_order_acquire);
-    if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq)
+    if (agn_shm_entry_read(&src->ring, seq, &e) != 1)
         return 0;
     /* Any nested allocation of this message may lie in any area its publisher declared before
      * publishing it (the acquire above orders that declaration before this load). The broker
@@ -72,8 +62,8 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
         atomic_load_explicit(&((const struct agn_seg_header *)src->peer->base)->nareas,
                              memory_order_relaxed) > src->peer->areas_here)
         return -EAGAIN;
-    if (addr < src->lo || addr >= src->hi || size > src->hi - addr) {
-        int in = agn_segment_area_check(ctx, src->peer, addr, size);
+    if (!agn_shm_in_heap(src->view, e.addr, e.size)) {
+        int in = agn_segment_area_check(ctx, src->peer, e.addr, e.size);
         if (in == -EAGAIN)
             return -EAGAIN;
         if (in != 1) {
@@ -82,7 +72,7 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
                     "dropping message %llu from process %d on %s: address 0x%llx size %llu "
                     "lies outside its segment",
                     (unsigned long long)seq, (int)src->pid, sub->topic,
-                    (unsigned long long)addr, (unsigned long long)size);
+                    (unsigned long long)e.addr, (unsigned long long)e.size);
             return -EBADMSG;
         }
     }
@@ -90,9 +80,9 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
     if (!msg)
         return agn_fail(-ENOBUFS, "this process holds %d messages, the limit: release some",
                         AGN_MAX_HOLDS);
-    atomic_store_explicit(hold_slot(msg), addr, memory_order_relaxed);
+    atomic_store_explicit(hold_slot(msg), e.addr, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&e->seq, memory_order_relaxed) != seq) {
+    if (!agn_shm_entry_still(&src->ring, seq)) {
         msg->peer = NULL;
         agn_message_free_handle(msg);
         return 0;
@@ -101,14 +91,14 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
     msg->peer = src->peer;
     if (src->peer)
         src->peer->holds++;
-    msg->data = (const void *)(uintptr_t)addr;
-    msg->size = size;
+    msg->data = (const void *)(uintptr_t)e.addr;
+    msg->size = e.size;
     msg->pub_pid = src->pid;
     msg->pub_index = src->index;
     msg->seq = seq;
-    msg->timestamp_ns = ts;
-    msg->lo = src->lo;
-    msg->hi = src->hi;
+    msg->timestamp_ns = e.timestamp_ns;
+    msg->lo = src->view->base + src->view->heap_off;
+    msg->hi = src->view->base + src->view->size;
     *ret = msg;
     return 1;
 }

@@ -27,9 +27,11 @@ struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t 
         return peer;
     }
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
+        struct agn_shm_view view;
+
         if (ctx->peers[i].in_use)
             continue;
-        r = agn_segment_map_peer(pid, base, size, fd);
+        r = agn_segment_map_peer(pid, base, size, fd, &view);
         if (r == -EEXIST && ctx->noccupied < 8) {
             /* Its range is taken in our address space: we cannot reach it, and nothing is
              * mapped over. The broker is told, so new ranges avoid this one. */
@@ -42,7 +44,7 @@ struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t 
         }
         peer = &ctx->peers[i];
         *peer = (struct agn_peer){.pid = pid, .in_use = true, .base = base, .size = size,
-                                  .wake_tx = -1, .wake_keep = -1,
+                                  .view = view, .wake_tx = -1, .wake_keep = -1,
                                   .wake_rx = -1};
         for (int a = 0; a < AGN_MAX_AREAS; a++)
             peer->area_fd[a] = -1;
@@ -145,28 +147,16 @@ void agn_peer_gone(struct agnocast_context *ctx, struct agn_peer *peer)
     agn_peer_maybe_release(ctx, peer);
 }
 
-static bool table_holds(const struct agn_seg_header *h, uintptr_t addr)
-{
-    uint32_t n = atomic_load_explicit(&h->holds_used, memory_order_acquire);
-
-    if (n > AGN_MAX_HOLDS)
-        n = AGN_MAX_HOLDS;
-    for (uint32_t i = 0; i < n; i++)
-        if (atomic_load_explicit(&h->holds[i], memory_order_relaxed) == addr)
-            return true;
-    return false;
-}
-
 /* Whether any process we honour (ourselves included) holds the message at addr. The caller
  * has removed it from its ring and issued a seq_cst fence. */
 bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr)
 {
-    if (table_holds(ctx->seg, addr))
+    if (agn_shm_holds(&ctx->seg_view, addr))
         return true;
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
         const struct agn_peer *p = &ctx->peers[i];
         if (p->in_use && p->accepted &&
-            table_holds((const struct agn_seg_header *)p->base, addr))
+            agn_shm_holds(&p->view, addr))
             return true;
     }
     return false;

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "agnocast-internal.h"
+#include "pool.h"
 
 /*
  * Every block starts with a 16-byte header: the size of the physically previous block and its

@@ -16,13 +16,15 @@ struct msg_header {
     uintptr_t children;     /* first nested allocation (struct child_header) */
     uintptr_t next_retired; /* in ctx->retired */
     uint64_t size;
-    uint64_t reserved;
+    uint64_t nested; /* bytes asked for by its nested allocations (bw counts them) */
 };
 
 struct child_header {
     uintptr_t next, prev; /* the message's nested allocations; prev 0 at the head */
     uintptr_t msg;        /* its struct msg_header */
     uint64_t magic;
+    uint64_t size;        /* as asked for */
+    uint64_t reserved;
 };
 
 #define MSG_LOANED    0x4e414f4c47534dull /* "MSGLOAN" */
@@ -382,6 +384,7 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
     atomic_store_explicit(&e->addr, (uintptr_t)data, memory_order_relaxed);
     atomic_store_explicit(&e->size, h->size, memory_order_relaxed);
     atomic_store_explicit(&e->timestamp_ns, ts, memory_order_relaxed);
+    atomic_store_explicit(&e->bytes, h->size + h->nested, memory_order_relaxed);
     atomic_store_explicit(&e->seq, n, memory_order_release);
     atomic_store_explicit(&pub->slot->head, n, memory_order_release);
 
@@ -445,7 +448,8 @@ void *agn_loan_nested_alloc(struct agnocast_publisher *pub, void *data, size_t a
     if (!c)
         return NULL;
     *c = (struct child_header){
-        .next = h->children, .prev = 0, .msg = (uintptr_t)h, .magic = MSG_CHILD};
+        .next = h->children, .prev = 0, .msg = (uintptr_t)h, .magic = MSG_CHILD, .size = size};
+    h->nested += size;
     if (h->children)
         ((struct child_header *)h->children)->prev = (uintptr_t)c;
     h->children = (uintptr_t)c;
@@ -499,6 +503,7 @@ void agn_loan_nested_free(struct agnocast_publisher *pub, void *ptr)
     if (!c)
         return;
     relink((struct msg_header *)c->msg, c, 0);
+    ((struct msg_header *)c->msg)->nested -= c->size;
     c->magic = 0;
     agn_pool_free(&pub->ctx->pool, c);
 }
@@ -514,5 +519,7 @@ void *agn_loan_nested_realloc(struct agnocast_publisher *pub, void *ptr, size_t 
         return NULL;
     if (n != c)
         relink((struct msg_header *)n->msg, n, (uintptr_t)n);
+    ((struct msg_header *)n->msg)->nested += size - n->size;
+    n->size = size;
     return n + 1;
 }

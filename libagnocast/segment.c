@@ -132,6 +132,7 @@ int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t siz
     h->heap_off = hdr;
     h->heap_size = size - hdr;
     atomic_store_explicit((_Atomic uint64_t *)&h->magic, AGN_SEG_MAGIC, memory_order_release);
+    agn_shm_view_open(&ctx->seg_view, h, (uint32_t)ctx->pid, base, size, NULL);
     ctx->seg = h;
     ctx->seg_size = size;
     agn_pool_init(&ctx->pool, (char *)h + hdr, size - hdr);
@@ -175,9 +176,11 @@ static int check_peer_fd(int fd, uint64_t size, const char *what, int pid)
     return 0;
 }
 
-int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd)
+int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd,
+                         struct agn_shm_view *view)
 {
     const struct agn_seg_header *h;
+    const char *why = NULL;
     int r;
 
     if (fd < 0)
@@ -193,14 +196,11 @@ int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd)
     if (r < 0)
         return agn_fail(r, "cannot map the segment of process %d read-only at 0x%llx: %s",
                         (int)pid, (unsigned long long)base, strerror(-r));
-    h = (const struct agn_seg_header *)(uintptr_t)base;
-    if (atomic_load_explicit((const _Atomic uint64_t *)&h->magic, memory_order_acquire) !=
-            AGN_SEG_MAGIC ||
-        h->layout != AGN_SEG_LAYOUT || h->base != base || h->size != size ||
-        h->pid != (uint32_t)pid) {
+    if (agn_shm_view_open(view, (const void *)(uintptr_t)base, (uint32_t)pid, base, size,
+                          &why) < 0) {
         munmap((void *)(uintptr_t)base, size);
-        return agn_fail(-EBADMSG, "the segment of process %d has an unexpected header",
-                        (int)pid);
+        return agn_fail(-EBADMSG, "the segment of process %d has an unexpected header: %s",
+                        (int)pid, why);
     }
     return 0;
 }
@@ -289,46 +289,35 @@ int agn_segment_reclaim_areas(struct agnocast_context *ctx)
 int agn_segment_area_check(struct agnocast_context *ctx, struct agn_peer *peer, uint64_t addr,
                            uint64_t len)
 {
-    const struct agn_seg_header *h =
-        peer ? (const struct agn_seg_header *)peer->base : ctx->seg;
-    unsigned n = atomic_load_explicit(&h->nareas, memory_order_acquire);
+    uint64_t base, size;
+    int i = agn_shm_area_find(peer ? &peer->view : &ctx->seg_view, addr, len, &base, &size);
+    int r;
 
-    if (n > AGN_MAX_AREAS)
-        n = AGN_MAX_AREAS;
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t base = atomic_load_explicit(&h->areas[i].base, memory_order_relaxed);
-        uint64_t size = atomic_load_explicit(&h->areas[i].size, memory_order_relaxed);
-        int r;
-
-        if (addr < base || size == 0 || base + size < base || addr >= base + size ||
-            len > base + size - addr)
-            continue;
-        if (!peer)
-            return 1;
-        if (peer->area_size[i] != 0)
-            return peer->area_base[i] == base && peer->area_size[i] == size;
-        /* The area's descriptor comes from the broker, after the owner attached it; the owner
-         * may publish in it before that notice reaches us. What the broker said is the truth:
-         * the header must agree with it. */
-        if (peer->area_fd[i] < 0)
-            return -EAGAIN;
-        if (peer->area_fd_base[i] != base || peer->area_fd_size[i] != size ||
-            (base < peer->base + peer->size && peer->base < base + size))
-            return 0;
-        r = check_peer_fd(peer->area_fd[i], size, "a growth area", (int)peer->pid);
-        if (r == 0)
-            r = map_at(base, size, PROT_READ, peer->area_fd[i]);
-        close(peer->area_fd[i]);
-        peer->area_fd[i] = -1;
-        if (r < 0) {
-            agn_log(AGNOCAST_LOG_WARNING,
-                    "cannot map growth area %u of process %d read-only at 0x%llx: %s", i + 1,
-                    (int)peer->pid, (unsigned long long)base, strerror(-r));
-            return 0;
-        }
-        peer->area_base[i] = base;
-        peer->area_size[i] = size;
+    if (i < 0)
+        return 0;
+    if (!peer)
         return 1;
+    if (peer->area_size[i] != 0)
+        return peer->area_base[i] == base && peer->area_size[i] == size;
+    /* The area's descriptor comes from the broker, after the owner attached it; the owner may
+     * publish in it before that notice reaches us. What the broker said is the truth: the
+     * header must agree with it. */
+    if (peer->area_fd[i] < 0)
+        return -EAGAIN;
+    if (peer->area_fd_base[i] != base || peer->area_fd_size[i] != size)
+        return 0;
+    r = check_peer_fd(peer->area_fd[i], size, "a growth area", (int)peer->pid);
+    if (r == 0)
+        r = map_at(base, size, PROT_READ, peer->area_fd[i]);
+    close(peer->area_fd[i]);
+    peer->area_fd[i] = -1;
+    if (r < 0) {
+        agn_log(AGNOCAST_LOG_WARNING,
+                "cannot map growth area %d of process %d read-only at 0x%llx: %s", i + 1,
+                (int)peer->pid, (unsigned long long)base, strerror(-r));
+        return 0;
     }
-    return 0;
+    peer->area_base[i] = base;
+    peer->area_size[i] = size;
+    return 1;
 }

@@ -11,11 +11,10 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
                                  const struct agnocast_wire_notice_endpoint *n, int fd)
 {
     struct agnocast_context *ctx = sub->ctx;
-    const struct agn_seg_header *h;
-    const struct agn_pub_slot *slot;
+    const struct agn_shm_view *view;
     struct agn_peer *peer = NULL;
+    struct agn_shm_ring ring;
     struct agn_source *src;
-    uint64_t ring_off, depth, heap_off, size;
     int err = 0;
 
     if (pid == ctx->pid && sub->qos.ignore_local)
@@ -39,26 +38,15 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
                     sub->topic, (int)pid, n->index, agnocast_last_error());
             return;
         }
-        h = (const struct agn_seg_header *)peer->base;
-        size = peer->size;
+        view = &peer->view;
     } else {
-        h = ctx->seg;
-        size = ctx->seg_size;
+        view = &ctx->seg_view;
     }
-    /* The slot lives in memory its owner writes: validate before use, keep the validated copy.
-     * Each field is read once, and the ring is bounded by the size the broker vouched for, not
-     * by the header's `size`: the owner may rewrite that after we mapped it (a `size` wrapping
-     * the address space used to let a ring lie anywhere past the segment: a crash here). */
-    slot = &h->pubs[n->index];
-    depth = atomic_load_explicit((const _Atomic uint32_t *)&slot->depth, memory_order_relaxed);
-    ring_off = atomic_load_explicit((const _Atomic uint64_t *)&slot->ring_off, memory_order_relaxed);
-    heap_off = atomic_load_explicit((const _Atomic uint64_t *)&h->heap_off, memory_order_relaxed);
-    /* A misaligned ring would be read with misaligned atomic loads: undefined, and a fault on
-     * machines that require alignment (found by tests/fuzz/fuzz-segment). */
-    if (!atomic_load_explicit(&slot->active, memory_order_acquire) || depth < 1 ||
-        depth > AGNOCAST_DEPTH_MAX || ring_off % _Alignof(struct agn_ring_entry) != 0 ||
-        ring_off < heap_off || ring_off >= size ||
-        depth * sizeof(struct agn_ring_entry) > size - ring_off) {
+    /* The slot lives in memory its owner writes: validated once, the validated copy kept. The
+     * ring is bounded by the size the broker vouched for, not by the header's `size`: the
+     * owner may rewrite that after we mapped it (a `size` wrapping the address space used to
+     * let a ring lie anywhere past the segment: a crash here). */
+    if (!agn_shm_ring_get(view, n->index, &ring)) {
         atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
         agn_log(AGNOCAST_LOG_WARNING, "publisher %d/%u on %s has an invalid ring; ignoring it",
                 (int)pid, n->index, sub->topic);
@@ -71,20 +59,17 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
         .pid = pid,
         .index = n->index,
         .peer = peer,
-        .slot = slot,
-        .ring = (const struct agn_ring_entry *)((uintptr_t)h + ring_off),
-        .depth = (uint32_t)depth,
-        .window = (uint32_t)depth < sub->qos.depth ? (uint32_t)depth : sub->qos.depth,
+        .view = view,
+        .ring = ring,
+        .window = ring.depth < sub->qos.depth ? ring.depth : sub->qos.depth,
         .ready = peer == NULL,
         .history = sub->qos.durability == AGNOCAST_DURABILITY_TRANSIENT_LOCAL &&
-                   slot->transient_local,
-        .lo = (uintptr_t)h + heap_off, /* heap_off <= ring_off < size: inside the mapping */
-        .hi = (uintptr_t)h + size,
+                   ring.transient_local,
     };
     /* Positioned now, so what falls out of the window from here on counts as missed. Older
      * messages inside the window are history (transient-local) or filtered by publish time. */
     {
-        uint64_t head = atomic_load_explicit(&slot->head, memory_order_acquire);
+        uint64_t head = agn_shm_ring_head(&ring);
         src->next = head >= src->window ? head - src->window + 1 : 1;
     }
     if (peer)
@@ -108,13 +93,7 @@ void agn_subscription_remove_source(struct agnocast_subscription *sub, pid_t pid
 
 static bool source_accepted(struct agnocast_context *ctx, struct agn_source *src)
 {
-    const struct agn_seg_header *h = (const struct agn_seg_header *)src->peer->base;
-
-    for (int i = 0; i < AGN_MAX_PEERS; i++)
-        if (atomic_load_explicit(&h->accepted_pids[i], memory_order_acquire) ==
-            (uint32_t)ctx->pid)
-            return true;
-    return false;
+    return agn_shm_accepts(src->view, (uint32_t)ctx->pid);
 }
 
 /* Adds to a counter of our own segment, saturating: what a peer wrote must not wrap it. Only
@@ -154,10 +133,9 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
         src->ready = true;
     }
     for (uint64_t looked = 0;;) {
-        const struct agn_ring_entry *e = &src->ring[src->next % src->depth];
         uint64_t seq, head;
         int r;
-        uint64_t found = atomic_load_explicit(&e->seq, memory_order_acquire);
+        uint64_t found = agn_shm_entry_seq(&src->ring, src->next);
         /* Message n is written to entry n % depth and later overwritten only by n + depth,
          * n + 2 depth...: an entry with an older number (not 0, which marks a write in
          * progress) means nothing new, and one with the number we want, when the window is
@@ -165,8 +143,8 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
          * the publisher writes at every publish. */
         if (found != 0 && found < src->next)
             return 0;
-        if (found != src->next || src->window < src->depth) {
-            head = atomic_load_explicit(&src->slot->head, memory_order_acquire);
+        if (found != src->next || src->window < src->ring.depth) {
+            head = agn_shm_ring_head(&src->ring);
             if (src->next > head)
                 return 0;
             if (head - src->next > AGN_HEAD_JUMP_MAX)
@@ -227,11 +205,11 @@ static int take_oldest(struct agnocast_subscription *sub, struct agnocast_messag
         if (src->corrupt || (!src->ready && !source_accepted(sub->ctx, src)))
             continue;
         src->ready = true;
-        head = atomic_load_explicit(&src->slot->head, memory_order_acquire);
+        head = agn_shm_ring_head(&src->ring);
         if (src->next > head)
             continue;
         seq = head - src->next >= src->window ? head - src->window + 1 : src->next;
-        uint64_t ts = atomic_load_explicit(&src->ring[seq % src->depth].timestamp_ns,
+        uint64_t ts = atomic_load_explicit(&agn_shm_ring_entry(&src->ring, seq)->timestamp_ns,
                                            memory_order_relaxed);
         if (!best || ts < best_ts) {
             best = src;

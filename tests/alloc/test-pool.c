@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "agnocast-internal.h"
+#include "pool.h"
 
 #define AREA_SIZE (4u << 20)
 #define SLOTS     512

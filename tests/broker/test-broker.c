@@ -23,16 +23,13 @@
 #include <cmocka.h>
 
 #include "agnocast-proto.h"
+#include "harness-broker.h"
 #include "relay.h"
 
 #define TIMEOUT_MS 5000
 
-static const char *broker_path;
-
 struct fixture {
-    char *dir;
-    char *sock;
-    pid_t broker;
+    struct broker b;
 };
 
 /* A connection made by a helper process (tests/common/relay.h) that relays our frames, so that
@@ -73,68 +70,23 @@ static void connect_twice_from(const char *path, int fds[2], pid_t *pid_out)
 
 static int broker_setup(void **state)
 {
+    static const char *const args[] = {"--pool-size", "1M", "--max-pool-size", "64M", NULL};
     struct fixture *fx = g_new0(struct fixture, 1);
-    pid_t pid;
 
-    fx->dir = g_dir_make_tmp("agnocastd-test-XXXXXX", NULL);
-    assert_non_null(fx->dir);
-    fx->sock = g_build_filename(fx->dir, "broker.sock", NULL);
-    fx->broker = fork();
-    assert_true(fx->broker >= 0);
-    if (fx->broker == 0) {
-        /* $AGNOCAST_TEST_VALGRIND: a command line the broker runs under (the valgrind test). */
-        const char *wrap = getenv("AGNOCAST_TEST_VALGRIND");
-        gchar **argv = g_strsplit(wrap != NULL ? wrap : "", " ", -1);
-        GPtrArray *args = g_ptr_array_new();
-        for (int i = 0; argv[i] != NULL; i++)
-            if (argv[i][0] != '\0')
-                g_ptr_array_add(args, argv[i]);
-        const char *own[] = {broker_path, "--socket",        fx->sock, "--pool-size",
-                             "1M",        "--max-pool-size", "64M",    NULL};
-        for (int i = 0; own[i] != NULL; i++)
-            g_ptr_array_add(args, (gpointer)own[i]);
-        g_ptr_array_add(args, NULL);
-        execvp(args->pdata[0], (char **)args->pdata);
-        _exit(127);
-    }
-    for (int i = 0; i < (getenv("AGNOCAST_TEST_VALGRIND") != NULL ? 3000 : 500); i++) {
-        int fd = connect_from(fx->sock, &pid);
-        if (fd >= 0) {
-            close(fd);
-            *state = fx;
-            return 0;
-        }
-        g_usleep(10000);
-    }
-    fail_msg("agnocastd (%s) did not start listening on %s", broker_path, fx->sock);
-    return -1;
+    /* Under $AGNOCAST_TEST_VALGRIND (the valgrind test) when set: see tests/harness. */
+    if (broker_start(&fx->b, args) < 0)
+        fail_msg("agnocastd (%s) did not start listening", getenv("AGNOCAST_TEST_BROKER"));
+    *state = fx;
+    return 0;
 }
 
 static int broker_teardown(void **state)
 {
     struct fixture *fx = *state;
-    int status;
 
-    /* Every test ends with a clean shutdown, so a run under valgrind checks it each time. */
-    if (fx->broker > 0) {
-        int waited = 0;
-        kill(fx->broker, SIGTERM);
-        while (waitpid(fx->broker, &status, WNOHANG) == 0 && waited++ < 3000)
-            g_usleep(10000);
-        if (waited > 3000) {
-            kill(fx->broker, SIGKILL);
-            waitpid(fx->broker, &status, 0);
-        }
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
-    }
-    g_unlink(fx->sock);
-    char *state_file = g_strconcat(fx->sock, ".state", NULL);
-    g_unlink(state_file); /* normally gone already: nothing is registered at a clean exit */
-    g_free(state_file);
-    g_rmdir(fx->dir);
-    g_free(fx->sock);
-    g_free(fx->dir);
+    /* Every test ends with a clean shutdown, so a run under valgrind checks it each time. The
+     * state file is normally gone already: nothing is registered at a clean exit. */
+    assert_int_equal(broker_stop(&fx->b), 0);
     g_free(fx);
     return 0;
 }
@@ -198,7 +150,7 @@ static void peer_open(struct fixture *fx, struct peer *p)
 
     memset(p, 0, sizeof(*p));
     p->next_id = 1;
-    p->fd = connect_from(fx->sock, &p->pid);
+    p->fd = connect_from(fx->b.socket, &p->pid);
     assert_true(p->fd >= 0);
     send_frame(p->fd, AGNOCAST_MSG_HELLO, p->next_id, &hello, sizeof(hello), NULL, 0);
     expect_kind(p->fd, &r, AGNOCAST_MSG_HELLO_REPLY);
@@ -354,13 +306,13 @@ static void test_broker_hello(void **state)
     struct agnocast_wire_hello hello = {0};
     struct reply r;
     pid_t pid;
-    int fd = connect_from(fx->sock, &pid);
+    int fd = connect_from(fx->b.socket, &pid);
 
     send_frame(fd, AGNOCAST_MSG_HELLO, 77, &hello, sizeof(hello), NULL, 0);
     expect_kind(fd, &r, AGNOCAST_MSG_HELLO_REPLY);
     assert_int_equal(r.f.request_id, 77);
     assert_int_equal(((const struct agnocast_wire_hello_reply *)r.f.payload)->broker_pid,
-                     fx->broker);
+                     fx->b.pid);
     close(fd);
 }
 
@@ -372,7 +324,7 @@ static void test_broker_version_mismatch(void **state)
     struct agnocast_wire_header h;
     struct reply r;
     pid_t pid;
-    int fd = connect_from(fx->sock, &pid);
+    int fd = connect_from(fx->b.socket, &pid);
     ssize_t n = agnocast_proto_encode(buf.bytes, sizeof(buf.bytes), AGNOCAST_MSG_HELLO, 5, &hello,
                                       sizeof(hello));
 
@@ -398,7 +350,7 @@ static void test_broker_request_before_hello_drops(void **state)
     struct fixture *fx = *state;
     struct agnocast_wire_query q;
     pid_t pid;
-    int fd = connect_from(fx->sock, &pid);
+    int fd = connect_from(fx->b.socket, &pid);
 
     memset(&q, 0, sizeof(q));
     send_frame(fd, AGNOCAST_MSG_LIST_TOPICS, 1, &q, sizeof(q), NULL, 0);
@@ -441,7 +393,7 @@ static void test_broker_register(void **state)
     int two[2];
     struct peer first;
     struct reply r;
-    connect_twice_from(fx->sock, two, &again.pid);
+    connect_twice_from(fx->b.socket, two, &again.pid);
     memset(&first, 0, sizeof(first));
     first.fd = two[0];
     first.pid = again.pid;
@@ -893,13 +845,13 @@ static void test_broker_sigterm_exits_cleanly(void **state)
     struct stat st;
     int status = 0;
 
-    assert_int_equal(stat(fx->sock, &st), 0);
-    assert_int_equal(kill(fx->broker, SIGTERM), 0);
-    assert_int_equal(waitpid(fx->broker, &status, 0), fx->broker);
-    fx->broker = 0;
+    assert_int_equal(stat(fx->b.socket, &st), 0);
+    assert_int_equal(kill(fx->b.pid, SIGTERM), 0);
+    assert_int_equal(waitpid(fx->b.pid, &status, 0), fx->b.pid);
+    fx->b.pid = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(stat(fx->sock, &st), -1);
+    assert_int_equal(stat(fx->b.socket, &st), -1);
     assert_int_equal(errno, ENOENT);
 }
 
@@ -932,7 +884,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s PATH-TO-AGNOCASTD\n", argv[0]);
         return 2;
     }
-    broker_path = argv[1];
+    setenv("AGNOCAST_TEST_BROKER", argv[1], 1);
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests_name("broker", tests, NULL, NULL);
 }

@@ -160,8 +160,8 @@ static void test_segview_open_checks_header_against_broker(void **state)
     GError *error = NULL;
 
     assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, &error), 0);
-    assert_int_equal(sv.heap_off, f->heap_off);
-    assert_true((const void *)sv.map != (const void *)(uintptr_t)SEG_BASE);
+    assert_int_equal(sv.view.heap_off, f->heap_off);
+    assert_true((const void *)sv.view.map != (const void *)(uintptr_t)SEG_BASE);
     /* Mapped, then the descriptor closed: the mapping keeps the memory. */
     assert_false(fd_open(f->last_fd));
     segview_close(&sv);
@@ -191,7 +191,7 @@ static void test_segview_open_checks_header_against_broker(void **state)
     assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, &error), -EBADMSG);
     g_clear_error(&error);
     f->h->heap_off = f->heap_off;
-    assert_null(sv.map);
+    assert_null(sv.view.map);
     assert_false(fd_open(f->last_fd));
 }
 
@@ -211,7 +211,7 @@ static void test_segview_open_range_changed_between_answers(void **state)
     assert_non_null(strstr(error->message, "run the command again"));
     g_clear_error(&error);
     assert_false(fd_open(f->last_fd));
-    assert_null(sv.map);
+    assert_null(sv.view.map);
 }
 
 /* The fetch's error is the view's: its sentence reaches the user unchanged. */
@@ -232,7 +232,7 @@ static void test_segview_open_passes_on_the_fetch_error(void **state)
     assert_int_equal(error->code, CLI_EXIT_NO_SEGMENT);
     assert_string_equal(error->message, "process 4321 is gone: it left");
     g_clear_error(&error);
-    assert_null(sv.map);
+    assert_null(sv.view.map);
     segview_close(&sv);
 
     /* Too small for a header: refused before the broker is asked. */
@@ -287,7 +287,7 @@ static void test_segview_open_checks_descriptor(void **state)
     close(p[0]);
     close(p[1]);
     f->fd = sealed;
-    assert_null(sv.map);
+    assert_null(sv.view.map);
 }
 
 static void test_segview_ring_rejects_invalid_slots(void **state)
@@ -295,12 +295,12 @@ static void test_segview_ring_rejects_invalid_slots(void **state)
     struct forged *f = *state;
     struct agn_pub_slot *slot = &f->h->pubs[RING_SLOT];
     struct segview sv;
-    struct segview_ring ring;
+    struct agn_shm_ring ring;
 
     assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, NULL), 0);
     assert_true(segview_ring(&sv, RING_SLOT, &ring));
     assert_int_equal(ring.depth, 4);
-    assert_int_equal(segview_ring_head(&ring), 5);
+    assert_int_equal(agn_shm_ring_head(&ring), 5);
     assert_false(segview_ring(&sv, AGN_MAX_PUBS, &ring));
     assert_false(segview_ring(&sv, 0, &ring)); /* inactive */
 
@@ -332,7 +332,7 @@ static void test_segview_ring_read_translates_and_bounds_checks(void **state)
 {
     struct forged *f = *state;
     struct segview sv;
-    struct segview_ring ring;
+    struct agn_shm_ring ring;
     struct segview_msg m;
     unsigned char buf[80];
     size_t n = 0;
@@ -342,7 +342,7 @@ static void test_segview_ring_read_translates_and_bounds_checks(void **state)
 
     assert_int_equal(segview_ring_read(&sv, &ring, 5, &m), 1);
     assert_int_equal(m.size, 64);
-    assert_ptr_equal(m.data, sv.map + (m.addr - SEG_BASE));
+    assert_ptr_equal(m.data, sv.view.map + (m.addr - SEG_BASE));
     assert_true(segview_copy(&ring, &m, buf, sizeof buf, &n));
     assert_int_equal(n, 64);
     assert_int_equal(buf[0], 5);
@@ -384,7 +384,7 @@ static int read_in_area(struct forged *f, uint64_t base, uint64_t size, uint32_t
                         uint64_t addr, unsigned char *first)
 {
     struct segview sv;
-    struct segview_ring ring;
+    struct agn_shm_ring ring;
     struct segview_msg m;
     int r;
 
@@ -465,7 +465,7 @@ static void test_segview_refused_area_is_not_asked_again(void **state)
 {
     struct forged *f = *state;
     struct segview sv;
-    struct segview_ring ring;
+    struct agn_shm_ring ring;
     struct segview_msg m;
 
     atomic_store(&f->h->areas[0].base, AREA_BASE);
@@ -488,7 +488,7 @@ static void test_segview_sub_reads_counters(void **state)
 {
     struct forged *f = *state;
     struct segview sv;
-    struct segview_sub_counters c;
+    struct agn_shm_sub_counters c;
 
     assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, NULL), 0);
     assert_true(segview_sub(&sv, 7, &c));

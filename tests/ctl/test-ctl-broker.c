@@ -12,23 +12,20 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agnocast-proto.h"
 #include "cli.h"
 #include "ctl-run.h"
+#include "harness-broker.h"
 #include "shm-layout.h"
 
 #define TOPIC "/ctl_test/chatter"
 
 struct world {
-    char *dir;
-    char *sock;
-    GPid broker;
+    struct broker b;                         /* a private agnocastd (tests/harness) */
     int client;                              /* the raw registered client */
     struct agnocast_wire_register_reply reg; /* its range and pid as the broker knows them */
     struct agn_seg_header *seg;              /* its segment, writable here, sealed */
@@ -130,31 +127,20 @@ static void raw_add(struct world *w, uint16_t kind, uint32_t index, struct agnoc
     raw_request(w, kind, &e, sizeof e, -1, AGNOCAST_MSG_OK);
 }
 
-static void broker_child_setup(gpointer data)
-{
-    (void)data;
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-}
-
 static int world_setup(void **state)
 {
     struct world *w = g_new0(struct world, 1);
-    GError *error = NULL;
 
-    w->dir = ctl_tmpdir_new();
-    w->sock = g_build_filename(w->dir, "agnocast.sock", NULL);
     w->client = -1;
     w->next_id = 1;
-    char *argv[] = {(char *)g_getenv("AGNOCASTD"), "--socket", w->sock, NULL};
-    /* A failed setup skips the teardown: the broker then ends with this test, not after it. */
-    if (!g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, broker_child_setup, NULL,
-                       &w->broker, &error))
-        fail_msg("cannot start %s: %s", argv[0], error->message);
-    for (int i = 0; i < 500 && (w->client = raw_connect(w->sock)) < 0; i++)
-        g_usleep(10000);
     *state = w;
+    /* A failed setup skips the teardown: the broker (PR_SET_PDEATHSIG) then ends with this
+     * test, not after it. */
+    if (broker_start(&w->b, NULL) < 0)
+        fail_msg("agnocastd did not start");
+    w->client = raw_connect(w->b.socket);
     if (w->client < 0)
-        fail_msg("agnocastd did not listen on %s within 5 s", w->sock);
+        fail_msg("cannot connect to agnocastd on %s", w->b.socket);
 
     struct agnocast_wire_hello hello = {0};
     raw_request(w, AGNOCAST_MSG_HELLO, &hello, sizeof hello, -1, AGNOCAST_MSG_HELLO_REPLY);
@@ -172,11 +158,7 @@ static int world_setup(void **state)
 
 static void world_stop_broker(struct world *w)
 {
-    if (w->broker > 0) {
-        kill(w->broker, SIGTERM);
-        waitpid(w->broker, NULL, 0);
-        w->broker = 0;
-    }
+    broker_signal(&w->b, SIGTERM);
 }
 
 static int world_teardown(void **state)
@@ -188,8 +170,7 @@ static int world_teardown(void **state)
         munmap(w->seg, w->reg.size);
     world_stop_broker(w);
     ctl_result_clear(&w->r);
-    ctl_tmpdir_remove(w->dir);
-    g_free(w->sock);
+    broker_cleanup(&w->b);
     g_free(w);
     return 0;
 }
@@ -198,7 +179,7 @@ static int world_teardown(void **state)
 #define CTL_OK(w, ...)                                                                             \
     do {                                                                                           \
         ctl_result_clear(&(w)->r);                                                                 \
-        ctl_run(&(w)->r, NULL, FALSE, "--socket", (w)->sock, __VA_ARGS__, NULL);                   \
+        ctl_run(&(w)->r, NULL, FALSE, "--socket", (w)->b.socket, __VA_ARGS__, NULL);               \
         if ((w)->r.status != 0)                                                                    \
             fail_msg("agnocastctl exit %d: %s", (w)->r.status, (w)->r.err);                        \
     } while (0)
@@ -321,7 +302,7 @@ static void test_ctl_broker_stats(void **state)
     CTL_OK(w, "stats");
     g_autoptr(GRegex) spaces = g_regex_new(" +", 0, 0, NULL);
     g_autofree char *flat = g_regex_replace_literal(spaces, w->r.out, -1, 0, " ", 0, NULL);
-    g_autofree char *head = g_strdup_printf("broker pid %d\nREQUEST COUNT\n", (int)w->broker);
+    g_autofree char *head = g_strdup_printf("broker pid %d\nREQUEST COUNT\n", (int)w->b.pid);
     assert_true(g_str_has_prefix(flat, head));
     assert_non_null(strstr(flat, "\nREGISTER_PROCESS 1\n"));
     assert_non_null(strstr(flat, "\nADD_PUBLISHER 1\n"));
@@ -336,7 +317,7 @@ static void test_ctl_broker_unknown_topic_exits_refused(void **state)
 {
     struct world *w = *state;
 
-    ctl_run(&w->r, w->sock, FALSE, "topic-info", "/not/there", NULL);
+    ctl_run(&w->r, w->b.socket, FALSE, "topic-info", "/not/there", NULL);
     assert_int_equal(w->r.status, CLI_EXIT_REFUSED);
     assert_string_equal(w->r.out, "");
     assert_true(g_str_has_prefix(w->r.err, "agnocastctl: "));
@@ -366,9 +347,9 @@ static void test_ctl_broker_stopped_exits_no_broker(void **state)
     struct world *w = *state;
 
     world_stop_broker(w);
-    ctl_run(&w->r, w->sock, FALSE, "list-topics", NULL);
+    ctl_run(&w->r, w->b.socket, FALSE, "list-topics", NULL);
     assert_int_equal(w->r.status, CLI_EXIT_NO_BROKER);
-    g_autofree char *want = g_strdup_printf("agnocastctl: no broker at %s", w->sock);
+    g_autofree char *want = g_strdup_printf("agnocastctl: no broker at %s", w->b.socket);
     assert_true(g_str_has_prefix(w->r.err, want));
     assert_non_null(strstr(w->r.err, "systemctl start agnocastd"));
 }

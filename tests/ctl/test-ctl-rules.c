@@ -10,8 +10,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +17,7 @@
 #include "cli.h"
 #include "ctl-run.h"
 #include "format.h"
+#include "harness-broker.h"
 
 static const char rules_text[] = "# camera images: a few write, the group reads\n"
                                  "[/camera]\n"
@@ -30,10 +29,10 @@ static const char rules_text[] = "# camera images: a few write, the group reads\
                                  "subscribe=\n";
 
 struct world {
-    char *dir;
+    struct broker b; /* a private agnocastd (tests/harness) */
+    char *dir;       /* the rules file, and the socket of a broker that must refuse to start */
     char *sock;
     char *rules;
-    GPid broker;
     struct ctl_result r;
 };
 
@@ -50,25 +49,15 @@ static int world_setup(void **state)
 
 static void world_stop_broker(struct world *w)
 {
-    int status = 0;
-
-    if (w->broker > 0) {
-        kill(w->broker, SIGTERM);
-        waitpid(w->broker, &status, 0);
-        w->broker = 0;
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
-    }
+    if (w->b.pid > 0)
+        assert_int_equal(broker_signal(&w->b, SIGTERM), 0);
 }
 
 static int world_teardown(void **state)
 {
     struct world *w = *state;
 
-    if (w->broker > 0) {
-        kill(w->broker, SIGKILL);
-        waitpid(w->broker, NULL, 0);
-    }
+    broker_cleanup(&w->b);
     ctl_result_clear(&w->r);
     ctl_tmpdir_remove(w->dir);
     g_free(w->sock);
@@ -77,48 +66,23 @@ static int world_teardown(void **state)
     return 0;
 }
 
-static gboolean can_connect(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    gboolean ok;
-
-    g_strlcpy(sa.sun_path, path, sizeof sa.sun_path);
-    ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
-/* Starts agnocastd on w->sock, with --access-rules w->rules holding `text` unless it is NULL. */
+/* Starts agnocastd with --access-rules w->rules holding `text` unless it is NULL. */
 static void world_start_broker(struct world *w, const char *text)
 {
-    char *argv[] = {(char *)g_getenv("AGNOCASTD"),
-                    "--socket",
-                    w->sock,
-                    "--state-file",
-                    "",
-                    "--access-rules",
-                    w->rules,
-                    NULL};
-    GError *error = NULL;
+    const char *args[] = {"--state-file", "", "--access-rules", w->rules, NULL};
 
     if (text != NULL)
         assert_true(g_file_set_contents(w->rules, text, -1, NULL));
     else
-        argv[5] = NULL;
-    if (!g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &w->broker, &error))
-        fail_msg("cannot start %s: %s", argv[0], error->message);
-    for (int i = 0; i < 500 && !can_connect(w->sock); i++)
-        g_usleep(10000);
-    if (!can_connect(w->sock))
-        fail_msg("agnocastd did not listen on %s within 5 s", w->sock);
+        args[2] = NULL;
+    if (broker_start(&w->b, args) < 0)
+        fail_msg("agnocastd did not start");
 }
 
 #define CTL_OK(w, ...)                                                                             \
     do {                                                                                           \
         ctl_result_clear(&(w)->r);                                                                 \
-        ctl_run(&(w)->r, NULL, FALSE, "--socket", (w)->sock, __VA_ARGS__, NULL);                   \
+        ctl_run(&(w)->r, NULL, FALSE, "--socket", (w)->b.socket, __VA_ARGS__, NULL);               \
         if ((w)->r.status != 0)                                                                    \
             fail_msg("agnocastctl exit %d: %s", (w)->r.status, (w)->r.err);                        \
     } while (0)
@@ -235,10 +199,10 @@ static void test_ctl_rules_sighup_reloads(void **state)
                                     "[/a]\npublish=*\nsubscribe=*\n[/]\npublish=\n"
                                     "subscribe=\n",
                                     -1, NULL));
-    assert_int_equal(kill(w->broker, SIGHUP), 0);
+    assert_int_equal(kill(w->b.pid, SIGHUP), 0);
     expect_rules_json(w, two);
     assert_true(g_file_set_contents(w->rules, "[/a]\npublish=*\n", -1, NULL));
-    assert_int_equal(kill(w->broker, SIGHUP), 0);
+    assert_int_equal(kill(w->b.pid, SIGHUP), 0);
     g_usleep(200000);
     CTL_OK(w, "rules", "--json");
     assert_string_equal(w->r.out, two);

@@ -29,7 +29,7 @@ static int setup(void **state)
     void *base;
     size_t size;
 
-    if (broker_start(&f.broker) < 0 || agnocast_context_new(&f.ctx) < 0 ||
+    if (broker_start(&f.broker, NULL) < 0 || agnocast_context_new(&f.ctx) < 0 ||
         agnocast_publisher_new(f.ctx, "/heaphook/routing", 4, 0, &f.pub) < 0)
         return -1;
     agnocast_context_segment(f.ctx, &base, &size);

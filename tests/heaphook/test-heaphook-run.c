@@ -96,7 +96,7 @@ static void test_heaphook_whole_heap_mode(void **state)
     (void)state;
     assert_true(fd >= 0);
     write_sort_input(fd);
-    assert_int_equal(broker_start(&b), 0);
+    assert_int_equal(broker_start(&b, NULL), 0);
     setenv("AGNOCAST_HEAPHOOK_ALL", "1", 1);
     setenv("MEMPOOL_SIZE", "256M", 1);
     same_with_and_without((char *const[]){"/usr/bin/sort", "-n", path, NULL});
@@ -201,7 +201,7 @@ static void test_heaphook_tree_examples_deliver_intact(void **state)
     (void)state;
     assert_non_null(listener);
     assert_non_null(talker);
-    assert_int_equal(broker_start(&b), 0);
+    assert_int_equal(broker_start(&b, NULL), 0);
     lpid = spawn((char *const[]){listener, "--count", "200", "--timeout", "60", "--json", "--depth",
                                  "50", NULL},
                  &lfd);

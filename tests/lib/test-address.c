@@ -263,12 +263,10 @@ static uint64_t memory_available(void)
 static int huge_pool_setup(void **state)
 {
     char max[32];
+    const char *const args[] = {"--max-pool-size", max, NULL};
     /* A broker that allows any pool: the refusal must come from the library's own check. */
     snprintf(max, sizeof(max), "%llu", 1ull << 40);
-    setenv("AGNOCAST_TEST_BROKER_MAX_POOL", max, 1);
-    int r = harness_broker_setup(state);
-    unsetenv("AGNOCAST_TEST_BROKER_MAX_POOL");
-    return r;
+    return harness_broker_setup_with(state, args);
 }
 
 /* A pool the machine cannot back is refused with the sizes, never a SIGBUS at first touch. */

@@ -136,7 +136,7 @@ static int setup(void **state)
     memset(&pub, 0, sizeof(pub));
     memset(&sub, 0, sizeof(sub));
     memset(&late, 0, sizeof(late));
-    return broker_start(&broker);
+    return broker_start(&broker, NULL);
 }
 
 static int teardown(void **state)
@@ -171,14 +171,14 @@ static void test_broker_restart_exchange_goes_on(void **state)
     assert_int_equal(ctl("list-topics", NULL, before, sizeof(before)), 0);
 
     /* The broker dies: the message path does not notice. */
-    broker_kill(&broker);
+    broker_signal(&broker, SIGKILL);
     counts_of(&sub, &r1, &corrupt);
     usleep(300000);
     counts_of(&sub, &r2, &corrupt);
     assert_true(r2 > r1 + 50);
 
     /* It comes back: both clients re-register without being told, and the picture is the same. */
-    assert_int_equal(broker_restart(&broker), 0);
+    assert_int_equal(broker_restart(&broker, NULL), 0);
     deadline = now_ms() + 5000;
     for (;;) {
         int st = ctl("topic-info", TOPIC, info, sizeof(info));
@@ -241,7 +241,7 @@ static void test_broker_restart_new_endpoint_while_down(void **state)
     (void)state;
     assert_int_equal(role_start(&pub, orphan_role, NULL), 0);
     expect(&pub, "ready");
-    broker_kill(&broker);
+    broker_signal(&broker, SIGKILL);
     usleep(100000);
     send_line(pub.to_child, "go");
     assert_true(recv_line(pub.from_child, line, sizeof(line), 10000) >= 0);
@@ -249,7 +249,7 @@ static void test_broker_restart_new_endpoint_while_down(void **state)
     assert_non_null(strstr(line, "broker"));
     assert_int_equal(role_wait(&pub), 0);
     pub.pid = 0;
-    assert_int_equal(broker_restart(&broker), 0);
+    assert_int_equal(broker_restart(&broker, NULL), 0);
 }
 
 int main(void)

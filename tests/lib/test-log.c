@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agnocast-internal.h"
+#include "log.h"
 
 /* What a child process printed. */
 struct output {

@@ -135,7 +135,7 @@ static int scenario_setup(void **state)
     (void)state;
     memset(&pub, 0, sizeof(pub));
     memset(&sub, 0, sizeof(sub));
-    return broker_start(&b);
+    return broker_start(&b, NULL);
 }
 
 /* Runs even when an assertion failed: no process or directory outlives the test. */

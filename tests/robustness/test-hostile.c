@@ -22,14 +22,14 @@
 
 #include <cmocka.h>
 
-#include "robust.h"
+#include "harness.h"
 
 #define MAX_TOPICS  400
 #define NOBODY_UID  65534
 #define ATTACK_CONN 300
 
 struct world {
-    struct rb_broker b;
+    struct broker b;
     pid_t talker, listener;
     int listener_out; /* its stdout: the --json summary */
 };
@@ -106,8 +106,8 @@ static int world_setup(void **state)
     char *largs[] = {"--json", NULL};
     char *targs[] = {"--rate", "100", "--size", "256", NULL};
 
-    rb_raise_nofile();
-    assert_int_equal(rb_broker_start(&w.b, broker_args), 0);
+    raise_nofile();
+    assert_int_equal(broker_start(&w.b, broker_args), 0);
     setenv("AGNOCAST_SOCKET", w.b.socket, 1);
     w.listener = spawn_example("AGNOCAST_TEST_LISTENER", largs, &w.listener_out);
     usleep(300 * 1000);
@@ -129,23 +129,23 @@ static int world_teardown(void **state)
         kill(w->listener, SIGKILL);
         waitpid(w->listener, NULL, 0);
     }
-    rb_broker_cleanup(&w->b);
+    broker_cleanup(&w->b);
     return 0;
 }
 
-static int connected_peer(struct world *w, struct rb_peer *p)
+static int connected_peer(struct world *w, struct raw_peer *p)
 {
-    rb_peer_init(p, rb_connect(w->b.socket));
-    return p->fd >= 0 && rb_hello(p) == 0 ? 0 : -1;
+    raw_peer_init(p, socket_connect(w->b.socket));
+    return p->fd >= 0 && raw_hello(p) == 0 ? 0 : -1;
 }
 
-static void expect_dropped(struct rb_peer *p)
+static void expect_dropped(struct raw_peer *p)
 {
-    struct rb_reply r;
+    struct raw_reply r;
     ssize_t n;
 
     /* Whatever was queued, then end of file. */
-    while ((n = rb_recv(p, &r, false)) > 0)
+    while ((n = raw_recv(p, &r, false)) > 0)
         ;
     assert_int_equal(n, 0);
 }
@@ -157,14 +157,14 @@ static void test_hostile_bad_frames_drop_only_the_sender(void **state)
     struct agnocast_wire_register reg = {0};
     struct agnocast_wire_ok ok = {0};
     static unsigned char big[AGNOCAST_PROTO_FRAME_MAX + 4096];
-    struct rb_peer p;
+    struct raw_peer p;
     ssize_t n;
 
     /* Garbage. */
     assert_int_equal(connected_peer(w, &p), 0);
     assert_true(send(p.fd, "\x01\x02garbage\xff\x1b[31m", 13, 0) == 13);
     expect_dropped(&p);
-    rb_peer_close(&p);
+    raw_peer_close(&p);
 
     /* Truncated: a REGISTER_PROCESS cut after 20 bytes, its header still claiming 24. */
     assert_int_equal(connected_peer(w, &p), 0);
@@ -173,30 +173,30 @@ static void test_hostile_bad_frames_drop_only_the_sender(void **state)
     assert_true(n > 20);
     assert_true(send(p.fd, buf.bytes, 20, 0) == 20);
     expect_dropped(&p);
-    rb_peer_close(&p);
+    raw_peer_close(&p);
 
     /* A header alone, shorter than a header, and an empty datagram. */
     assert_int_equal(connected_peer(w, &p), 0);
     assert_true(send(p.fd, buf.bytes, 10, 0) == 10);
     expect_dropped(&p);
-    rb_peer_close(&p);
+    raw_peer_close(&p);
 
     /* Oversized: more than a frame may hold, in one datagram. */
     assert_int_equal(connected_peer(w, &p), 0);
     memcpy(big, buf.bytes, 16);
     assert_true(send(p.fd, big, sizeof(big), 0) == (ssize_t)sizeof(big));
     expect_dropped(&p);
-    rb_peer_close(&p);
+    raw_peer_close(&p);
 
     /* A reply kind sent as a request. */
     assert_int_equal(connected_peer(w, &p), 0);
-    assert_true(rb_request(&p, AGNOCAST_MSG_OK, &ok, sizeof(ok), NULL, 0) != 0);
+    assert_true(raw_request(&p, AGNOCAST_MSG_OK, &ok, sizeof(ok), NULL, 0) != 0);
     expect_dropped(&p);
-    rb_peer_close(&p);
+    raw_peer_close(&p);
 
     assert_ctl_answers(w);
-    assert_true(rb_broker_log_has(&w->b, "malformed frame"));
-    assert_true(rb_broker_log_has(&w->b, "over 65536 bytes"));
+    assert_true(broker_log_has(&w->b, "malformed frame"));
+    assert_true(broker_log_has(&w->b, "over 65536 bytes"));
 }
 
 /* The attacker: opens ATTACK_CONN connections, says HELLO on each, reports "accepted refused". */
@@ -209,16 +209,16 @@ static int attacker(int report, int go, bool as_nobody, const char *path)
     if (as_nobody && (setgid(NOBODY_UID) < 0 || setuid(NOBODY_UID) < 0))
         return 3;
     for (int i = 0; i < ATTACK_CONN; i++)
-        fds[i] = rb_connect(path);
+        fds[i] = socket_connect(path);
     for (int i = 0; i < ATTACK_CONN; i++) {
-        struct rb_peer p;
-        struct rb_reply r;
+        struct raw_peer p;
+        struct raw_reply r;
         if (fds[i] < 0)
             continue;
-        rb_peer_init(&p, fds[i]);
-        rb_request(&p, AGNOCAST_MSG_HELLO, &(struct agnocast_wire_hello){0},
-                   sizeof(struct agnocast_wire_hello), NULL, 0);
-        if (rb_recv(&p, &r, false) <= 0)
+        raw_peer_init(&p, fds[i]);
+        raw_request(&p, AGNOCAST_MSG_HELLO, &(struct agnocast_wire_hello){0},
+                    sizeof(struct agnocast_wire_hello), NULL, 0);
+        if (raw_recv(&p, &r, false) <= 0)
             continue;
         if (r.f.kind == AGNOCAST_MSG_HELLO_REPLY) {
             accepted++;
@@ -279,13 +279,13 @@ static void test_hostile_many_connections_hit_the_per_uid_limit(void **state)
 }
 
 /* Adds publishers on new topics until refused; returns how many were added. */
-static int add_until_refused(struct rb_peer *p, const char *prefix, char *why, size_t cap,
+static int add_until_refused(struct raw_peer *p, const char *prefix, char *why, size_t cap,
                              int *code)
 {
     for (int i = 0; i < 100000; i++) {
         char topic[64];
         snprintf(topic, sizeof(topic), "/%s/t%d", prefix, i);
-        *code = rb_add(p, true, (uint32_t)i, topic, why, cap);
+        *code = raw_add(p, true, (uint32_t)i, topic, why, cap);
         if (*code != 0)
             return i;
     }
@@ -296,18 +296,18 @@ static void test_hostile_topics_without_end_hit_the_limits(void **state)
 {
     struct world *w = *state;
     char why[AGNOCAST_ERROR_TEXT_MAX];
-    struct rb_agent a1, a2;
-    struct rb_peer p1, p2, q;
+    struct agent a1, a2;
+    struct raw_peer p1, p2, q;
     int code, n1, n2;
 
-    assert_int_equal(rb_agent_start(&a1), 0);
-    assert_int_equal(rb_agent_start(&a2), 0);
-    rb_peer_init(&p1, rb_agent_connect(&a1, w->b.socket));
-    rb_peer_init(&p2, rb_agent_connect(&a2, w->b.socket));
-    assert_int_equal(rb_hello(&p1), 0);
-    assert_int_equal(rb_register(&p1, 0, 0, NULL, 0), 0);
-    assert_int_equal(rb_hello(&p2), 0);
-    assert_int_equal(rb_register(&p2, 0, 0, NULL, 0), 0);
+    assert_int_equal(agent_start(&a1), 0);
+    assert_int_equal(agent_start(&a2), 0);
+    raw_peer_init(&p1, agent_connect(&a1, w->b.socket));
+    raw_peer_init(&p2, agent_connect(&a2, w->b.socket));
+    assert_int_equal(raw_hello(&p1), 0);
+    assert_int_equal(raw_register(&p1, 0, 0, NULL, 0), 0);
+    assert_int_equal(raw_hello(&p2), 0);
+    assert_int_equal(raw_register(&p2, 0, 0, NULL, 0), 0);
 
     n1 = add_until_refused(&p1, "spam1", why, sizeof(why), &code);
     assert_int_equal(n1, 256); /* the default --max-endpoints */
@@ -322,15 +322,15 @@ static void test_hostile_topics_without_end_hit_the_limits(void **state)
 
     assert_ctl_answers(w);
     assert_int_equal(connected_peer(w, &q), 0);
-    assert_int_equal(rb_list_total(&q, AGNOCAST_MSG_LIST_TOPICS), MAX_TOPICS);
-    rb_peer_close(&p1);
-    rb_peer_close(&p2);
-    rb_agent_stop(&a1);
-    rb_agent_stop(&a2);
-    for (int i = 0; i < 100 && rb_list_total(&q, AGNOCAST_MSG_LIST_TOPICS) != 1; i++)
+    assert_int_equal(raw_list_total(&q, AGNOCAST_MSG_LIST_TOPICS), MAX_TOPICS);
+    raw_peer_close(&p1);
+    raw_peer_close(&p2);
+    agent_stop(&a1);
+    agent_stop(&a2);
+    for (int i = 0; i < 100 && raw_list_total(&q, AGNOCAST_MSG_LIST_TOPICS) != 1; i++)
         usleep(20 * 1000);
-    assert_int_equal(rb_list_total(&q, AGNOCAST_MSG_LIST_TOPICS), 1);
-    rb_peer_close(&q);
+    assert_int_equal(raw_list_total(&q, AGNOCAST_MSG_LIST_TOPICS), 1);
+    raw_peer_close(&q);
 }
 
 static void test_hostile_flood_without_reading_is_dropped(void **state)
@@ -338,8 +338,8 @@ static void test_hostile_flood_without_reading_is_dropped(void **state)
     struct world *w = *state;
     struct agnocast_wire_query qy;
     union agnocast_frame_buffer buf;
-    struct rb_peer p;
-    long sent = 0, rss_before = rb_proc_rss_kb(w->b.pid);
+    struct raw_peer p;
+    long sent = 0, rss_before = proc_rss_kb(w->b.pid);
     struct timespec start, end;
     bool dropped = false;
     ssize_t n;
@@ -368,10 +368,10 @@ static void test_hostile_flood_without_reading_is_dropped(void **state)
     print_message("flood: dropped=%d after %ld requests in %.2f s; broker RSS %ld kB -> %ld kB\n",
                   dropped, sent,
                   (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9,
-                  rss_before, rb_proc_rss_kb(w->b.pid));
+                  rss_before, proc_rss_kb(w->b.pid));
     assert_true(dropped);
-    assert_true(rb_broker_log_has(&w->b, "does not read its socket"));
-    rb_peer_close(&p);
+    assert_true(broker_log_has(&w->b, "does not read its socket"));
+    raw_peer_close(&p);
     assert_ctl_answers(w);
 }
 
@@ -381,48 +381,48 @@ static void test_hostile_cannot_act_for_another(void **state)
     struct agnocast_wire_endpoint_remove rm = {.index = 0};
     struct agnocast_wire_query qy;
     char why[AGNOCAST_ERROR_TEXT_MAX];
-    struct rb_agent a_owner, a_other;
-    struct rb_peer owner, other, anon;
-    struct rb_reply r;
+    struct agent a_owner, a_other;
+    struct raw_peer owner, other, anon;
+    struct raw_reply r;
     uint32_t id;
 
-    assert_int_equal(rb_agent_start(&a_owner), 0);
-    assert_int_equal(rb_agent_start(&a_other), 0);
-    rb_peer_init(&owner, rb_agent_connect(&a_owner, w->b.socket));
-    rb_peer_init(&other, rb_agent_connect(&a_other, w->b.socket));
-    assert_int_equal(rb_hello(&owner), 0);
-    assert_int_equal(rb_register(&owner, 0, 0, NULL, 0), 0);
-    assert_int_equal(rb_add(&owner, true, 0, "/mine", NULL, 0), 0);
-    assert_int_equal(rb_hello(&other), 0);
-    assert_int_equal(rb_register(&other, 0, 0, NULL, 0), 0);
+    assert_int_equal(agent_start(&a_owner), 0);
+    assert_int_equal(agent_start(&a_other), 0);
+    raw_peer_init(&owner, agent_connect(&a_owner, w->b.socket));
+    raw_peer_init(&other, agent_connect(&a_other, w->b.socket));
+    assert_int_equal(raw_hello(&owner), 0);
+    assert_int_equal(raw_register(&owner, 0, 0, NULL, 0), 0);
+    assert_int_equal(raw_add(&owner, true, 0, "/mine", NULL, 0), 0);
+    assert_int_equal(raw_hello(&other), 0);
+    assert_int_equal(raw_register(&other, 0, 0, NULL, 0), 0);
     assert_int_equal(connected_peer(w, &anon), 0);
 
     /* Removal acts on the sender's own process: another process has no such endpoint... */
-    id = rb_request(&other, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0);
-    assert_true(rb_recv(&other, &r, true) > 0 && r.f.request_id == id);
+    id = raw_request(&other, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0);
+    assert_true(raw_recv(&other, &r, true) > 0 && r.f.request_id == id);
     assert_int_equal(r.f.kind, AGNOCAST_MSG_ERROR);
     assert_int_equal(((const struct agnocast_wire_error *)r.f.payload)->code, -ENOENT);
     /* ...and an unregistered connection has no process at all. */
-    id = rb_request(&anon, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0);
-    assert_true(rb_recv(&anon, &r, true) > 0 && r.f.request_id == id);
+    id = raw_request(&anon, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0);
+    assert_true(raw_recv(&anon, &r, true) > 0 && r.f.request_id == id);
     assert_int_equal(((const struct agnocast_wire_error *)r.f.payload)->code, -EPERM);
     /* A live process's range cannot be claimed by another. */
-    assert_int_equal(rb_register(&anon, 0, owner.range.base, why, sizeof(why)), -EADDRINUSE);
+    assert_int_equal(raw_register(&anon, 0, owner.range.base, why, sizeof(why)), -EADDRINUSE);
 
     /* The owner's publisher is still there, under the owner's pid. */
     memset(&qy, 0, sizeof(qy));
     assert_int_equal(agnocast_topic_field_set(qy.topic, "/mine"), 0);
-    id = rb_request(&anon, AGNOCAST_MSG_TOPIC_INFO, &qy, sizeof(qy), NULL, 0);
-    assert_true(rb_recv(&anon, &r, true) > 0 && r.f.request_id == id);
+    id = raw_request(&anon, AGNOCAST_MSG_TOPIC_INFO, &qy, sizeof(qy), NULL, 0);
+    assert_true(raw_recv(&anon, &r, true) > 0 && r.f.request_id == id);
     assert_int_equal(r.f.kind, AGNOCAST_MSG_TOPIC_INFO_REPLY);
     assert_int_equal(r.f.list_count, 1);
     assert_int_equal(((const struct agnocast_wire_endpoint_entry *)r.f.entries)[0].pid,
                      a_owner.pid);
-    rb_peer_close(&owner);
-    rb_peer_close(&other);
-    rb_peer_close(&anon);
-    rb_agent_stop(&a_owner);
-    rb_agent_stop(&a_other);
+    raw_peer_close(&owner);
+    raw_peer_close(&other);
+    raw_peer_close(&anon);
+    agent_stop(&a_owner);
+    agent_stop(&a_other);
 }
 
 static void test_hostile_pair_kept_exchanging(void **state)

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "robust.h"
+#include "harness.h"
 
 #define PROCESSES 200
 #define ENDPOINTS 5
@@ -33,16 +33,16 @@ static double now_s(void)
 /* One client process: registers, adds its endpoints, says so, and stays until told. */
 static int client(const char *path, int n, int ready, int hold)
 {
-    struct rb_peer p;
+    struct raw_peer p;
     char c = 'r';
 
-    rb_peer_init(&p, rb_connect(path));
-    if (p.fd < 0 || rb_hello(&p) < 0 || rb_register(&p, 1u << 20, 0, NULL, 0) < 0)
+    raw_peer_init(&p, socket_connect(path));
+    if (p.fd < 0 || raw_hello(&p) < 0 || raw_register(&p, 1u << 20, 0, NULL, 0) < 0)
         return 1;
     for (int i = 0; i < ENDPOINTS; i++) {
         char topic[64];
         snprintf(topic, sizeof(topic), "/load/p%d/t%d", n, i);
-        if (rb_add(&p, i % 2 == 0, (uint32_t)i, topic, NULL, 0) < 0)
+        if (raw_add(&p, i % 2 == 0, (uint32_t)i, topic, NULL, 0) < 0)
             return 2;
     }
     if (write(ready, &c, 1) != 1)
@@ -53,12 +53,12 @@ static int client(const char *path, int n, int ready, int hold)
     return 0;
 }
 
-static long poll_total(struct rb_peer *q, uint16_t kind, long want, int timeout_ms)
+static long poll_total(struct raw_peer *q, uint16_t kind, long want, int timeout_ms)
 {
     long total = -1;
 
     for (int waited = 0; waited <= timeout_ms; waited += 20) {
-        total = rb_list_total(q, kind);
+        total = raw_list_total(q, kind);
         if (total == want)
             break;
         usleep(20 * 1000);
@@ -69,16 +69,16 @@ static long poll_total(struct rb_peer *q, uint16_t kind, long want, int timeout_
 static void test_load_200_processes_1000_topics(void **state)
 {
     static pid_t pids[PROCESSES];
-    struct rb_broker b;
-    struct rb_peer q;
+    struct broker b;
+    struct raw_peer q;
     int ready[2], hold[2], failed = 0;
     long rss0, cpu0, rss1, cpu1, rss2, cpu2;
     double t0, t1, t2;
 
-    rb_raise_nofile();
-    assert_int_equal(rb_broker_start(&b, NULL), 0);
-    rss0 = rb_proc_rss_kb(b.pid);
-    cpu0 = rb_proc_cpu_ms(b.pid);
+    raise_nofile();
+    assert_int_equal(broker_start(&b, NULL), 0);
+    rss0 = proc_rss_kb(b.pid);
+    cpu0 = proc_cpu_ms(b.pid);
     assert_int_equal(pipe(ready), 0);
     assert_int_equal(pipe(hold), 0);
     t0 = now_s();
@@ -104,12 +104,12 @@ static void test_load_200_processes_1000_topics(void **state)
     }
     t1 = now_s();
 
-    rb_peer_init(&q, rb_connect(b.socket));
-    assert_int_equal(rb_hello(&q), 0);
-    assert_int_equal(rb_list_total(&q, AGNOCAST_MSG_LIST_PROCESSES), PROCESSES);
-    assert_int_equal(rb_list_total(&q, AGNOCAST_MSG_LIST_TOPICS), PROCESSES * ENDPOINTS);
-    rss1 = rb_proc_rss_kb(b.pid);
-    cpu1 = rb_proc_cpu_ms(b.pid);
+    raw_peer_init(&q, socket_connect(b.socket));
+    assert_int_equal(raw_hello(&q), 0);
+    assert_int_equal(raw_list_total(&q, AGNOCAST_MSG_LIST_PROCESSES), PROCESSES);
+    assert_int_equal(raw_list_total(&q, AGNOCAST_MSG_LIST_TOPICS), PROCESSES * ENDPOINTS);
+    rss1 = proc_rss_kb(b.pid);
+    cpu1 = proc_cpu_ms(b.pid);
 
     /* All leave at once: the broker learns it from the sockets closing. */
     close(hold[1]);
@@ -121,19 +121,19 @@ static void test_load_200_processes_1000_topics(void **state)
     }
     assert_int_equal(failed, 0);
     assert_int_equal(poll_total(&q, AGNOCAST_MSG_LIST_PROCESSES, 0, 10000), 0);
-    assert_int_equal(rb_list_total(&q, AGNOCAST_MSG_LIST_TOPICS), 0);
+    assert_int_equal(raw_list_total(&q, AGNOCAST_MSG_LIST_TOPICS), 0);
     t2 = now_s();
-    rss2 = rb_proc_rss_kb(b.pid);
-    cpu2 = rb_proc_cpu_ms(b.pid);
+    rss2 = proc_rss_kb(b.pid);
+    cpu2 = proc_cpu_ms(b.pid);
     print_message("load: %d processes, %d topics registered in %.2f s, all gone %.2f s later\n",
                   PROCESSES, PROCESSES * ENDPOINTS, t1 - t0, t2 - t1);
     print_message("load: broker VmRSS %ld kB idle, %ld kB with all registered, %ld kB after; "
                   "CPU time (utime+stime) %ld ms to register, %ld ms to clean up\n",
                   rss0, rss1, rss2, cpu1 - cpu0, cpu2 - cpu1);
-    rb_peer_close(&q);
+    raw_peer_close(&q);
     close(ready[0]);
-    assert_int_equal(rb_broker_signal(&b, SIGTERM), 0);
-    rb_broker_cleanup(&b);
+    assert_int_equal(broker_signal(&b, SIGTERM), 0);
+    broker_cleanup(&b);
 }
 
 int main(void)

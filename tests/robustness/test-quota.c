@@ -23,24 +23,24 @@
 
 #include <cmocka.h>
 
-#include "robust.h"
+#include "harness.h"
 
 #define NOBODY_UID 65534
 #define FLOOD_CONN 30
 
-static struct rb_broker broker;
+static struct broker broker;
 
 static int broker_teardown(void **state)
 {
-    rb_broker_cleanup(&broker);
+    broker_cleanup(&broker);
     memset(&broker, 0, sizeof(broker));
     return 0;
 }
 
 static void start(const char *const *args)
 {
-    rb_raise_nofile();
-    assert_int_equal(rb_broker_start(&broker, args), 0);
+    raise_nofile();
+    assert_int_equal(broker_start(&broker, args), 0);
 }
 
 static bool separate_users(void)
@@ -48,23 +48,15 @@ static bool separate_users(void)
     return geteuid() == 0;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The reply to request `id`: 0 on `ok_kind`, the ERROR's code (message in why), or -EPROTO. */
-static int reply_to(struct rb_peer *p, uint32_t id, uint16_t ok_kind, char *why, size_t cap)
+static int reply_to(struct raw_peer *p, uint32_t id, uint16_t ok_kind, char *why, size_t cap)
 {
-    struct rb_reply r;
+    struct raw_reply r;
 
     why[0] = '\0';
     if (id == 0)
         return -EPIPE;
-    if (rb_recv(p, &r, true) <= 0 || r.f.request_id != id)
+    if (raw_recv(p, &r, true) <= 0 || r.f.request_id != id)
         return -EPROTO;
     if (r.f.kind == ok_kind) {
         if (ok_kind == AGNOCAST_MSG_REGISTER_REPLY)
@@ -77,50 +69,50 @@ static int reply_to(struct rb_peer *p, uint32_t id, uint16_t ok_kind, char *why,
     return ((const struct agnocast_wire_error *)r.f.payload)->code;
 }
 
-static int report_occupied(struct rb_peer *p, uint64_t base, uint64_t size, uint32_t owner,
+static int report_occupied(struct raw_peer *p, uint64_t base, uint64_t size, uint32_t owner,
                            char *why, size_t cap)
 {
     struct agnocast_wire_range req = {.base = base, .size = size, .owner_pid = owner};
 
-    return reply_to(p, rb_request(p, AGNOCAST_MSG_REPORT_OCCUPIED, &req, sizeof(req), NULL, 0),
+    return reply_to(p, raw_request(p, AGNOCAST_MSG_REPORT_OCCUPIED, &req, sizeof(req), NULL, 0),
                     AGNOCAST_MSG_OK, why, cap);
 }
 
 /* One more growth area of `size` bytes (its range only; nothing is attached). */
-static int grow(struct rb_peer *p, uint64_t size, char *why, size_t cap)
+static int grow(struct raw_peer *p, uint64_t size, char *why, size_t cap)
 {
     struct agnocast_wire_register req = {.pool_size = size, .flags = AGNOCAST_REGISTER_GROW};
 
-    return reply_to(p, rb_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0),
+    return reply_to(p, raw_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0),
                     AGNOCAST_MSG_REGISTER_REPLY, why, cap);
 }
 
 /* A new process (an agent) with a connection that said HELLO. */
-static void agent_peer(struct rb_agent *a, struct rb_peer *p)
+static void agent_peer(struct agent *a, struct raw_peer *p)
 {
-    assert_int_equal(rb_agent_start(a), 0);
-    rb_peer_init(p, rb_agent_connect(a, broker.socket));
+    assert_int_equal(agent_start(a), 0);
+    raw_peer_init(p, agent_connect(a, broker.socket));
     assert_true(p->fd >= 0);
-    assert_int_equal(rb_hello(p), 0);
+    assert_int_equal(raw_hello(p), 0);
 }
 
-static void agent_peer_stop(struct rb_agent *a, struct rb_peer *p)
+static void agent_peer_stop(struct agent *a, struct raw_peer *p)
 {
-    rb_peer_close(p);
-    rb_agent_stop(a);
+    raw_peer_close(p);
+    agent_stop(a);
 }
 
 /* Waits until the broker lists `n` registered processes. */
 static void wait_processes(long n)
 {
-    struct rb_peer q;
+    struct raw_peer q;
     long got = -1;
 
-    rb_peer_init(&q, rb_connect(broker.socket));
-    assert_int_equal(rb_hello(&q), 0);
-    for (int i = 0; i < 250 && (got = rb_list_total(&q, AGNOCAST_MSG_LIST_PROCESSES)) != n; i++)
+    raw_peer_init(&q, socket_connect(broker.socket));
+    assert_int_equal(raw_hello(&q), 0);
+    for (int i = 0; i < 250 && (got = raw_list_total(&q, AGNOCAST_MSG_LIST_PROCESSES)) != n; i++)
         usleep(20 * 1000);
-    rb_peer_close(&q);
+    raw_peer_close(&q);
     assert_int_equal(got, n);
 }
 
@@ -187,16 +179,16 @@ static void other_stop(struct other *o)
 static void test_quota_report_occupied_names_one_range_of_a_live_process(void **state)
 {
     char why[AGNOCAST_ERROR_TEXT_MAX];
-    struct rb_agent aa, ab, ax, av;
-    struct rb_peer a, b, x, v;
+    struct agent aa, ab, ax, av;
+    struct raw_peer a, b, x, v;
 
     start(NULL);
     agent_peer(&aa, &a);
-    assert_int_equal(rb_register(&a, 0, 0, NULL, 0), 0);
+    assert_int_equal(raw_register(&a, 0, 0, NULL, 0), 0);
     agent_peer(&ab, &b);
-    assert_int_equal(rb_register(&b, 0, 0, NULL, 0), 0);
+    assert_int_equal(raw_register(&b, 0, 0, NULL, 0), 0);
     agent_peer(&ax, &x);
-    assert_int_equal(rb_register(&x, 0, 0, NULL, 0), 0);
+    assert_int_equal(raw_register(&x, 0, 0, NULL, 0), 0);
 
     /* One report over the whole window (what once blocked every newcomer): refused. */
     assert_int_equal(report_occupied(&x, a.range.base, 1ull << 40, a.range.pid, why, sizeof(why)),
@@ -216,7 +208,7 @@ static void test_quota_report_occupied_names_one_range_of_a_live_process(void **
 
     /* A newcomer still gets a range. */
     agent_peer(&av, &v);
-    assert_int_equal(rb_register(&v, 0, 0, why, sizeof(why)), 0);
+    assert_int_equal(raw_register(&v, 0, 0, why, sizeof(why)), 0);
     agent_peer_stop(&av, &v);
     agent_peer_stop(&ax, &x);
     agent_peer_stop(&ab, &b);
@@ -229,15 +221,15 @@ static void test_quota_no_range_left_does_not_say_want_base_0(void **state)
     static const char *const args[] = {
         "--window-size", "32M", "--pool-size", "1M", "--max-address-space-per-uid", "1G", NULL};
     char why[AGNOCAST_ERROR_TEXT_MAX];
-    struct rb_agent aa, ab, ac;
-    struct rb_peer a, b, c;
+    struct agent aa, ab, ac;
+    struct raw_peer a, b, c;
     int rc;
 
     start(args);
     agent_peer(&aa, &a);
-    assert_int_equal(rb_register(&a, 28u << 20, 0, why, sizeof(why)), 0);
+    assert_int_equal(raw_register(&a, 28u << 20, 0, why, sizeof(why)), 0);
     agent_peer(&ab, &b);
-    assert_int_equal(rb_register(&b, 0, 0, why, sizeof(why)), 0);
+    assert_int_equal(raw_register(&b, 0, 0, why, sizeof(why)), 0);
     /* B cannot map A's segment; A leaves: its range stays clear of new ranges while B lives. */
     assert_int_equal(report_occupied(&b, a.range.base, a.range.size, a.range.pid, why, sizeof(why)),
                      0);
@@ -245,7 +237,7 @@ static void test_quota_no_range_left_does_not_say_want_base_0(void **state)
     wait_processes(1);
 
     agent_peer(&ac, &c);
-    rc = rb_register(&c, 0, 0, why, sizeof(why));
+    rc = raw_register(&c, 0, 0, why, sizeof(why));
     print_message("no range left: %d: %s\n", rc, why);
     assert_int_equal(rc, -ENOMEM);
     assert_null(strstr(why, "want_base 0"));
@@ -254,7 +246,7 @@ static void test_quota_no_range_left_does_not_say_want_base_0(void **state)
     /* Once B is gone, so is its report. */
     agent_peer_stop(&ab, &b);
     wait_processes(0);
-    assert_int_equal(rb_register(&c, 0, 0, why, sizeof(why)), 0);
+    assert_int_equal(raw_register(&c, 0, 0, why, sizeof(why)), 0);
     agent_peer_stop(&ac, &c);
 }
 
@@ -264,20 +256,20 @@ static void test_quota_no_range_left_does_not_say_want_base_0(void **state)
  * "<bytes granted> <code of the first refusal> <1 if it named the option>". */
 static void greedy_space(int report, void *arg)
 {
-    static struct rb_agent agents[8];
-    static struct rb_peer peers[8];
+    static struct agent agents[8];
+    static struct raw_peer peers[8];
     char why[AGNOCAST_ERROR_TEXT_MAX] = "";
     uint64_t granted = 0;
     int first = 0, named = 0;
 
     for (int i = 0; i < 8; i++) {
         int rc;
-        if (rb_agent_start(&agents[i]) < 0)
+        if (agent_start(&agents[i]) < 0)
             break;
-        rb_peer_init(&peers[i], rb_agent_connect(&agents[i], arg));
-        if (peers[i].fd < 0 || rb_hello(&peers[i]) < 0)
+        raw_peer_init(&peers[i], agent_connect(&agents[i], arg));
+        if (peers[i].fd < 0 || raw_hello(&peers[i]) < 0)
             break;
-        rc = rb_register(&peers[i], 1u << 30, 0, why, sizeof(why));
+        rc = raw_register(&peers[i], 1u << 30, 0, why, sizeof(why));
         for (int g = 0; rc == 0; g++) {
             granted += peers[i].range.size;
             rc = g < 15 ? grow(&peers[i], 1u << 30, why, sizeof(why)) : 1;
@@ -296,8 +288,8 @@ static void test_quota_address_space_per_uid(void **state)
     char line[128], why[AGNOCAST_ERROR_TEXT_MAX];
     unsigned long long granted = 0;
     int first = 0, named = 0;
-    struct rb_agent av;
-    struct rb_peer v;
+    struct agent av;
+    struct raw_peer v;
     struct other o;
 
     start(args);
@@ -312,7 +304,7 @@ static void test_quota_address_space_per_uid(void **state)
     assert_int_equal(named, 1);
     if (separate_users()) {
         agent_peer(&av, &v);
-        assert_int_equal(rb_register(&v, 1u << 30, 0, why, sizeof(why)), 0);
+        assert_int_equal(raw_register(&v, 1u << 30, 0, why, sizeof(why)), 0);
         assert_int_equal(grow(&v, 1u << 30, why, sizeof(why)), 0);
         agent_peer_stop(&av, &v);
     }
@@ -322,12 +314,12 @@ static void test_quota_address_space_per_uid(void **state)
 /* Registers one process of its own and reports 0 or the refusal's code. */
 static void register_once(int report, void *arg)
 {
-    struct rb_peer p;
+    struct raw_peer p;
     int rc = -EPIPE;
 
-    rb_peer_init(&p, rb_connect(arg));
-    if (p.fd >= 0 && rb_hello(&p) == 0)
-        rc = rb_register(&p, 0, 0, NULL, 0);
+    raw_peer_init(&p, socket_connect(arg));
+    if (p.fd >= 0 && raw_hello(&p) == 0)
+        rc = raw_register(&p, 0, 0, NULL, 0);
     dprintf(report, "%d\n", rc);
 }
 
@@ -335,17 +327,17 @@ static void test_quota_processes_per_uid(void **state)
 {
     static const char *const args[] = {"--max-processes-per-uid", "3", NULL};
     char why[AGNOCAST_ERROR_TEXT_MAX], line[32];
-    struct rb_agent agents[4];
-    struct rb_peer peers[4];
+    struct agent agents[4];
+    struct raw_peer peers[4];
     struct other o;
 
     start(args);
     for (int i = 0; i < 3; i++) {
         agent_peer(&agents[i], &peers[i]);
-        assert_int_equal(rb_register(&peers[i], 0, 0, why, sizeof(why)), 0);
+        assert_int_equal(raw_register(&peers[i], 0, 0, why, sizeof(why)), 0);
     }
     agent_peer(&agents[3], &peers[3]);
-    assert_int_equal(rb_register(&peers[3], 0, 0, why, sizeof(why)), -EDQUOT);
+    assert_int_equal(raw_register(&peers[3], 0, 0, why, sizeof(why)), -EDQUOT);
     assert_non_null(strstr(why, "--max-processes-per-uid"));
     print_message("4th process: %s\n", why);
     if (separate_users()) {
@@ -357,7 +349,7 @@ static void test_quota_processes_per_uid(void **state)
     /* One leaves: the next may come. */
     agent_peer_stop(&agents[0], &peers[0]);
     wait_processes(2);
-    assert_int_equal(rb_register(&peers[3], 0, 0, why, sizeof(why)), 0);
+    assert_int_equal(raw_register(&peers[3], 0, 0, why, sizeof(why)), 0);
     for (int i = 1; i < 4; i++)
         agent_peer_stop(&agents[i], &peers[i]);
 }
@@ -367,33 +359,33 @@ static void test_quota_endpoints_per_uid(void **state)
     static const char *const args[] = {"--max-endpoints-per-uid", "10", NULL};
     struct agnocast_wire_endpoint_remove rm = {.index = 0};
     char why[AGNOCAST_ERROR_TEXT_MAX], topic[32];
-    struct rb_agent a1, a2;
-    struct rb_peer p1, p2;
+    struct agent a1, a2;
+    struct raw_peer p1, p2;
     int n2 = 0, rc;
 
     start(args);
     agent_peer(&a1, &p1);
-    assert_int_equal(rb_register(&p1, 0, 0, NULL, 0), 0);
+    assert_int_equal(raw_register(&p1, 0, 0, NULL, 0), 0);
     agent_peer(&a2, &p2);
-    assert_int_equal(rb_register(&p2, 0, 0, NULL, 0), 0);
+    assert_int_equal(raw_register(&p2, 0, 0, NULL, 0), 0);
     for (int i = 0; i < 6; i++) {
         snprintf(topic, sizeof(topic), "/e/p1/n%d", i);
-        assert_int_equal(rb_add(&p1, true, (uint32_t)i, topic, why, sizeof(why)), 0);
+        assert_int_equal(raw_add(&p1, true, (uint32_t)i, topic, why, sizeof(why)), 0);
     }
     /* The quota is the user's, across its processes: p2 gets what p1 left. */
     for (;; n2++) {
         snprintf(topic, sizeof(topic), "/e/p2/n%d", n2);
-        if ((rc = rb_add(&p2, false, (uint32_t)n2, topic, why, sizeof(why))) != 0)
+        if ((rc = raw_add(&p2, false, (uint32_t)n2, topic, why, sizeof(why))) != 0)
             break;
     }
     assert_int_equal(n2, 4);
     assert_int_equal(rc, -EDQUOT);
     assert_non_null(strstr(why, "--max-endpoints-per-uid"));
     assert_int_equal(
-        reply_to(&p1, rb_request(&p1, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0),
+        reply_to(&p1, raw_request(&p1, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0),
                  AGNOCAST_MSG_OK, why, sizeof(why)),
         0);
-    assert_int_equal(rb_add(&p2, false, 99, "/e/again", why, sizeof(why)), 0);
+    assert_int_equal(raw_add(&p2, false, 99, "/e/again", why, sizeof(why)), 0);
     agent_peer_stop(&a2, &p2);
     agent_peer_stop(&a1, &p1);
 }
@@ -403,14 +395,14 @@ static void test_quota_endpoints_per_uid(void **state)
 static void topics_until_refused(int report, void *arg)
 {
     char why[AGNOCAST_ERROR_TEXT_MAX] = "", topic[32];
-    struct rb_peer p;
+    struct raw_peer p;
     int n = 0, rc = -EPIPE;
 
-    rb_peer_init(&p, rb_connect(arg));
-    if (p.fd >= 0 && rb_hello(&p) == 0 && rb_register(&p, 0, 0, NULL, 0) == 0)
+    raw_peer_init(&p, socket_connect(arg));
+    if (p.fd >= 0 && raw_hello(&p) == 0 && raw_register(&p, 0, 0, NULL, 0) == 0)
         for (;; n++) {
             snprintf(topic, sizeof(topic), "/t/u%d/n%d", (int)getuid(), n);
-            if ((rc = rb_add(&p, true, (uint32_t)n, topic, why, sizeof(why))) != 0)
+            if ((rc = raw_add(&p, true, (uint32_t)n, topic, why, sizeof(why))) != 0)
                 break;
         }
     dprintf(report, "%d %d %d\n", n, rc, strstr(why, "--max-topics-per-uid") != NULL);
@@ -421,8 +413,8 @@ static void test_quota_topics_per_uid(void **state)
     static const char *const args[] = {"--max-topics", "40", NULL};
     char why[AGNOCAST_ERROR_TEXT_MAX], line[64];
     int n = -1, rc = 0, named = 0;
-    struct rb_agent a;
-    struct rb_peer p;
+    struct agent a;
+    struct raw_peer p;
     struct other o;
 
     start(args);
@@ -437,17 +429,17 @@ static void test_quota_topics_per_uid(void **state)
     if (separate_users()) {
         /* The others still create topics, and use the greedy one's: */
         agent_peer(&a, &p);
-        assert_int_equal(rb_register(&p, 0, 0, NULL, 0), 0);
+        assert_int_equal(raw_register(&p, 0, 0, NULL, 0), 0);
         for (int i = 0; i < 10; i++) {
             char topic[32];
             snprintf(topic, sizeof(topic), "/mine/n%d", i);
-            assert_int_equal(rb_add(&p, true, (uint32_t)i, topic, why, sizeof(why)), 0);
+            assert_int_equal(raw_add(&p, true, (uint32_t)i, topic, why, sizeof(why)), 0);
         }
         /* ...a topic another user made counts for this user too, once it has an endpoint. */
         snprintf(line, sizeof(line), "/t/u%d/n0", NOBODY_UID);
-        assert_int_equal(rb_add(&p, false, 0, line, why, sizeof(why)), -EDQUOT);
+        assert_int_equal(raw_add(&p, false, 0, line, why, sizeof(why)), -EDQUOT);
         /* A second endpoint on a topic it already uses is no new topic. */
-        assert_int_equal(rb_add(&p, false, 1, "/mine/n0", why, sizeof(why)), 0);
+        assert_int_equal(raw_add(&p, false, 1, "/mine/n0", why, sizeof(why)), 0);
         agent_peer_stop(&a, &p);
     }
     other_stop(&o);
@@ -469,10 +461,10 @@ static void flood(int report, void *arg)
     n = agnocast_proto_encode(buf.bytes, sizeof(buf.bytes), AGNOCAST_MSG_LIST_TOPICS, 1, &qy,
                               sizeof(qy));
     for (int i = 0; i < FLOOD_CONN; i++) {
-        struct rb_peer p;
-        rb_peer_init(&p, rb_connect(arg));
+        struct raw_peer p;
+        raw_peer_init(&p, socket_connect(arg));
         fds[i] = p.fd;
-        dead[i] = p.fd < 0 || rb_hello(&p) < 0;
+        dead[i] = p.fd < 0 || raw_hello(&p) < 0;
         alive += !dead[i];
     }
     while (alive > 0 && now_ms() < deadline) {
@@ -501,32 +493,32 @@ static void test_quota_queued_bytes_per_uid(void **state)
     char why[AGNOCAST_ERROR_TEXT_MAX], line[32], text[64];
     long base_kb, peak_kb, end_kb = 0;
     struct pollfd pf;
-    struct rb_agent a;
-    struct rb_peer p;
+    struct agent a;
+    struct raw_peer p;
     struct other o;
     uint64_t until;
 
     start(NULL);
     /* 120 topics: each LIST_TOPICS reply is about 32 kB. */
     agent_peer(&a, &p);
-    assert_int_equal(rb_register(&p, 0, 0, NULL, 0), 0);
+    assert_int_equal(raw_register(&p, 0, 0, NULL, 0), 0);
     for (int i = 0; i < 120; i++) {
         char topic[32];
         snprintf(topic, sizeof(topic), "/flood/n%03d", i);
-        assert_int_equal(rb_add(&p, true, (uint32_t)i, topic, why, sizeof(why)), 0);
+        assert_int_equal(raw_add(&p, true, (uint32_t)i, topic, why, sizeof(why)), 0);
     }
-    base_kb = peak_kb = rb_proc_rss_kb(broker.pid);
+    base_kb = peak_kb = proc_rss_kb(broker.pid);
     other_start(&o, flood, broker.socket);
     pf = (struct pollfd){.fd = o.up, .events = POLLIN};
     while (poll(&pf, 1, 10) == 0) {
-        long kb = rb_proc_rss_kb(broker.pid);
+        long kb = proc_rss_kb(broker.pid);
         if (kb > peak_kb)
             peak_kb = kb;
     }
     other_read(&o, line, sizeof(line), 1000);
     /* Dropped connections give their memory back (allow malloc's free lists a little). */
     for (until = now_ms() + 3000; now_ms() < until; usleep(50 * 1000))
-        if ((end_kb = rb_proc_rss_kb(broker.pid)) < base_kb + 16 * 1024)
+        if ((end_kb = proc_rss_kb(broker.pid)) < base_kb + 16 * 1024)
             break;
     print_message("%d connections of one user flooding without reading: %s dropped; broker RSS "
                   "%ld kB -> peak %ld kB -> %ld kB\n",
@@ -545,11 +537,11 @@ static void test_quota_queued_bytes_per_uid(void **state)
     snprintf(text, sizeof(text), "(uid %u): uid %u would hold more than",
              separate_users() ? NOBODY_UID : (unsigned)getuid(),
              separate_users() ? NOBODY_UID : (unsigned)getuid());
-    assert_true(rb_broker_log_has(&broker, text));
-    assert_true(rb_broker_log_has(&broker, "--max-queued-bytes-per-uid"));
+    assert_true(broker_log_has(&broker, text));
+    assert_true(broker_log_has(&broker, "--max-queued-bytes-per-uid"));
     other_stop(&o);
     /* The broker still serves. */
-    assert_int_equal(rb_add(&p, false, 0, "/flood/n000", why, sizeof(why)), 0);
+    assert_int_equal(raw_add(&p, false, 0, "/flood/n000", why, sizeof(why)), 0);
     agent_peer_stop(&a, &p);
 }
 
@@ -559,7 +551,7 @@ static void test_quota_register_comes_from_the_process_that_connected(void **sta
 {
     char why[AGNOCAST_ERROR_TEXT_MAX], text[128], token[16];
     int sv[2], fd = -1, nfds = 1, status;
-    struct rb_peer p, own;
+    struct raw_peer p, own;
     pid_t child;
 
     start(NULL);
@@ -569,7 +561,7 @@ static void test_quota_register_comes_from_the_process_that_connected(void **sta
     assert_true(child >= 0);
     if (child == 0) {
         /* Connects, hands the socket to its parent, exits. */
-        int c = rb_connect(broker.socket);
+        int c = socket_connect(broker.socket);
         _exit(c >= 0 && agnocast_proto_send(sv[1], "connected.......", 16, &c, 1) == 0 ? 0 : 1);
     }
     assert_int_equal(agnocast_proto_recv(sv[0], token, sizeof(token), &fd, &nfds), 16);
@@ -578,22 +570,22 @@ static void test_quota_register_comes_from_the_process_that_connected(void **sta
     close(sv[0]);
     close(sv[1]);
 
-    rb_peer_init(&p, fd);
-    assert_int_equal(rb_hello(&p), 0);
-    assert_int_equal(rb_register(&p, 0, 0, why, sizeof(why)), -EPERM);
+    raw_peer_init(&p, fd);
+    assert_int_equal(raw_hello(&p), 0);
+    assert_int_equal(raw_register(&p, 0, 0, why, sizeof(why)), -EPERM);
     print_message("handed-over socket: %s\n", why);
     snprintf(text, sizeof(text),
              "this connection was opened by process %d but REGISTER_PROCESS comes from %d; each "
              "process connects itself",
              (int)child, (int)getpid());
     assert_string_equal(why, text);
-    rb_peer_close(&p);
+    raw_peer_close(&p);
     /* On its own connection this process registers. */
-    rb_peer_init(&own, rb_connect(broker.socket));
-    assert_int_equal(rb_hello(&own), 0);
-    assert_int_equal(rb_register(&own, 0, 0, why, sizeof(why)), 0);
+    raw_peer_init(&own, socket_connect(broker.socket));
+    assert_int_equal(raw_hello(&own), 0);
+    assert_int_equal(raw_register(&own, 0, 0, why, sizeof(why)), 0);
     assert_int_equal(own.range.pid, (uint32_t)getpid());
-    rb_peer_close(&own);
+    raw_peer_close(&own);
 }
 
 /* Runs the examples' listener against the broker; returns its exit status, stderr in `err`. */
@@ -640,8 +632,8 @@ static void test_quota_refused_connection_reads_the_reason(void **state)
     static const char *const args[] = {"--max-connections-per-uid", "2", NULL};
     struct agnocast_wire_hello h = {0};
     const struct agnocast_wire_error *e;
-    struct rb_peer held[2], late, silent;
-    struct rb_reply r;
+    struct raw_peer held[2], late, silent;
+    struct raw_reply r;
     char err[4096];
     uint64_t t0;
     uint32_t id;
@@ -649,32 +641,32 @@ static void test_quota_refused_connection_reads_the_reason(void **state)
 
     start(args);
     for (int i = 0; i < 2; i++) {
-        rb_peer_init(&held[i], rb_connect(broker.socket));
-        assert_int_equal(rb_hello(&held[i]), 0);
+        raw_peer_init(&held[i], socket_connect(broker.socket));
+        assert_int_equal(raw_hello(&held[i]), 0);
     }
     /* Refused: it may still say HELLO, however late, and reads why in the reply. */
-    rb_peer_init(&late, rb_connect(broker.socket));
+    raw_peer_init(&late, socket_connect(broker.socket));
     assert_true(late.fd >= 0);
     usleep(300 * 1000);
-    id = rb_request(&late, AGNOCAST_MSG_HELLO, &h, sizeof(h), NULL, 0);
+    id = raw_request(&late, AGNOCAST_MSG_HELLO, &h, sizeof(h), NULL, 0);
     assert_int_not_equal(id, 0);
-    assert_true(rb_recv(&late, &r, false) > 0);
+    assert_true(raw_recv(&late, &r, false) > 0);
     assert_int_equal(r.f.kind, AGNOCAST_MSG_ERROR);
     assert_int_equal(r.f.request_id, id);
     e = r.f.payload;
     assert_int_equal(e->code, -EUSERS);
     assert_non_null(strstr(e->message, "--max-connections-per-uid"));
-    assert_int_equal(rb_recv(&late, &r, false), 0);
-    rb_peer_close(&late);
+    assert_int_equal(raw_recv(&late, &r, false), 0);
+    raw_peer_close(&late);
     /* One that says nothing is told anyway, then closed. */
     t0 = now_ms();
-    rb_peer_init(&silent, rb_connect(broker.socket));
-    assert_true(rb_recv(&silent, &r, false) > 0);
+    raw_peer_init(&silent, socket_connect(broker.socket));
+    assert_true(raw_recv(&silent, &r, false) > 0);
     assert_int_equal(r.f.kind, AGNOCAST_MSG_ERROR);
     assert_int_equal(r.f.request_id, 0);
-    assert_int_equal(rb_recv(&silent, &r, false), 0);
+    assert_int_equal(raw_recv(&silent, &r, false), 0);
     assert_true(now_ms() - t0 < 4000);
-    rb_peer_close(&silent);
+    raw_peer_close(&silent);
 
     /* Through the library: the reason, not "Broken pipe". */
     status = run_listener(err, sizeof(err));
@@ -683,7 +675,7 @@ static void test_quota_refused_connection_reads_the_reason(void **state)
     assert_non_null(strstr(err, "--max-connections-per-uid"));
     assert_null(strstr(err, "Broken pipe"));
     for (int i = 0; i < 2; i++)
-        rb_peer_close(&held[i]);
+        raw_peer_close(&held[i]);
 }
 
 int main(void)

@@ -1,4 +1,4 @@
-/* The layout of a process's segment, as every peer reads it. */
+/* The layout of a process's segment, its names and its limits: what every peer reads. */
 #ifndef AGNOCAST_SHM_LAYOUT_H
 #define AGNOCAST_SHM_LAYOUT_H
 
@@ -23,7 +23,8 @@
  */
 
 #define AGN_SEG_MAGIC      0x31474553474e4741ull /* "AGNSEG1" */
-#define AGN_SEG_LAYOUT     3
+/* Bumped at every change of a size or offset below; tests/shm/golden/layout-N pins each. */
+#define AGN_SEG_LAYOUT     4
 #define AGN_MAX_PUBS       64   /* publishers per process */
 #define AGN_MAX_SUBS       64   /* subscriptions per process */
 #define AGN_MAX_PEERS      256  /* processes whose holds a process honours */
@@ -33,14 +34,21 @@
  * ever named in /dev/shm: peers get descriptors from the broker (docs/design.md). */
 #define AGN_SEG_NAME_FMT   "agnocast@%d"
 #define AGN_AREA_NAME_FMT  "agnocast@%d.%u" /* growth areas 1, 2, ... */
+/* The seed's notice queue, never created since protocol 3 (notices come over the broker
+ * socket); the tests check that none appears. */
+#define AGN_RETIRED_QUEUE_NAME_FMT "/new_publisher@%d"
 #define AGN_MAX_AREAS      15 /* growth areas besides the first segment */
 #define AGN_SEGMENT_SEALS  AGNOCAST_SEGMENT_SEALS
 
+/* One cache line each: a subscriber reading entry n does not share a line with the publisher
+ * writing entry n + 1. */
 struct agn_ring_entry {
     _Atomic uint64_t seq; /* message number, 0 while being (re)written */
     _Atomic uint64_t addr;
-    _Atomic uint64_t size;
+    _Atomic uint64_t size;         /* of the top-level message */
     _Atomic uint64_t timestamp_ns; /* CLOCK_MONOTONIC */
+    _Atomic uint64_t bytes;        /* the message and its nested allocations (for bw) */
+    uint64_t reserved[3];
 };
 
 struct agn_pub_slot {
@@ -86,5 +94,7 @@ struct agn_seg_header {
     uint32_t reserved;
     _Atomic uint64_t holds[AGN_MAX_HOLDS]; /* addresses of messages this process holds */
 };
+
+_Static_assert(sizeof(struct agn_ring_entry) == 64, "a ring entry is one cache line");
 
 #endif
