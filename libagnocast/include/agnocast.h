@@ -260,6 +260,35 @@ AGNOCAST_EXPORT void agnocast_message_retain(struct agnocast_message *msg);
  * Takes NULL; returns NULL. */
 AGNOCAST_EXPORT struct agnocast_message *agnocast_message_release(struct agnocast_message *msg);
 
+/* ---- allocator hook ----------------------------------------------------------------------- */
+
+/*
+ * For a malloc replacement, libagnocast_heaphook.so (docs/heaphook.md), not for applications:
+ * the double underscore marks them. They route an allocation a thread makes inside its loan
+ * window (between agnocast_publisher_loan() and the publish or drop of that loan) into that
+ * message, and tell pool memory from private memory. They never call malloc; any thread, at
+ * any time, also before a context exists and in a fork child. `routed` says who owns the call:
+ * 0 the caller's private heap (forward the call there); 1 handled here, the result is final
+ * (NULL with errno = ENOMEM when the pool is full); 2 pool memory this thread may not change
+ * (another thread's loan, a published message): the caller copies it into private memory and
+ * leaves it alone.
+ */
+
+/* In a loan window on this thread: a nested allocation of the current loan (`align` a power of
+ * two; 16 and more is honoured exactly). Outside one: NULL, routed 0 (with
+ * AGNOCAST_HEAPHOOK_ALL=1 in the environment: a block of the process's pool, routed 1). */
+AGNOCAST_EXPORT void *agnocast__hook_alloc(size_t align, size_t size, int *routed);
+/* 0: not pool memory (the caller frees it privately). 1: pool memory, freed if it is a nested
+ * allocation of this thread's current loan (or an AGNOCAST_HEAPHOOK_ALL block), otherwise left
+ * to its message; in a fork child a parent's pointer is left alone. */
+AGNOCAST_EXPORT int agnocast__hook_free(void *ptr);
+/* Routed as above; a parent's pointer in a fork child: NULL, routed 1, errno = ENOMEM (it is
+ * not mapped there, there is nothing to copy). */
+AGNOCAST_EXPORT void *agnocast__hook_realloc(void *ptr, size_t size, int *routed);
+/* Usable bytes of a nested allocation; routed 0 for private memory; 0 bytes (routed 1) for
+ * pool memory that is no nested allocation, and for a parent's pointer in a fork child. */
+AGNOCAST_EXPORT size_t agnocast__hook_usable_size(const void *ptr, int *routed);
+
 #ifdef __cplusplus
 }
 #endif
