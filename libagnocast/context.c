@@ -379,7 +379,9 @@ AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx)
 {
     uint64_t one = 1;
 
-    if (!ctx)
+    /* In a fork child: nothing (the doorbell is the parent's). No agn_context_forked() here:
+     * it records the error, which is not async-signal-safe. */
+    if (!ctx || ctx->fork_generation != atomic_load(&fork_generation))
         return;
     atomic_store(&ctx->stopping, true);
     (void)!write(ctx->doorbell, &one, sizeof(one));

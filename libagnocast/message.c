@@ -115,32 +115,32 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
 
 AGNOCAST_EXPORT const void *agnocast_message_data(const struct agnocast_message *msg)
 {
-    return msg ? msg->data : NULL;
+    return msg && !agn_context_forked(msg->ctx) ? msg->data : NULL;
 }
 
 AGNOCAST_EXPORT size_t agnocast_message_size(const struct agnocast_message *msg)
 {
-    return msg ? msg->size : 0;
+    return msg && !agn_context_forked(msg->ctx) ? msg->size : 0;
 }
 
 AGNOCAST_EXPORT pid_t agnocast_message_publisher_pid(const struct agnocast_message *msg)
 {
-    return msg ? msg->pub_pid : 0;
+    return msg && !agn_context_forked(msg->ctx) ? msg->pub_pid : 0;
 }
 
 AGNOCAST_EXPORT uint32_t agnocast_message_publisher_index(const struct agnocast_message *msg)
 {
-    return msg ? msg->pub_index : 0;
+    return msg && !agn_context_forked(msg->ctx) ? msg->pub_index : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_message_sequence(const struct agnocast_message *msg)
 {
-    return msg ? msg->seq : 0;
+    return msg && !agn_context_forked(msg->ctx) ? msg->seq : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_message_timestamp_ns(const struct agnocast_message *msg)
 {
-    return msg ? msg->timestamp_ns : 0;
+    return msg && !agn_context_forked(msg->ctx) ? msg->timestamp_ns : 0;
 }
 
 AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg, const void *ptr,
@@ -149,7 +149,7 @@ AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg
     uintptr_t p = (uintptr_t)ptr;
     bool in;
 
-    if (!msg)
+    if (!msg || agn_context_forked(msg->ctx))
         return 0;
     if (p >= msg->lo && p < msg->hi && len <= msg->hi - p)
         return 1;
@@ -162,7 +162,7 @@ AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg
 
 AGNOCAST_EXPORT void agnocast_message_retain(struct agnocast_message *msg)
 {
-    if (msg)
+    if (msg && !agn_context_forked(msg->ctx))
         msg->retained = true;
 }
 

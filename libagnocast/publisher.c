@@ -422,7 +422,7 @@ AGNOCAST_EXPORT int agnocast_publisher_drop(struct agnocast_publisher *pub, void
 
 AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher *pub)
 {
-    return pub ? pub->published : 0;
+    return pub && !agn_context_forked(pub->ctx) ? pub->published : 0;
 }
 
 /* ---- nested allocations by address (agnocast_loan_alloc and the heap hook) ---- */

@@ -479,20 +479,21 @@ agnocast_subscription_free(struct agnocast_subscription *sub)
 
 AGNOCAST_EXPORT uint64_t agnocast_subscription_received(struct agnocast_subscription *sub)
 {
-    return sub ? atomic_load(&sub->stats->received) : 0;
+    /* In a fork child the counters (in the own segment) are not mapped. */
+    return sub && !agn_context_forked(sub->ctx) ? atomic_load(&sub->stats->received) : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_subscription_missed(struct agnocast_subscription *sub)
 {
-    return sub ? atomic_load(&sub->stats->missed) : 0;
+    return sub && !agn_context_forked(sub->ctx) ? atomic_load(&sub->stats->missed) : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_subscription_unreachable(struct agnocast_subscription *sub)
 {
-    return sub ? atomic_load(&sub->stats->unreachable) : 0;
+    return sub && !agn_context_forked(sub->ctx) ? atomic_load(&sub->stats->unreachable) : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_subscription_corrupt(struct agnocast_subscription *sub)
 {
-    return sub ? atomic_load(&sub->stats->corrupt) : 0;
+    return sub && !agn_context_forked(sub->ctx) ? atomic_load(&sub->stats->corrupt) : 0;
 }

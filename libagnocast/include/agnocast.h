@@ -36,8 +36,17 @@
  * debug; none or silent for nothing), and agnocast_set_log_callback() replaces stderr.
  *
  * Threads: the context's functions may be called from any thread, except that dispatch and spin
- * must not run on two threads at once. After fork() the child's inherited handles are invalid:
- * every call on them returns -ECHILD; the child may create its own context.
+ * must not run on two threads at once.
+ *
+ * fork(): the child's inherited handles (context, publishers, subscriptions, messages, loans)
+ * are invalid there, and nothing done with them reaches the parent. Every call on one that
+ * returns an int returns -ECHILD; one that returns a pointer returns NULL, a count, size or id
+ * returns 0 (agnocast_publisher_published, agnocast_subscription_received and the other
+ * counters, agnocast_message_size, _publisher_pid, _publisher_index, _sequence, _timestamp_ns,
+ * and agnocast_message_contains); agnocast_context_stop and agnocast_message_retain do nothing;
+ * the _free and _release functions free nothing and return NULL. agnocast_last_error() then says
+ * why (except after agnocast_context_stop, which must stay async-signal-safe). The child may
+ * create its own context.
  */
 
 #include <stddef.h>
