@@ -369,6 +369,10 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
         return agn_fail(-EINVAL, "%p is not an outstanding loan of this publisher", data);
     agn_hook_loan_end(data);
     h->magic = MSG_PUBLISHED;
+    /* Under the lock from the message number on: any thread may publish on a publisher
+     * (agnocast.h, "Threads"), and the number, the ring entry and in_ring must go together.
+     * The lock was taken for the wake-ups anyway; it is held a few stores longer. */
+    pthread_mutex_lock(&ctx->lock);
     n = ++pub->published;
     at = (uint32_t)(n % pub->slot->depth);
     e = &pub->ring[at];
@@ -385,7 +389,6 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
     atomic_store_explicit(&e->seq, n, memory_order_release);
     atomic_store_explicit(&pub->slot->head, n, memory_order_release);
 
-    pthread_mutex_lock(&ctx->lock);
     for (unsigned i = 0; i < pub->ntargets; i++)
         agn_wake(ctx, pub->targets[i].peer);
     if (old) {
@@ -422,7 +425,14 @@ AGNOCAST_EXPORT int agnocast_publisher_drop(struct agnocast_publisher *pub, void
 
 AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher *pub)
 {
-    return pub && !agn_context_forked(pub->ctx) ? pub->published : 0;
+    uint64_t n;
+
+    if (!pub || agn_context_forked(pub->ctx))
+        return 0;
+    pthread_mutex_lock(&pub->ctx->lock); /* publish may run on another thread */
+    n = pub->published;
+    pthread_mutex_unlock(&pub->ctx->lock);
+    return n;
 }
 
 /* ---- nested allocations by address (agnocast_loan_alloc and the heap hook) ---- */

@@ -35,8 +35,31 @@
  * "agnocast[PID]: warning: ..."; $AGNOCAST_LOG_LEVEL sets the level (error, warning, info,
  * debug; none or silent for nothing), and agnocast_set_log_callback() replaces stderr.
  *
- * Threads: the context's functions may be called from any thread, except that dispatch and spin
- * must not run on two threads at once.
+ * Threads, per object ("any thread" means also at the same time as other threads):
+ *  - context: agnocast_context_segment, _pool_usage, _fd, _set_busy_poll and _stop from any
+ *    thread (stop also from a signal handler). agnocast_context_dispatch and _spin on one
+ *    thread at a time, the dispatching thread, never from a callback. agnocast_context_free
+ *    last: once no other thread uses the context or anything made from it (stop a spin and let
+ *    it return first), never from a callback.
+ *  - publisher: agnocast_publisher_new, _loan, _publish, _drop, _published and
+ *    agnocast_loan_alloc from any thread, also on one publisher at once: publishes from several
+ *    threads are numbered one after the other (each message gets its own number, in the order
+ *    the publishes took the publisher). agnocast_publisher_free once no other thread uses the
+ *    publisher or its loans.
+ *  - loan (the memory agnocast_publisher_loan gives): one thread at a time. The thread that
+ *    got it fills it and may hand it to another thread (with the synchronisation any shared
+ *    memory needs), which then calls agnocast_loan_alloc, _publish or _drop on it. With the
+ *    heap hook, only the loaning thread's malloc calls land in it.
+ *  - subscription: agnocast_subscription_new, _take, _take_latest and the counters from any
+ *    thread, also while another thread dispatches. Callbacks run on the dispatching thread.
+ *    agnocast_subscription_free of a callback subscription on the dispatching thread (in a
+ *    callback or between dispatches) or while nothing dispatches; of a take subscription from
+ *    any thread once no other thread uses it.
+ *  - message: the accessors from any thread while the message is held; agnocast_message_retain
+ *    only in the message's own callback; agnocast_message_release once, from any thread, when
+ *    no other thread still uses the handle.
+ *  - agnocast_set_log_callback, agnocast_last_error (per thread), agnocast_strerror,
+ *    agnocast_version and the allocator hook: any thread.
  *
  * fork(): the child's inherited handles (context, publishers, subscriptions, messages, loans)
  * are invalid there, and nothing done with them reaches the parent. Every call on one that
@@ -194,7 +217,8 @@ AGNOCAST_EXPORT int agnocast_loan_alloc(struct agnocast_publisher *pub, void *da
                                         void **ret);
 
 /* Publishes a loan; consumes it (the caller must not write to it afterwards). Wakes the
- * subscribers. Returns 0 or -EINVAL (not a loan of this publisher). */
+ * subscribers. Returns 0 or -EINVAL (not a loan of this publisher). Any thread, also several
+ * on one publisher at once (see "Threads" above). */
 AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, void *data);
 
 /* Drops an unpublished loan and its nested allocations. */

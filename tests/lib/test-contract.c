@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -369,11 +371,128 @@ static void test_contract_fork_child_gets_echild(void **state)
     assert_int_equal(role_wait(&r), 0);
 }
 
+/* ---- threads: two threads publishing on one publisher ----------------------------------- */
+
+#define ROUNDS 100
+#define PER_ROUND 500 /* per thread: both rounds' worth fit in the depth of 1024 */
+
+struct pub_thread {
+    struct agnocast_publisher *pub;
+    uint32_t id;
+    pthread_barrier_t *start, *done;
+    _Atomic bool *stop;
+    int err;
+};
+
+/* Publishes PER_ROUND messages per round, both threads at once, while the taker waits. */
+static void *publish_thread(void *arg)
+{
+    struct pub_thread *t = arg;
+
+    for (uint32_t round = 0; round < ROUNDS; round++) {
+        pthread_barrier_wait(t->start);
+        for (uint32_t i = 0; i < PER_ROUND && !t->err && !atomic_load(t->stop); i++) {
+            uint64_t *m;
+            int r = agnocast_publisher_loan(t->pub, 64, (void **)&m);
+            if (r == 0) {
+                m[0] = (uint64_t)t->id << 32 | (round * PER_ROUND + i);
+                r = agnocast_publisher_publish(t->pub, m);
+            }
+            t->err = r;
+        }
+        pthread_barrier_wait(t->done);
+    }
+    return NULL;
+}
+
+/* Two threads publish on one publisher: every message arrives once, numbered 1, 2, 3, ... in
+ * the order taken. */
+static int threads_role(void *arg, int out, int in)
+{
+    static unsigned char seen[2][ROUNDS * PER_ROUND];
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    struct agnocast_subscription *sub;
+    pthread_barrier_t start, done;
+    _Atomic bool stop = false;
+    struct pub_thread t[2];
+    pthread_t th[2];
+    uint64_t last = 0, taken = 0;
+    const char *bad = NULL;
+
+    (void)arg;
+    (void)in;
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_publisher_new(ctx, "/contract/threads", 1024, 0, &pub) < 0 ||
+        agnocast_subscription_new(ctx, "/contract/threads", 1024, 0, NULL, NULL, &sub) < 0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    pthread_barrier_init(&start, NULL, 3);
+    pthread_barrier_init(&done, NULL, 3);
+    for (int i = 0; i < 2; i++) {
+        t[i] = (struct pub_thread){
+            .pub = pub, .id = (uint32_t)i, .start = &start, .done = &done, .stop = &stop};
+        pthread_create(&th[i], NULL, publish_thread, &t[i]);
+    }
+    for (uint32_t round = 0; round < ROUNDS; round++) {
+        struct agnocast_message *msg;
+        int r;
+        pthread_barrier_wait(&start);
+        pthread_barrier_wait(&done);
+        while (!bad && (r = agnocast_subscription_take(sub, &msg)) == 1) {
+            uint64_t v = *(const uint64_t *)agnocast_message_data(msg);
+            uint32_t id = (uint32_t)(v >> 32), i = (uint32_t)v;
+            if (agnocast_message_sequence(msg) != last + 1)
+                bad = "a message number was skipped or repeated";
+            else if (id > 1 || i >= ROUNDS * PER_ROUND || seen[id][i]++)
+                bad = "a message arrived twice or was never published";
+            last = agnocast_message_sequence(msg);
+            agnocast_message_release(msg);
+            taken++;
+        }
+        if (!bad && r < 0)
+            bad = agnocast_strerror(r);
+        if (!bad && (t[0].err || t[1].err))
+            bad = agnocast_strerror(t[0].err ? t[0].err : t[1].err);
+        if (!bad && taken != (round + 1) * 2 * PER_ROUND)
+            bad = "messages are missing";
+        if (bad)
+            atomic_store(&stop, true); /* the threads go through the remaining rounds idle */
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    if (!bad && (agnocast_publisher_published(pub) != 2 * ROUNDS * PER_ROUND ||
+                 agnocast_subscription_received(sub) != 2 * ROUNDS * PER_ROUND ||
+                 agnocast_subscription_missed(sub) != 0 || agnocast_subscription_corrupt(sub) != 0))
+        bad = "the counters disagree";
+    if (bad)
+        send_line(out, "error after %llu of %d: %s (message %llu)", (unsigned long long)taken,
+                  2 * ROUNDS * PER_ROUND, bad, (unsigned long long)last);
+    else
+        send_line(out, "ok");
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+static void test_contract_two_threads_publish_on_one_publisher(void **state)
+{
+    struct role r;
+    char line[256];
+
+    (void)state;
+    assert_int_equal(role_start(&r, threads_role, NULL), 0);
+    assert_true(recv_line(r.from_child, line, sizeof(line), 90000) >= 0);
+    assert_string_equal(line, "ok");
+    assert_int_equal(role_wait(&r), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contract_fork_list_covers_header),
         cmocka_unit_test(test_contract_fork_child_gets_echild),
+        cmocka_unit_test(test_contract_two_threads_publish_on_one_publisher),
     };
 
     return cmocka_run_group_tests(tests, harness_broker_setup, harness_broker_teardown);
