@@ -154,9 +154,9 @@ AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg
     if (p >= msg->lo && p < msg->hi && len <= msg->hi - p)
         return 1;
     /* A growth area of the publisher: the check may map it, which the lock guards. */
-    pthread_mutex_lock(&msg->ctx->lock);
+    agn_lock(&msg->ctx->lock);
     in = agn_segment_area_check(msg->ctx, msg->peer, p, len) == 1;
-    pthread_mutex_unlock(&msg->ctx->lock);
+    agn_unlock(&msg->ctx->lock);
     return in;
 }
 
@@ -173,8 +173,8 @@ AGNOCAST_EXPORT struct agnocast_message *agnocast_message_release(struct agnocas
     if (!msg || !msg->in_use || agn_context_forked(msg->ctx))
         return NULL;
     ctx = msg->ctx;
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     agn_message_free_handle(msg);
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     return NULL;
 }

@@ -61,18 +61,18 @@ void *agn_pool_take(struct agnocast_context *ctx, size_t align, size_t offset, s
             return NULL;
         }
         if (attempt == 0) {
-            pthread_mutex_lock(&ctx->lock);
+            agn_lock(&ctx->lock);
             agn_reclaim(ctx);
-            pthread_mutex_unlock(&ctx->lock);
+            agn_unlock(&ctx->lock);
             continue;
         }
-        pthread_mutex_lock(&ctx->grow_lock);
+        agn_lock(&ctx->grow_lock);
         /* Another thread may have grown it meanwhile. */
         p = align > 16 ? agn_pool_memalign_offset(&ctx->pool, align, offset, size)
                        : agn_pool_alloc(&ctx->pool, size);
         if (!p)
             r = agn_segment_grow(ctx, size + align);
-        pthread_mutex_unlock(&ctx->grow_lock);
+        agn_unlock(&ctx->grow_lock);
         if (p)
             return p;
         if (r < 0)
@@ -200,17 +200,17 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
         (r = agn_qos_from(depth, flags, AGNOCAST_TRANSIENT_LOCAL | AGNOCAST_RELIABLE,
                           &req.qos)) < 0)
         return r;
-    pthread_mutex_lock(&ctx->create_lock);
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->create_lock);
+    agn_lock(&ctx->lock);
     for (int i = 0; i < AGN_MAX_PUBS; i++) {
         if (!ctx->pubs[i].in_use) {
             pub = &ctx->pubs[i];
             break;
         }
     }
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     if (!pub) {
-        pthread_mutex_unlock(&ctx->create_lock);
+        agn_unlock(&ctx->create_lock);
         return agn_fail(-ENOSPC, "too many publishers in this process (limit %d)",
                         AGN_MAX_PUBS);
     }
@@ -227,7 +227,7 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
         ctx->slot_rings[r].ring = NULL;
         ring = agn_pool_take(ctx, 64, 0, ring_bytes + depth * sizeof(uintptr_t));
         if (!ring) {
-            pthread_mutex_unlock(&ctx->create_lock);
+            agn_unlock(&ctx->create_lock);
             return -ENOMEM; /* the pool said why */
         }
         ctx->slot_rings[r].ring = ring;
@@ -237,7 +237,7 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
     memset(ring, 0, depth * sizeof(*ring));
     memset(ctx->slot_rings[r].in_ring, 0, depth * sizeof(uintptr_t));
 
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     memset(pub, 0, sizeof(*pub));
     pub->ctx = ctx;
     pub->in_use = true;
@@ -253,13 +253,13 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
     atomic_store_explicit(&pub->slot->head, 0, memory_order_relaxed);
     atomic_store_explicit(&pub->slot->active, 1, memory_order_release);
     ctx->pending_pub = pub;
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
 
     req.index = pub->index;
     memcpy(req.topic, pub->topic, sizeof(req.topic));
     r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_PUBLISHER, &req, sizeof(req), NULL, 0, &reply);
 
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     ctx->pending_pub = NULL;
     if (r < 0) {
         for (unsigned i = 0; i < pub->ntargets; i++)
@@ -267,12 +267,12 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
                 agn_peer_unref(ctx, pub->targets[i].peer);
         atomic_store_explicit(&pub->slot->active, 0, memory_order_release);
         pub->in_use = false;
-        pthread_mutex_unlock(&ctx->lock);
-        pthread_mutex_unlock(&ctx->create_lock);
+        agn_unlock(&ctx->lock);
+        agn_unlock(&ctx->create_lock);
         return r;
     }
-    pthread_mutex_unlock(&ctx->lock);
-    pthread_mutex_unlock(&ctx->create_lock);
+    agn_unlock(&ctx->lock);
+    agn_unlock(&ctx->create_lock);
     *ret = pub;
     return 0;
 }
@@ -289,7 +289,7 @@ AGNOCAST_EXPORT struct agnocast_publisher *agnocast_publisher_free(struct agnoca
     req.index = pub->index;
     agn_broker_request(ctx, AGNOCAST_MSG_REMOVE_PUBLISHER, &req, sizeof(req), NULL, 0, &reply);
 
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     atomic_store_explicit(&pub->slot->active, 0, memory_order_release);
     /* Retire what the ring still holds; held messages wait for their release. */
     for (uint32_t i = 0; i < pub->slot->depth; i++) {
@@ -308,7 +308,7 @@ AGNOCAST_EXPORT struct agnocast_publisher *agnocast_publisher_free(struct agnoca
     pub->ntargets = 0;
     agn_reclaim(ctx);
     pub->in_use = false;
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     /* The ring stays with the slot for the next publisher there (ctx->slot_rings). */
     return NULL;
 }
@@ -372,7 +372,7 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
     /* Under the lock from the message number on: any thread may publish on a publisher
      * (agnocast.h, "Threads"), and the number, the ring entry and in_ring must go together.
      * The lock was taken for the wake-ups anyway; it is held a few stores longer. */
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     n = ++pub->published;
     at = (uint32_t)(n % pub->slot->depth);
     e = &pub->ring[at];
@@ -403,7 +403,7 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
      * too, so at most a batch of retired messages waits beyond its time. */
     if (ctx->nretired >= AGN_RECLAIM_BATCH)
         agn_reclaim(ctx);
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     return 0;
 }
 
@@ -429,9 +429,9 @@ AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher 
 
     if (!pub || agn_context_forked(pub->ctx))
         return 0;
-    pthread_mutex_lock(&pub->ctx->lock); /* publish may run on another thread */
+    agn_lock(&pub->ctx->lock); /* publish may run on another thread */
     n = pub->published;
-    pthread_mutex_unlock(&pub->ctx->lock);
+    agn_unlock(&pub->ctx->lock);
     return n;
 }
 

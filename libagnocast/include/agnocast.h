@@ -130,11 +130,19 @@ typedef void (*agnocast_log_fn)(enum agnocast_log_level level, const char *messa
 
 /*
  * Sets where the library logs: `fn` gets every message up to `max` (in place of stderr), on the
- * thread that logs it, one call at a time, under the log's lock: it must not call back into the
- * library. NULL puts back the default: stderr, up to the level $AGNOCAST_LOG_LEVEL names (error,
- * warning, info, debug, none or silent; any case), warning when it is unset or empty. An unknown
- * value is reported once on stderr and means warning. Any thread; takes effect for later
- * messages.
+ * thread that logs it (an application thread inside a call, or the library's control thread),
+ * never while that thread holds a library lock: a line logged under one waits until the last
+ * is released (at most 8 per thread; more are counted and reported in a warning of their own).
+ * So `fn` may call the library, except agnocast_context_free, _dispatch and _spin, and the
+ * calls that ask the broker (the _new and _free functions), which would wait their 5 s out when
+ * `fn` runs on the control thread. What the library logs while `fn` runs is handed to `fn`
+ * after it returns (bounded: a callback that logs at every call does not loop); `fn` does not
+ * change the caller's agnocast_last_error() or errno. Several threads may run `fn` at once:
+ * it must be thread-safe. NULL puts back the default: stderr, up to the level
+ * $AGNOCAST_LOG_LEVEL names (error, warning, info, debug, none or silent; any case), warning
+ * when it is unset or empty. An unknown value is reported once on stderr and means warning.
+ * Any thread, also from `fn`; takes effect for later messages (a call of the previous `fn`
+ * already running on another thread may still finish after this returns).
  */
 AGNOCAST_EXPORT void agnocast_set_log_callback(agnocast_log_fn fn, enum agnocast_log_level max,
                                                void *userdata);

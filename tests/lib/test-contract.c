@@ -25,6 +25,7 @@
 #include <agnocast.h>
 
 #include "harness.h"
+#include "shm-layout.h"
 
 /* ---- the functions of agnocast.h that take a handle, read from the header ---------------- */
 
@@ -373,7 +374,7 @@ static void test_contract_fork_child_gets_echild(void **state)
 
 /* ---- threads: two threads publishing on one publisher ----------------------------------- */
 
-#define ROUNDS 100
+#define ROUNDS 400
 #define PER_ROUND 500 /* per thread: both rounds' worth fit in the depth of 1024 */
 
 struct pub_thread {
@@ -487,12 +488,90 @@ static void test_contract_two_threads_publish_on_one_publisher(void **state)
     assert_int_equal(role_wait(&r), 0);
 }
 
+/* ---- the log callback runs with no library lock held ------------------------------------- */
+
+struct log_state {
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    int calls, corrupt_lines, reentered, dropped_lines;
+};
+
+/* Calls back into the library: calls that take the context's lock (the corrupt-publisher
+ * warning is logged under it) and the log's own lock; and a failing call, whose debug line is
+ * logged from inside the callback, every time: that must end. */
+static void reentering_logger(enum agnocast_log_level level, const char *message, void *userdata)
+{
+    struct log_state *st = userdata;
+    size_t used;
+
+    (void)level;
+    st->calls++;
+    if (strstr(message, "is corrupt")) {
+        st->corrupt_lines++;
+        if (agnocast_context_pool_usage(st->ctx, &used, NULL) == 0 &&
+            agnocast_publisher_published(st->pub) == 1)
+            st->reentered++;
+        agnocast_set_log_callback(reentering_logger, AGNOCAST_LOG_DEBUG, st);
+    }
+    if (strstr(message, "log lines dropped"))
+        st->dropped_lines++;
+    agnocast_context_fd(NULL);
+}
+
+static int log_role(void *arg, int out, int in)
+{
+    struct log_state st = {0};
+    struct agnocast_subscription *sub;
+    struct agn_seg_header *seg;
+    uint64_t *m;
+    void *base;
+    int r;
+
+    (void)arg;
+    (void)in;
+    alarm(10); /* a deadlock ends this role, not the test */
+    if (agnocast_context_new(&st.ctx) < 0 ||
+        agnocast_publisher_new(st.ctx, "/contract/log", 4, 0, &st.pub) < 0 ||
+        agnocast_subscription_new(st.ctx, "/contract/log", 4, 0, ignore_message, NULL, &sub) < 0 ||
+        agnocast_publisher_loan(st.pub, 64, (void **)&m) < 0 ||
+        agnocast_publisher_publish(st.pub, m) < 0 || agnocast_context_dispatch(st.ctx) != 1 ||
+        agnocast_context_segment(st.ctx, &base, NULL) < 0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    /* This process's only publisher (slot 0) now claims a head no publisher reaches: the
+     * subscription finds it corrupt while it collects, under the context's lock, and warns. */
+    seg = base;
+    atomic_store(&seg->pubs[0].head, 1ull << 41);
+    agnocast_set_log_callback(reentering_logger, AGNOCAST_LOG_DEBUG, &st);
+    r = agnocast_context_dispatch(st.ctx);
+    agnocast_set_log_callback(NULL, AGNOCAST_LOG_ERROR, NULL);
+    send_line(out, "dispatch %d corrupt %d/%llu reentered %d dropped %d bounded %d", r,
+              st.corrupt_lines, (unsigned long long)agnocast_subscription_corrupt(sub),
+              st.reentered, st.dropped_lines, st.calls < 100);
+    agnocast_context_free(st.ctx);
+    return 0;
+}
+
+static void test_contract_log_callback_reenters_the_library(void **state)
+{
+    struct role r;
+    char line[256];
+
+    (void)state;
+    assert_int_equal(role_start(&r, log_role, NULL), 0);
+    assert_true(recv_line(r.from_child, line, sizeof(line), 30000) >= 0);
+    assert_string_equal(line, "dispatch 0 corrupt 1/1 reentered 1 dropped 1 bounded 1");
+    assert_int_equal(role_wait(&r), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contract_fork_list_covers_header),
         cmocka_unit_test(test_contract_fork_child_gets_echild),
         cmocka_unit_test(test_contract_two_threads_publish_on_one_publisher),
+        cmocka_unit_test(test_contract_log_callback_reenters_the_library),
     };
 
     return cmocka_run_group_tests(tests, harness_broker_setup, harness_broker_teardown);
