@@ -6,11 +6,15 @@
  * Overview, in the order a program uses it.
  *
  * 1. A process has one context: agnocast_context_new() connects to the broker (agnocastd; its
- *    socket is $AGNOCAST_SOCKET or AGNOCAST_DEFAULT_SOCKET), gets an address range, creates the
- *    process's shared-memory segment /agnocast@PID mapped at that same address in every
- *    process, opens the notice queue /new_publisher@PID and starts one background thread that
- *    handles control notices. The pool size comes from $MEMPOOL_SIZE (bytes, with an optional
- *    K/M/G suffix; rounded up to a multiple of 100 kB); default 64 MiB.
+ *    socket is $AGNOCAST_SOCKET, else the path the library was built with,
+ *    AGNOCAST_DEFAULT_SOCKET unless the build chose another), gets an address range, creates
+ *    the process's shared-memory segment (a sealed memfd, named nowhere, handed to the peers
+ *    that need it by the broker) mapped at that same address in every process, and starts one
+ *    background thread that handles the broker's notices. The pool size comes from
+ *    $MEMPOOL_SIZE (bytes, with an optional K/M/G suffix, powers of 1024; rounded up to a
+ *    multiple of 102400 bytes); unset, the broker's default (64 MiB unless agnocastd
+ *    --pool-size says otherwise). A full pool grows by further segments up to $MEMPOOL_MAX_SIZE
+ *    (default four times the first size; at most 15 growths).
  *
  * 2. A publisher on a topic: agnocast_publisher_new(ctx, "/topic", depth, flags, &pub).
  *    A subscription: agnocast_subscription_new(ctx, "/topic", depth, flags, callback, data, &sub);
@@ -153,17 +157,20 @@ AGNOCAST_EXPORT void agnocast_set_log_callback(agnocast_log_fn fn, enum agnocast
  * Creates this process's context (one per process: a second call while one exists returns
  * -EBUSY). Errors: -ECONNREFUSED / -ENOENT no broker at the socket path; -EACCES no permission
  * on the socket; -EPROTONOSUPPORT the broker speaks another protocol version; -EINVAL a
- * malformed $MEMPOOL_SIZE; -ENOMEM the broker has no range left or the pool cannot be created;
- * -EEXIST the assigned range is occupied in this process; other negative errno from the system.
+ * malformed $MEMPOOL_SIZE or $MEMPOOL_MAX_SIZE; -ENOMEM the broker has no range left, every
+ * range it offered was occupied in this process (8 in a row), or the pool cannot be created;
+ * -EDQUOT the user's quota at the broker; other negative errno from the system.
  * agnocast_last_error() says which and what to do.
  */
 AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret);
 
-/* Destroys every publisher and subscription still open, unregisters, removes the segment and
- * mqueue. Messages still held become invalid. Takes NULL; returns NULL. */
+/* Destroys every publisher and subscription still open, closes the connection to the broker
+ * (which unregisters the process) and unmaps the segments; their memory goes back to the
+ * system once no peer maps them any more. Messages still held and loans still outstanding
+ * become invalid. Takes NULL; returns NULL. */
 AGNOCAST_EXPORT struct agnocast_context *agnocast_context_free(struct agnocast_context *ctx);
 
-/* The address range of this process's segment. */
+/* The address range of this process's first segment (growth areas are not included). */
 AGNOCAST_EXPORT int agnocast_context_segment(struct agnocast_context *ctx, void **base,
                                              size_t *size);
 
@@ -185,12 +192,12 @@ AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx);
 
 /* Waits for messages and dispatches them until agnocast_context_stop() or timeout_ms elapses
  * (-1: no timeout). With busy polling on, it spins instead of sleeping; otherwise it sleeps in
- * poll() on agnocast_context_fd(), which always stays non-blocking (publishers share it). Do
- * not dispatch from another thread meanwhile. Returns 0 on stop or timeout, or a negative
- * errno. */
+ * epoll_wait() on agnocast_context_fd(). Do not dispatch from another thread meanwhile.
+ * Returns 0 on stop or timeout, or a negative errno. */
 AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int timeout_ms);
 
-/* Makes spin return. Async-signal-safe; any thread. */
+/* Makes spin return; if no spin runs, the next one returns at once. Async-signal-safe; any
+ * thread. */
 AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx);
 
 /* Busy polling in spin (1) for the lowest latency at the price of a full core, or sleeping on
@@ -202,19 +209,21 @@ AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx,
 /*
  * Creates a publisher on `topic` keeping the last `depth` messages (1..1024; 0 is -EINVAL).
  * flags: AGNOCAST_TRANSIENT_LOCAL, AGNOCAST_RELIABLE. Errors: -EINVAL bad name, depth or flags;
- * -ENOTCONN broker unreachable; -ENOSPC too many endpoints in this process.
+ * -ENOTCONN broker unreachable; -ENOSPC too many publishers in this process (64); -ENOMEM no
+ * room for its ring in the pool.
  */
 AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const char *topic,
                                            unsigned depth, unsigned flags,
                                            struct agnocast_publisher **ret);
 
 /* Unregisters and destroys. Messages it retains are freed once no subscription holds them.
- * Outstanding loans are dropped. Takes NULL; returns NULL. */
+ * Publish or drop its loans first: one still outstanding is not freed (its memory stays taken
+ * until the context is freed) and must not be used. Takes NULL; returns NULL. */
 AGNOCAST_EXPORT struct agnocast_publisher *agnocast_publisher_free(struct agnocast_publisher *pub);
 
 /* Loans `size` bytes (> 0) of the own segment, 16-byte aligned, for one message. The loan is
- * the caller's until published or dropped. -ENOMEM: the pool is full (retry after subscribers
- * release messages). */
+ * the caller's until published or dropped. -ENOMEM: the pool is full and cannot grow any more
+ * (retry after subscribers release messages). */
 AGNOCAST_EXPORT int agnocast_publisher_loan(struct agnocast_publisher *pub, size_t size,
                                             void **data);
 
@@ -229,10 +238,12 @@ AGNOCAST_EXPORT int agnocast_loan_alloc(struct agnocast_publisher *pub, void *da
  * on one publisher at once (see "Threads" above). */
 AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, void *data);
 
-/* Drops an unpublished loan and its nested allocations. */
+/* Drops an unpublished loan and its nested allocations. Returns 0 or -EINVAL (not an
+ * outstanding loan of this publisher). */
 AGNOCAST_EXPORT int agnocast_publisher_drop(struct agnocast_publisher *pub, void *data);
 
-/* Messages published so far, and subscriber processes currently woken by this publisher. */
+/* How many messages this publisher has published: the number of the last one (0 before the
+ * first). */
 AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher *pub);
 
 /* ---- subscription ------------------------------------------------------------------------- */
@@ -244,7 +255,9 @@ typedef void (*agnocast_callback_fn)(struct agnocast_subscription *sub,
  * Creates a subscription on `topic` that sees, per publisher, at most the newest `depth`
  * messages it has not yet seen (1..1024). flags: AGNOCAST_TRANSIENT_LOCAL (first deliver the
  * retained history of transient-local publishers), AGNOCAST_RELIABLE, AGNOCAST_IGNORE_LOCAL.
- * With a callback, messages are delivered by dispatch/spin; with NULL, take them.
+ * With a callback, messages are delivered by dispatch/spin; with NULL, take them. Errors:
+ * -EINVAL bad name, depth or flags; -ENOTCONN broker unreachable; -ENOSPC too many
+ * subscriptions in this process (64).
  */
 AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, const char *topic,
                                               unsigned depth, unsigned flags,
@@ -288,8 +301,9 @@ AGNOCAST_EXPORT uint64_t agnocast_message_sequence(const struct agnocast_message
 /* CLOCK_MONOTONIC nanoseconds at publish (comparable across processes on the host). */
 AGNOCAST_EXPORT uint64_t agnocast_message_timestamp_ns(const struct agnocast_message *msg);
 
-/* 1 if [ptr, ptr + len) lies inside the publisher's segment, so a pointer found inside a
- * message may be followed; 0 otherwise. Publishers are untrusted: check before dereferencing. */
+/* 1 if [ptr, ptr + len) lies inside the publisher's segment or one of its growth areas, so a
+ * pointer found inside a message may be followed; 0 otherwise. Publishers are untrusted: check
+ * before dereferencing. */
 AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg, const void *ptr,
                                               size_t len);
 
