@@ -34,8 +34,8 @@ static _Thread_local char last_error[512];
  * The counters are initial-exec (two instructions per lock, and the heap hook's malloc reaches
  * them); the queue is touched only when a line is logged.
  */
-#define LOG_LINE 512
-#define LOG_QUEUED 8
+#define LOG_LINE      512
+#define LOG_QUEUED    8
 #define LOG_FLUSH_MAX (2 * LOG_QUEUED)
 
 static __thread struct {

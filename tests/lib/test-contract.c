@@ -130,16 +130,17 @@ static void ignore_message(struct agnocast_subscription *sub, struct agnocast_me
 }
 
 /* One check per function: true when the call in the child answers as agnocast.h says. */
-#define CHECK(fn, ...)                                                                            \
-    static bool check_##fn(struct handles *h)                                                     \
-    {                                                                                             \
-        (void)h;                                                                                  \
-        __VA_ARGS__                                                                               \
+#define CHECK(fn, ...)                                                                             \
+    static bool check_##fn(struct handles *h)                                                      \
+    {                                                                                              \
+        (void)h;                                                                                   \
+        __VA_ARGS__                                                                                \
     }
 
 CHECK(agnocast_context_segment, void *b = NULL; size_t s = 0;
       return agnocast_context_segment(h->ctx, &b, &s) == -ECHILD && !b;)
-CHECK(agnocast_context_pool_usage, return agnocast_context_pool_usage(h->ctx, NULL, NULL) == -ECHILD;)
+CHECK(agnocast_context_pool_usage,
+      return agnocast_context_pool_usage(h->ctx, NULL, NULL) == -ECHILD;)
 CHECK(agnocast_context_fd, return agnocast_context_fd(h->ctx) == -ECHILD;)
 CHECK(agnocast_context_dispatch, return agnocast_context_dispatch(h->ctx) == -ECHILD;)
 CHECK(agnocast_context_spin, return agnocast_context_spin(h->ctx, 0) == -ECHILD;)
@@ -155,8 +156,8 @@ CHECK(agnocast_publisher_publish, return agnocast_publisher_publish(h->pub, h->l
 CHECK(agnocast_publisher_drop, return agnocast_publisher_drop(h->pub, h->loan) == -ECHILD;)
 CHECK(agnocast_publisher_published, return agnocast_publisher_published(h->pub) == 0;)
 CHECK(agnocast_subscription_new, struct agnocast_subscription *s = NULL;
-      return agnocast_subscription_new(h->ctx, "/contract/other", 1, 0, ignore_message, NULL,
-                                       &s) == -ECHILD && !s;)
+      int r = agnocast_subscription_new(h->ctx, "/contract/other", 1, 0, ignore_message, NULL, &s);
+      return r == -ECHILD && !s;)
 CHECK(agnocast_subscription_take, struct agnocast_message *m = NULL;
       return agnocast_subscription_take(h->sub, &m) == -ECHILD && !m;)
 CHECK(agnocast_subscription_take_latest, struct agnocast_message *m = NULL;
@@ -187,7 +188,9 @@ CHECK(agnocast__hook_realloc, int routed = -1; errno = 0;
 CHECK(agnocast__hook_usable_size, int routed = -1;
       return agnocast__hook_usable_size(h->loan, &routed) == 0 && routed == 1;)
 
+/* clang-format off */
 #define ENTRY(fn) {#fn, check_##fn}
+/* clang-format on */
 
 /* In this order: the frees come last. */
 static const struct {
@@ -290,8 +293,7 @@ static int fork_child(struct handles *h, int out)
     for (size_t c = 0; c < NCALLS; c++) {
         if (!child_calls[c].check(h)) {
             failures++;
-            len += (size_t)snprintf(failed + len, sizeof(failed) - len, " %s",
-                                    child_calls[c].name);
+            len += (size_t)snprintf(failed + len, sizeof(failed) - len, " %s", child_calls[c].name);
             if (len >= sizeof(failed))
                 len = sizeof(failed) - 1;
         }
@@ -331,7 +333,8 @@ static int fork_role(void *arg, int out, int in)
         return 1;
     }
     m[0] = 1;
-    if (agnocast_publisher_publish(h.pub, m) < 0 || agnocast_subscription_take(h.sub, &h.msg) != 1 ||
+    if (agnocast_publisher_publish(h.pub, m) < 0 ||
+        agnocast_subscription_take(h.sub, &h.msg) != 1 ||
         agnocast_publisher_loan(h.pub, 64, &h.loan) < 0) {
         send_line(out, "error %s", agnocast_last_error());
         return 1;
@@ -393,7 +396,7 @@ static void test_contract_fork_child_gets_echild(void **state)
 
 /* ---- threads: two threads publishing on one publisher ----------------------------------- */
 
-#define ROUNDS 400
+#define ROUNDS    400
 #define PER_ROUND 500 /* per thread: both rounds' worth fit in the depth of 1024 */
 
 struct pub_thread {
