@@ -133,7 +133,7 @@ static int wait_reply(struct agnocast_context *ctx)
 
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += AGN_REQUEST_TIMEOUT_MS / 1000;
-    pthread_mutex_lock(&ctx->reply_lock);
+    agn_lock(&ctx->reply_lock);
     while (!ctx->reply_ready && !ctx->broker_lost && r == 0)
         r = pthread_cond_timedwait(&ctx->reply_cond, &ctx->reply_lock, &deadline);
     if (ctx->reply_ready)
@@ -143,7 +143,7 @@ static int wait_reply(struct agnocast_context *ctx)
     else
         r = -ETIMEDOUT;
     ctx->waiting_id = 0;
-    pthread_mutex_unlock(&ctx->reply_lock);
+    agn_unlock(&ctx->reply_lock);
     return r;
 }
 
@@ -166,22 +166,22 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
                         "the broker at %s is gone; publishers and subscriptions already set up "
                         "keep working, new ones need it back (`systemctl start agnocastd`)",
                         ctx->socket_path);
-    pthread_mutex_lock(&ctx->request_lock);
+    agn_lock(&ctx->request_lock);
     id = ++ctx->next_request_id;
     if (id == 0)
         id = ++ctx->next_request_id;
     flen = agnocast_proto_encode(out.bytes, sizeof(out.bytes), kind, id, payload, len);
     if (flen < 0) {
-        pthread_mutex_unlock(&ctx->request_lock);
+        agn_unlock(&ctx->request_lock);
         return agn_fail((int)flen, "cannot encode %s", agnocast_proto_kind_name(kind));
     }
-    pthread_mutex_lock(&ctx->reply_lock);
+    agn_lock(&ctx->reply_lock);
     ctx->waiting_id = id;
     ctx->reply_ready = false;
-    pthread_mutex_unlock(&ctx->reply_lock);
+    agn_unlock(&ctx->reply_lock);
     r = agnocast_proto_send(ctx->sock, out.bytes, (size_t)flen, fds, nfds);
     if (r < 0) {
-        pthread_mutex_unlock(&ctx->request_lock);
+        agn_unlock(&ctx->request_lock);
         return agn_fail(r, "cannot send %s to the broker at %s: %s",
                         agnocast_proto_kind_name(kind), ctx->socket_path, strerror(-r));
     }
@@ -205,9 +205,9 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
             }
             if (r == 0 && f.request_id == 0) {
                 /* A notice in between (re-registration makes the broker send them). */
-                pthread_mutex_lock(&ctx->lock);
+                agn_lock(&ctx->lock);
                 agn_notice_handle(ctx, &f, in_fds, nfd);
-                pthread_mutex_unlock(&ctx->lock);
+                agn_unlock(&ctx->lock);
                 for (int i = 0; i < nfd; i++)
                     if (in_fds[i] >= 0)
                         close(in_fds[i]);
@@ -240,7 +240,7 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
         agn_fail(r, "lost the broker at %s during %s: %s", ctx->socket_path,
                  agnocast_proto_kind_name(kind), strerror(-r));
     }
-    pthread_mutex_unlock(&ctx->request_lock);
+    agn_unlock(&ctx->request_lock);
     return r;
 }
 
@@ -299,13 +299,13 @@ static void forget_dead_peers(struct agnocast_context *ctx)
 {
     if (ctx->pid != ctx->os_pid)
         return;
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
         struct agn_peer *p = &ctx->peers[i];
         if (p->in_use && !p->gone && kill(p->pid, 0) < 0 && errno == ESRCH)
             agn_notice_process_gone(ctx, p->pid);
     }
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
 }
 
 static int readd_endpoints(struct agnocast_context *ctx, unsigned *npubs, unsigned *nsubs)
@@ -320,14 +320,14 @@ static int readd_endpoints(struct agnocast_context *ctx, unsigned *npubs, unsign
             continue;
         req.qos = pub->qos;
         memcpy(req.topic, pub->topic, sizeof(req.topic));
-        pthread_mutex_lock(&ctx->lock);
+        agn_lock(&ctx->lock);
         ctx->pending_pub = pub;
-        pthread_mutex_unlock(&ctx->lock);
+        agn_unlock(&ctx->lock);
         r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_PUBLISHER, &req, sizeof(req), NULL, 0,
                                &reply);
-        pthread_mutex_lock(&ctx->lock);
+        agn_lock(&ctx->lock);
         ctx->pending_pub = NULL;
-        pthread_mutex_unlock(&ctx->lock);
+        agn_unlock(&ctx->lock);
         if (r < 0)
             return r;
         (*npubs)++;
@@ -374,9 +374,9 @@ int agn_broker_reconnect(struct agnocast_context *ctx)
         return r;
     }
     fcntl(ctx->sock, F_SETFL, fcntl(ctx->sock, F_GETFL) | O_NONBLOCK);
-    pthread_mutex_lock(&ctx->reply_lock);
+    agn_lock(&ctx->reply_lock);
     ctx->broker_lost = false;
-    pthread_mutex_unlock(&ctx->reply_lock);
+    agn_unlock(&ctx->reply_lock);
     agn_log(AGNOCAST_LOG_INFO,
             "reconnected to the broker at %s: re-registered the pool, %u publishers, %u "
             "subscriptions",
@@ -389,11 +389,11 @@ void agn_broker_report_occupied(struct agnocast_context *ctx)
     struct agnocast_wire_range pending[8];
     unsigned n;
 
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     n = ctx->noccupied;
     memcpy(pending, ctx->occupied, n * sizeof(pending[0]));
     ctx->noccupied = 0;
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     for (unsigned i = 0; i < n; i++) {
         union {
             uint64_t align;
@@ -414,14 +414,14 @@ void agn_broker_report_occupied(struct agnocast_context *ctx)
 
 static void deliver_reply(struct agnocast_context *ctx, const void *buf, size_t len, uint32_t id)
 {
-    pthread_mutex_lock(&ctx->reply_lock);
+    agn_lock(&ctx->reply_lock);
     if (ctx->waiting_id == id && !ctx->reply_ready) {
         memcpy(ctx->reply.bytes, buf, len);
         ctx->reply_len = len;
         ctx->reply_ready = true;
         pthread_cond_broadcast(&ctx->reply_cond);
     }
-    pthread_mutex_unlock(&ctx->reply_lock);
+    agn_unlock(&ctx->reply_lock);
 }
 
 int agn_broker_read(struct agnocast_context *ctx)
@@ -436,10 +436,10 @@ int agn_broker_read(struct agnocast_context *ctx)
     if (n == -EAGAIN || n == -EINTR)
         return 0;
     if (n <= 0) {
-        pthread_mutex_lock(&ctx->reply_lock);
+        agn_lock(&ctx->reply_lock);
         ctx->broker_lost = true;
         pthread_cond_broadcast(&ctx->reply_cond);
-        pthread_mutex_unlock(&ctx->reply_lock);
+        agn_unlock(&ctx->reply_lock);
         agn_log(AGNOCAST_LOG_WARNING,
                 "lost the broker at %s; established publishers and subscriptions keep working",
                 ctx->socket_path);
@@ -451,9 +451,9 @@ int agn_broker_read(struct agnocast_context *ctx)
     } else if (r == -EPROTONOSUPPORT && f.request_id != 0) {
         deliver_reply(ctx, in.bytes, (size_t)n, f.request_id);
     } else if (r == 0) {
-        pthread_mutex_lock(&ctx->lock);
+        agn_lock(&ctx->lock);
         agn_notice_handle(ctx, &f, fds, nfds);
-        pthread_mutex_unlock(&ctx->lock);
+        agn_unlock(&ctx->lock);
     } else {
         agn_log(AGNOCAST_LOG_WARNING, "dropping a malformed frame from the broker");
     }

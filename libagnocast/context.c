@@ -128,9 +128,9 @@ static void *control_thread(void *arg)
 
     for (;;) {
         int timeout, n;
-        pthread_mutex_lock(&ctx->lock);
+        agn_lock(&ctx->lock);
         timeout = ctx->retired ? 100 : -1;
-        pthread_mutex_unlock(&ctx->lock);
+        agn_unlock(&ctx->lock);
         if (backoff_ms > 0 && (timeout < 0 || timeout > backoff_ms))
             timeout = backoff_ms;
         n = epoll_wait(ctx->epoll, ev, 4, timeout);
@@ -153,9 +153,9 @@ static void *control_thread(void *arg)
         else if (ctx->noccupied)
             agn_broker_report_occupied(ctx);
         /* Messages released since the last publish go back to the pool. */
-        pthread_mutex_lock(&ctx->lock);
+        agn_lock(&ctx->lock);
         agn_reclaim(ctx);
-        pthread_mutex_unlock(&ctx->lock);
+        agn_unlock(&ctx->lock);
     }
     return NULL;
 }
@@ -268,15 +268,15 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
     agn_clear_error();
     if (!ret)
         return agn_fail(-EINVAL, "agnocast_context_new: NULL argument");
-    pthread_mutex_lock(&the_context_lock);
+    agn_lock(&the_context_lock);
     if (the_context && the_context->os_pid == getpid()) {
-        pthread_mutex_unlock(&the_context_lock);
+        agn_unlock(&the_context_lock);
         return agn_fail(-EBUSY, "this process already has an agnocast context");
     }
     /* Private memory straight from the kernel: this library must not use malloc (heap hook). */
     ctx = mmap(NULL, sizeof(*ctx), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (ctx == MAP_FAILED) {
-        pthread_mutex_unlock(&the_context_lock);
+        agn_unlock(&the_context_lock);
         return agn_fail(-ENOMEM, "cannot allocate the context");
     }
     pthread_once(&atfork_once, install_atfork);
@@ -297,11 +297,11 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
     r = start(ctx);
     if (r < 0) {
         teardown(ctx);
-        pthread_mutex_unlock(&the_context_lock);
+        agn_unlock(&the_context_lock);
         return r;
     }
     the_context = ctx;
-    pthread_mutex_unlock(&the_context_lock);
+    agn_unlock(&the_context_lock);
     *ret = ctx;
     return 0;
 }
@@ -316,11 +316,11 @@ AGNOCAST_EXPORT struct agnocast_context *agnocast_context_free(struct agnocast_c
     for (int i = 0; i < AGN_MAX_PUBS; i++)
         if (ctx->pubs[i].in_use)
             agnocast_publisher_free(&ctx->pubs[i]);
-    pthread_mutex_lock(&the_context_lock);
+    agn_lock(&the_context_lock);
     if (the_context == ctx)
         the_context = NULL;
     teardown(ctx);
-    pthread_mutex_unlock(&the_context_lock);
+    agn_unlock(&the_context_lock);
     return NULL;
 }
 
@@ -345,9 +345,9 @@ AGNOCAST_EXPORT int agnocast_context_pool_usage(struct agnocast_context *ctx, si
         return agn_fail(-EINVAL, "agnocast_context_pool_usage: NULL context");
     if (agn_context_forked(ctx))
         return -ECHILD;
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     agn_reclaim(ctx);
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     if (used)
         *used = agn_pool_used(&ctx->pool);
     if (capacity)
@@ -379,7 +379,9 @@ AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx)
 {
     uint64_t one = 1;
 
-    if (!ctx)
+    /* In a fork child: nothing (the doorbell is the parent's). No agn_context_forked() here:
+     * it records the error, which is not async-signal-safe. */
+    if (!ctx || ctx->fork_generation != atomic_load(&fork_generation))
         return;
     atomic_store(&ctx->stopping, true);
     (void)!write(ctx->doorbell, &one, sizeof(one));

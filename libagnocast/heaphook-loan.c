@@ -98,7 +98,7 @@ static struct agnocast_context *whole_heap_context(void)
     if ((ctx = agn_context_current()) != NULL)
         return ctx;
     /* Another thread is starting it: this allocation stays private. */
-    if (pthread_mutex_trylock(&whole_heap_lock) != 0)
+    if (agn_trylock(&whole_heap_lock) != 0)
         return NULL;
     if ((ctx = agn_context_current()) == NULL && agnocast_context_new(&ctx) < 0) {
         agn_log(AGNOCAST_LOG_WARNING,
@@ -107,7 +107,7 @@ static struct agnocast_context *whole_heap_context(void)
         atomic_store(&whole_heap, 0);
         ctx = NULL;
     }
-    pthread_mutex_unlock(&whole_heap_lock);
+    agn_unlock(&whole_heap_lock);
     return ctx;
 }
 

@@ -24,6 +24,36 @@ static struct {
 
 static _Thread_local char last_error[512];
 
+/*
+ * The log callback never runs while the thread holds a library lock, so it may call the
+ * library (agnocast.h). Every library lock but the allocator's (which logs nothing) is taken
+ * through agn_lock()/agn_unlock(), which count the locks this thread holds; a line logged
+ * while it holds one, or from inside the callback, waits in the thread's queue and goes out
+ * when the last lock is released (or the callback returns). Bounded: LOG_QUEUED lines wait at
+ * most, and one flush delivers at most LOG_FLUSH_MAX; the rest is counted and reported as
+ * dropped, so a callback that logs through the library cannot loop for ever.
+ *
+ * The counters are initial-exec (two instructions per lock, and the heap hook's malloc reaches
+ * them); the queue is touched only when a line is logged.
+ */
+#define LOG_LINE      512
+#define LOG_QUEUED    8
+#define LOG_FLUSH_MAX (2 * LOG_QUEUED)
+
+static __thread struct {
+    unsigned locks;  /* library locks this thread holds */
+    unsigned queued; /* lines waiting in log_queue */
+    bool delivering; /* inside the callback (or the write to stderr) */
+} log_thread __attribute__((tls_model("initial-exec")));
+
+static _Thread_local struct {
+    unsigned head, dropped;
+    struct {
+        enum agnocast_log_level level;
+        char text[LOG_LINE];
+    } line[LOG_QUEUED];
+} log_queue;
+
 /* The stderr level: warnings and errors unless AGNOCAST_LOG_LEVEL says otherwise. Called with
  * the lock held. */
 static int level_from_env(void)
@@ -63,10 +93,88 @@ AGNOCAST_EXPORT void agnocast_set_log_callback(agnocast_log_fn fn, enum agnocast
     pthread_mutex_unlock(&log_sink.lock);
 }
 
-void agn_log(enum agnocast_log_level level, const char *fmt, ...)
+/* Hands one line to the sink, with no library lock held. The callback may call the library:
+ * what it logs meanwhile is queued, and this thread's last error and errno are kept. */
+static void emit(enum agnocast_log_level level, const char *text)
 {
     static const char *const prefix[] = {"error", "warning", "info", "debug"};
-    char line[512];
+    agnocast_log_fn fn;
+    void *userdata;
+    int max, saved_errno = errno;
+    char saved_error[sizeof(last_error)];
+
+    pthread_mutex_lock(&log_sink.lock);
+    fn = log_sink.fn;
+    userdata = log_sink.userdata;
+    max = log_sink.max;
+    pthread_mutex_unlock(&log_sink.lock);
+    if ((int)level > max)
+        return;
+    log_thread.delivering = true;
+    if (fn) {
+        memcpy(saved_error, last_error, sizeof(saved_error));
+        fn(level, text, userdata);
+        memcpy(last_error, saved_error, sizeof(last_error));
+    } else {
+        dprintf(2, "agnocast[%d]: %s: %s\n", (int)getpid(), prefix[level], text);
+    }
+    log_thread.delivering = false;
+    errno = saved_errno;
+}
+
+/* Delivers what waits in this thread's queue; no library lock held, not in the callback. */
+static void flush(void)
+{
+    unsigned budget = LOG_FLUSH_MAX;
+    char text[LOG_LINE];
+
+    while (log_thread.queued > 0 && budget-- > 0) {
+        enum agnocast_log_level level = log_queue.line[log_queue.head].level;
+        memcpy(text, log_queue.line[log_queue.head].text, sizeof(text));
+        log_queue.head = (log_queue.head + 1) % LOG_QUEUED;
+        log_thread.queued--;
+        emit(level, text);
+    }
+    log_queue.dropped += log_thread.queued;
+    log_thread.queued = 0;
+    if (log_queue.dropped > 0) {
+        snprintf(text, sizeof(text),
+                 "%u log lines dropped (logged while a library lock was held, or from the log "
+                 "callback, faster than they could be delivered)",
+                 log_queue.dropped);
+        log_queue.dropped = 0;
+        emit(AGNOCAST_LOG_WARNING, text);
+        /* What the callback logged about that is counted for the next time. */
+        log_queue.dropped += log_thread.queued;
+        log_thread.queued = 0;
+    }
+}
+
+void agn_lock(pthread_mutex_t *m)
+{
+    pthread_mutex_lock(m);
+    log_thread.locks++;
+}
+
+int agn_trylock(pthread_mutex_t *m)
+{
+    int r = pthread_mutex_trylock(m);
+
+    if (r == 0)
+        log_thread.locks++;
+    return r;
+}
+
+void agn_unlock(pthread_mutex_t *m)
+{
+    pthread_mutex_unlock(m);
+    if (--log_thread.locks == 0 && log_thread.queued > 0 && !log_thread.delivering)
+        flush();
+}
+
+void agn_log(enum agnocast_log_level level, const char *fmt, ...)
+{
+    char line[LOG_LINE];
     va_list ap;
 
     pthread_mutex_lock(&log_sink.lock);
@@ -76,14 +184,23 @@ void agn_log(enum agnocast_log_level level, const char *fmt, ...)
         pthread_mutex_unlock(&log_sink.lock);
         return;
     }
+    pthread_mutex_unlock(&log_sink.lock);
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    if (log_sink.fn)
-        log_sink.fn(level, line, log_sink.userdata);
-    else
-        dprintf(2, "agnocast[%d]: %s: %s\n", (int)getpid(), prefix[level], line);
-    pthread_mutex_unlock(&log_sink.lock);
+    if (log_thread.locks > 0 || log_thread.delivering) {
+        if (log_thread.queued == LOG_QUEUED) {
+            log_queue.dropped++;
+            return;
+        }
+        unsigned at = (log_queue.head + log_thread.queued) % LOG_QUEUED;
+        log_queue.line[at].level = level;
+        memcpy(log_queue.line[at].text, line, sizeof(line));
+        log_thread.queued++;
+        return;
+    }
+    emit(level, line);
+    flush(); /* what the callback logged */
 }
 
 /* A failure goes back to the caller, who reports it (agnocast_last_error()); logged at debug

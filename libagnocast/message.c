@@ -105,32 +105,32 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
 
 AGNOCAST_EXPORT const void *agnocast_message_data(const struct agnocast_message *msg)
 {
-    return msg ? msg->data : NULL;
+    return msg && !agn_context_forked(msg->ctx) ? msg->data : NULL;
 }
 
 AGNOCAST_EXPORT size_t agnocast_message_size(const struct agnocast_message *msg)
 {
-    return msg ? msg->size : 0;
+    return msg && !agn_context_forked(msg->ctx) ? msg->size : 0;
 }
 
 AGNOCAST_EXPORT pid_t agnocast_message_publisher_pid(const struct agnocast_message *msg)
 {
-    return msg ? msg->pub_pid : 0;
+    return msg && !agn_context_forked(msg->ctx) ? msg->pub_pid : 0;
 }
 
 AGNOCAST_EXPORT uint32_t agnocast_message_publisher_index(const struct agnocast_message *msg)
 {
-    return msg ? msg->pub_index : 0;
+    return msg && !agn_context_forked(msg->ctx) ? msg->pub_index : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_message_sequence(const struct agnocast_message *msg)
 {
-    return msg ? msg->seq : 0;
+    return msg && !agn_context_forked(msg->ctx) ? msg->seq : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_message_timestamp_ns(const struct agnocast_message *msg)
 {
-    return msg ? msg->timestamp_ns : 0;
+    return msg && !agn_context_forked(msg->ctx) ? msg->timestamp_ns : 0;
 }
 
 AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg, const void *ptr,
@@ -139,20 +139,20 @@ AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg
     uintptr_t p = (uintptr_t)ptr;
     bool in;
 
-    if (!msg)
+    if (!msg || agn_context_forked(msg->ctx))
         return 0;
     if (p >= msg->lo && p < msg->hi && len <= msg->hi - p)
         return 1;
     /* A growth area of the publisher: the check may map it, which the lock guards. */
-    pthread_mutex_lock(&msg->ctx->lock);
+    agn_lock(&msg->ctx->lock);
     in = agn_segment_area_check(msg->ctx, msg->peer, p, len) == 1;
-    pthread_mutex_unlock(&msg->ctx->lock);
+    agn_unlock(&msg->ctx->lock);
     return in;
 }
 
 AGNOCAST_EXPORT void agnocast_message_retain(struct agnocast_message *msg)
 {
-    if (msg)
+    if (msg && !agn_context_forked(msg->ctx))
         msg->retained = true;
 }
 
@@ -163,8 +163,8 @@ AGNOCAST_EXPORT struct agnocast_message *agnocast_message_release(struct agnocas
     if (!msg || !msg->in_use || agn_context_forked(msg->ctx))
         return NULL;
     ctx = msg->ctx;
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     agn_message_free_handle(msg);
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     return NULL;
 }

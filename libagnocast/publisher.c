@@ -63,18 +63,18 @@ void *agn_pool_take(struct agnocast_context *ctx, size_t align, size_t offset, s
             return NULL;
         }
         if (attempt == 0) {
-            pthread_mutex_lock(&ctx->lock);
+            agn_lock(&ctx->lock);
             agn_reclaim(ctx);
-            pthread_mutex_unlock(&ctx->lock);
+            agn_unlock(&ctx->lock);
             continue;
         }
-        pthread_mutex_lock(&ctx->grow_lock);
+        agn_lock(&ctx->grow_lock);
         /* Another thread may have grown it meanwhile. */
         p = align > 16 ? agn_pool_memalign_offset(&ctx->pool, align, offset, size)
                        : agn_pool_alloc(&ctx->pool, size);
         if (!p)
             r = agn_segment_grow(ctx, size + align);
-        pthread_mutex_unlock(&ctx->grow_lock);
+        agn_unlock(&ctx->grow_lock);
         if (p)
             return p;
         if (r < 0)
@@ -202,17 +202,17 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
         (r = agn_qos_from(depth, flags, AGNOCAST_TRANSIENT_LOCAL | AGNOCAST_RELIABLE,
                           &req.qos)) < 0)
         return r;
-    pthread_mutex_lock(&ctx->create_lock);
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->create_lock);
+    agn_lock(&ctx->lock);
     for (int i = 0; i < AGN_MAX_PUBS; i++) {
         if (!ctx->pubs[i].in_use) {
             pub = &ctx->pubs[i];
             break;
         }
     }
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     if (!pub) {
-        pthread_mutex_unlock(&ctx->create_lock);
+        agn_unlock(&ctx->create_lock);
         return agn_fail(-ENOSPC, "too many publishers in this process (limit %d)",
                         AGN_MAX_PUBS);
     }
@@ -229,7 +229,7 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
         ctx->slot_rings[r].ring = NULL;
         ring = agn_pool_take(ctx, 64, 0, ring_bytes + depth * sizeof(uintptr_t));
         if (!ring) {
-            pthread_mutex_unlock(&ctx->create_lock);
+            agn_unlock(&ctx->create_lock);
             return -ENOMEM; /* the pool said why */
         }
         ctx->slot_rings[r].ring = ring;
@@ -239,7 +239,7 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
     memset(ring, 0, depth * sizeof(*ring));
     memset(ctx->slot_rings[r].in_ring, 0, depth * sizeof(uintptr_t));
 
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     memset(pub, 0, sizeof(*pub));
     pub->ctx = ctx;
     pub->in_use = true;
@@ -255,13 +255,13 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
     atomic_store_explicit(&pub->slot->head, 0, memory_order_relaxed);
     atomic_store_explicit(&pub->slot->active, 1, memory_order_release);
     ctx->pending_pub = pub;
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
 
     req.index = pub->index;
     memcpy(req.topic, pub->topic, sizeof(req.topic));
     r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_PUBLISHER, &req, sizeof(req), NULL, 0, &reply);
 
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     ctx->pending_pub = NULL;
     if (r < 0) {
         for (unsigned i = 0; i < pub->ntargets; i++)
@@ -269,12 +269,12 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
                 agn_peer_unref(ctx, pub->targets[i].peer);
         atomic_store_explicit(&pub->slot->active, 0, memory_order_release);
         pub->in_use = false;
-        pthread_mutex_unlock(&ctx->lock);
-        pthread_mutex_unlock(&ctx->create_lock);
+        agn_unlock(&ctx->lock);
+        agn_unlock(&ctx->create_lock);
         return r;
     }
-    pthread_mutex_unlock(&ctx->lock);
-    pthread_mutex_unlock(&ctx->create_lock);
+    agn_unlock(&ctx->lock);
+    agn_unlock(&ctx->create_lock);
     *ret = pub;
     return 0;
 }
@@ -291,7 +291,7 @@ AGNOCAST_EXPORT struct agnocast_publisher *agnocast_publisher_free(struct agnoca
     req.index = pub->index;
     agn_broker_request(ctx, AGNOCAST_MSG_REMOVE_PUBLISHER, &req, sizeof(req), NULL, 0, &reply);
 
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     atomic_store_explicit(&pub->slot->active, 0, memory_order_release);
     /* Retire what the ring still holds; held messages wait for their release. */
     for (uint32_t i = 0; i < pub->slot->depth; i++) {
@@ -310,7 +310,7 @@ AGNOCAST_EXPORT struct agnocast_publisher *agnocast_publisher_free(struct agnoca
     pub->ntargets = 0;
     agn_reclaim(ctx);
     pub->in_use = false;
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     /* The ring stays with the slot for the next publisher there (ctx->slot_rings). */
     return NULL;
 }
@@ -371,6 +371,10 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
         return agn_fail(-EINVAL, "%p is not an outstanding loan of this publisher", data);
     agn_hook_loan_end(data);
     h->magic = MSG_PUBLISHED;
+    /* Under the lock from the message number on: any thread may publish on a publisher
+     * (agnocast.h, "Threads"), and the number, the ring entry and in_ring must go together.
+     * The lock was taken for the wake-ups anyway; it is held a few stores longer. */
+    agn_lock(&ctx->lock);
     n = ++pub->published;
     at = (uint32_t)(n % pub->slot->depth);
     e = &pub->ring[at];
@@ -388,7 +392,6 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
     atomic_store_explicit(&e->seq, n, memory_order_release);
     atomic_store_explicit(&pub->slot->head, n, memory_order_release);
 
-    pthread_mutex_lock(&ctx->lock);
     for (unsigned i = 0; i < pub->ntargets; i++)
         agn_wake(ctx, pub->targets[i].peer);
     if (old) {
@@ -403,7 +406,7 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
      * too, so at most a batch of retired messages waits beyond its time. */
     if (ctx->nretired >= AGN_RECLAIM_BATCH)
         agn_reclaim(ctx);
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     return 0;
 }
 
@@ -425,7 +428,14 @@ AGNOCAST_EXPORT int agnocast_publisher_drop(struct agnocast_publisher *pub, void
 
 AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher *pub)
 {
-    return pub ? pub->published : 0;
+    uint64_t n;
+
+    if (!pub || agn_context_forked(pub->ctx))
+        return 0;
+    agn_lock(&pub->ctx->lock); /* publish may run on another thread */
+    n = pub->published;
+    agn_unlock(&pub->ctx->lock);
+    return n;
 }
 
 /* ---- nested allocations by address (agnocast_loan_alloc and the heap hook) ---- */

@@ -236,11 +236,11 @@ AGNOCAST_EXPORT int agnocast_subscription_take(struct agnocast_subscription *sub
         return agn_fail(-EINVAL, "agnocast_subscription_take: NULL argument");
     if (agn_context_forked(ctx))
         return -ECHILD;
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     /* A source whose messages all turned out stale yields 0 though another may have some. */
     for (unsigned tries = 0; tries <= sub->nsources && r == 0; tries++)
         r = take_oldest(sub, msg);
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     return r;
 }
 
@@ -255,7 +255,7 @@ AGNOCAST_EXPORT int agnocast_subscription_take_latest(struct agnocast_subscripti
         return agn_fail(-EINVAL, "agnocast_subscription_take_latest: NULL argument");
     if (agn_context_forked(ctx))
         return -ECHILD;
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     /* Take everything available, keep the newest; the rest counts as missed. */
     for (;;) {
         struct agnocast_message *m;
@@ -272,7 +272,7 @@ AGNOCAST_EXPORT int agnocast_subscription_take_latest(struct agnocast_subscripti
         }
         got = m;
     }
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     if (got) {
         *msg = got;
         return 1;
@@ -286,7 +286,7 @@ static unsigned collect(struct agnocast_context *ctx, struct agnocast_message **
 {
     unsigned n = 0;
 
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     for (unsigned s = 0; s < ctx->ncallback_subs && n < cap; s++) {
         struct agnocast_subscription *sub = ctx->callback_subs[s];
         for (unsigned i = 0; i < sub->nsources && n < cap; i++) {
@@ -297,7 +297,7 @@ static unsigned collect(struct agnocast_context *ctx, struct agnocast_message **
                 *err = r;
         }
     }
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     return n;
 }
 
@@ -326,11 +326,11 @@ int agn_dispatch(struct agnocast_context *ctx, bool drain)
         /* What the callbacks did not retain goes back in one pass. A callback may have
          * released its message and taken another into the same handle: the generation tells
          * that handle is no longer the one delivered. */
-        pthread_mutex_lock(&ctx->lock);
+        agn_lock(&ctx->lock);
         for (unsigned i = 0; i < n; i++)
             if (msgs[i]->in_use && msgs[i]->generation == generations[i] && !msgs[i]->retained)
                 agn_message_free_handle(msgs[i]);
-        pthread_mutex_unlock(&ctx->lock);
+        agn_unlock(&ctx->lock);
         total += (int)n;
     } while (n == DISPATCH_BATCH);
     return total > 0 || err == 0 ? total : err;
@@ -371,7 +371,7 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
     if (r < 0)
         return r;
 
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     for (int i = 0; i < AGN_MAX_SUBS; i++) {
         if (!ctx->subs[i].in_use) {
             sub = &ctx->subs[i];
@@ -379,7 +379,7 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
         }
     }
     if (!sub) {
-        pthread_mutex_unlock(&ctx->lock);
+        agn_unlock(&ctx->lock);
         return agn_fail(-ENOSPC, "too many subscriptions in this process (limit %d)",
                         AGN_MAX_SUBS);
     }
@@ -400,16 +400,16 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
     atomic_store_explicit(&sub->stats->active, 1, memory_order_release);
     if (callback)
         ctx->callback_subs[ctx->ncallback_subs++] = sub;
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
 
     req.index = sub->index;
     memcpy(req.topic, sub->topic, sizeof(req.topic));
     r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_SUBSCRIPTION, &req, sizeof(req), NULL, 0,
                            &reply);
     if (r < 0) {
-        pthread_mutex_lock(&ctx->lock);
+        agn_lock(&ctx->lock);
         agn_subscription_remove_all(sub);
-        pthread_mutex_unlock(&ctx->lock);
+        agn_unlock(&ctx->lock);
         return r;
     }
     *ret = sub;
@@ -449,28 +449,29 @@ agnocast_subscription_free(struct agnocast_subscription *sub)
     req.index = sub->index;
     agn_broker_request(sub->ctx, AGNOCAST_MSG_REMOVE_SUBSCRIPTION, &req, sizeof(req), NULL, 0,
                        &reply);
-    pthread_mutex_lock(&sub->ctx->lock);
+    agn_lock(&sub->ctx->lock);
     agn_subscription_remove_all(sub);
-    pthread_mutex_unlock(&sub->ctx->lock);
+    agn_unlock(&sub->ctx->lock);
     return NULL;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_subscription_received(struct agnocast_subscription *sub)
 {
-    return sub ? atomic_load(&sub->stats->received) : 0;
+    /* In a fork child the counters (in the own segment) are not mapped. */
+    return sub && !agn_context_forked(sub->ctx) ? atomic_load(&sub->stats->received) : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_subscription_missed(struct agnocast_subscription *sub)
 {
-    return sub ? atomic_load(&sub->stats->missed) : 0;
+    return sub && !agn_context_forked(sub->ctx) ? atomic_load(&sub->stats->missed) : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_subscription_unreachable(struct agnocast_subscription *sub)
 {
-    return sub ? atomic_load(&sub->stats->unreachable) : 0;
+    return sub && !agn_context_forked(sub->ctx) ? atomic_load(&sub->stats->unreachable) : 0;
 }
 
 AGNOCAST_EXPORT uint64_t agnocast_subscription_corrupt(struct agnocast_subscription *sub)
 {
-    return sub ? atomic_load(&sub->stats->corrupt) : 0;
+    return sub && !agn_context_forked(sub->ctx) ? atomic_load(&sub->stats->corrupt) : 0;
 }

@@ -99,10 +99,10 @@ int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready
         drain_one(ctx, 0, ready[0].events); /* only our own doorbell: no lock needed */
         return 0;
     }
-    pthread_mutex_lock(&ctx->lock);
+    agn_lock(&ctx->lock);
     for (int i = 0; i < nready; i++)
         drain_one(ctx, ready[i].data.u64, ready[i].events);
-    pthread_mutex_unlock(&ctx->lock);
+    agn_unlock(&ctx->lock);
     return 0;
 }
 

@@ -6,11 +6,15 @@
  * Overview, in the order a program uses it.
  *
  * 1. A process has one context: agnocast_context_new() connects to the broker (agnocastd; its
- *    socket is $AGNOCAST_SOCKET or AGNOCAST_DEFAULT_SOCKET), gets an address range, creates the
- *    process's shared-memory segment /agnocast@PID mapped at that same address in every
- *    process, opens the notice queue /new_publisher@PID and starts one background thread that
- *    handles control notices. The pool size comes from $MEMPOOL_SIZE (bytes, with an optional
- *    K/M/G suffix; rounded up to a multiple of 100 kB); default 64 MiB.
+ *    socket is $AGNOCAST_SOCKET, else the path the library was built with,
+ *    AGNOCAST_DEFAULT_SOCKET unless the build chose another), gets an address range, creates
+ *    the process's shared-memory segment (a sealed memfd, named nowhere, handed to the peers
+ *    that need it by the broker) mapped at that same address in every process, and starts one
+ *    background thread that handles the broker's notices. The pool size comes from
+ *    $MEMPOOL_SIZE (bytes, with an optional K/M/G suffix, powers of 1024; rounded up to a
+ *    multiple of 102400 bytes); unset, the broker's default (64 MiB unless agnocastd
+ *    --pool-size says otherwise). A full pool grows by further segments up to $MEMPOOL_MAX_SIZE
+ *    (default four times the first size; at most 15 growths).
  *
  * 2. A publisher on a topic: agnocast_publisher_new(ctx, "/topic", depth, flags, &pub).
  *    A subscription: agnocast_subscription_new(ctx, "/topic", depth, flags, callback, data, &sub);
@@ -35,9 +39,41 @@
  * "agnocast[PID]: warning: ..."; $AGNOCAST_LOG_LEVEL sets the level (error, warning, info,
  * debug; none or silent for nothing), and agnocast_set_log_callback() replaces stderr.
  *
- * Threads: the context's functions may be called from any thread, except that dispatch and spin
- * must not run on two threads at once. After fork() the child's inherited handles are invalid:
- * every call on them returns -ECHILD; the child may create its own context.
+ * Threads, per object ("any thread" means also at the same time as other threads):
+ *  - context: agnocast_context_segment, _pool_usage, _fd, _set_busy_poll and _stop from any
+ *    thread (stop also from a signal handler). agnocast_context_dispatch and _spin on one
+ *    thread at a time, the dispatching thread, never from a callback. agnocast_context_free
+ *    last: once no other thread uses the context or anything made from it (stop a spin and let
+ *    it return first), never from a callback.
+ *  - publisher: agnocast_publisher_new, _loan, _publish, _drop, _published and
+ *    agnocast_loan_alloc from any thread, also on one publisher at once: publishes from several
+ *    threads are numbered one after the other (each message gets its own number, in the order
+ *    the publishes took the publisher). agnocast_publisher_free once no other thread uses the
+ *    publisher or its loans.
+ *  - loan (the memory agnocast_publisher_loan gives): one thread at a time. The thread that
+ *    got it fills it and may hand it to another thread (with the synchronisation any shared
+ *    memory needs), which then calls agnocast_loan_alloc, _publish or _drop on it. With the
+ *    heap hook, only the loaning thread's malloc calls land in it.
+ *  - subscription: agnocast_subscription_new, _take, _take_latest and the counters from any
+ *    thread, also while another thread dispatches. Callbacks run on the dispatching thread.
+ *    agnocast_subscription_free of a callback subscription on the dispatching thread (in a
+ *    callback or between dispatches) or while nothing dispatches; of a take subscription from
+ *    any thread once no other thread uses it.
+ *  - message: the accessors from any thread while the message is held; agnocast_message_retain
+ *    only in the message's own callback; agnocast_message_release once, from any thread, when
+ *    no other thread still uses the handle.
+ *  - agnocast_set_log_callback, agnocast_last_error (per thread), agnocast_strerror,
+ *    agnocast_version and the allocator hook: any thread.
+ *
+ * fork(): the child's inherited handles (context, publishers, subscriptions, messages, loans)
+ * are invalid there, and nothing done with them reaches the parent. Every call on one that
+ * returns an int returns -ECHILD; one that returns a pointer returns NULL, a count, size or id
+ * returns 0 (agnocast_publisher_published, agnocast_subscription_received and the other
+ * counters, agnocast_message_size, _publisher_pid, _publisher_index, _sequence, _timestamp_ns,
+ * and agnocast_message_contains); agnocast_context_stop and agnocast_message_retain do nothing;
+ * the _free and _release functions free nothing and return NULL. agnocast_last_error() then says
+ * why (except after agnocast_context_stop, which must stay async-signal-safe). The child may
+ * create its own context.
  */
 
 #include <stddef.h>
@@ -98,11 +134,19 @@ typedef void (*agnocast_log_fn)(enum agnocast_log_level level, const char *messa
 
 /*
  * Sets where the library logs: `fn` gets every message up to `max` (in place of stderr), on the
- * thread that logs it, one call at a time, under the log's lock: it must not call back into the
- * library. NULL puts back the default: stderr, up to the level $AGNOCAST_LOG_LEVEL names (error,
- * warning, info, debug, none or silent; any case), warning when it is unset or empty. An unknown
- * value is reported once on stderr and means warning. Any thread; takes effect for later
- * messages.
+ * thread that logs it (an application thread inside a call, or the library's control thread),
+ * never while that thread holds a library lock: a line logged under one waits until the last
+ * is released (at most 8 per thread; more are counted and reported in a warning of their own).
+ * So `fn` may call the library, except agnocast_context_free, _dispatch and _spin, and the
+ * calls that ask the broker (the _new and _free functions), which would wait their 5 s out when
+ * `fn` runs on the control thread. What the library logs while `fn` runs is handed to `fn`
+ * after it returns (bounded: a callback that logs at every call does not loop); `fn` does not
+ * change the caller's agnocast_last_error() or errno. Several threads may run `fn` at once:
+ * it must be thread-safe. NULL puts back the default: stderr, up to the level
+ * $AGNOCAST_LOG_LEVEL names (error, warning, info, debug, none or silent; any case), warning
+ * when it is unset or empty. An unknown value is reported once on stderr and means warning.
+ * Any thread, also from `fn`; takes effect for later messages (a call of the previous `fn`
+ * already running on another thread may still finish after this returns).
  */
 AGNOCAST_EXPORT void agnocast_set_log_callback(agnocast_log_fn fn, enum agnocast_log_level max,
                                                void *userdata);
@@ -113,17 +157,20 @@ AGNOCAST_EXPORT void agnocast_set_log_callback(agnocast_log_fn fn, enum agnocast
  * Creates this process's context (one per process: a second call while one exists returns
  * -EBUSY). Errors: -ECONNREFUSED / -ENOENT no broker at the socket path; -EACCES no permission
  * on the socket; -EPROTONOSUPPORT the broker speaks another protocol version; -EINVAL a
- * malformed $MEMPOOL_SIZE; -ENOMEM the broker has no range left or the pool cannot be created;
- * -EEXIST the assigned range is occupied in this process; other negative errno from the system.
+ * malformed $MEMPOOL_SIZE or $MEMPOOL_MAX_SIZE; -ENOMEM the broker has no range left, every
+ * range it offered was occupied in this process (8 in a row), or the pool cannot be created;
+ * -EDQUOT the user's quota at the broker; other negative errno from the system.
  * agnocast_last_error() says which and what to do.
  */
 AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret);
 
-/* Destroys every publisher and subscription still open, unregisters, removes the segment and
- * mqueue. Messages still held become invalid. Takes NULL; returns NULL. */
+/* Destroys every publisher and subscription still open, closes the connection to the broker
+ * (which unregisters the process) and unmaps the segments; their memory goes back to the
+ * system once no peer maps them any more. Messages still held and loans still outstanding
+ * become invalid. Takes NULL; returns NULL. */
 AGNOCAST_EXPORT struct agnocast_context *agnocast_context_free(struct agnocast_context *ctx);
 
-/* The address range of this process's segment. */
+/* The address range of this process's first segment (growth areas are not included). */
 AGNOCAST_EXPORT int agnocast_context_segment(struct agnocast_context *ctx, void **base,
                                              size_t *size);
 
@@ -145,12 +192,12 @@ AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx);
 
 /* Waits for messages and dispatches them until agnocast_context_stop() or timeout_ms elapses
  * (-1: no timeout). With busy polling on, it spins instead of sleeping; otherwise it sleeps in
- * poll() on agnocast_context_fd(), which always stays non-blocking (publishers share it). Do
- * not dispatch from another thread meanwhile. Returns 0 on stop or timeout, or a negative
- * errno. */
+ * epoll_wait() on agnocast_context_fd(). Do not dispatch from another thread meanwhile.
+ * Returns 0 on stop or timeout, or a negative errno. */
 AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int timeout_ms);
 
-/* Makes spin return. Async-signal-safe; any thread. */
+/* Makes spin return; if no spin runs, the next one returns at once. Async-signal-safe; any
+ * thread. */
 AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx);
 
 /* Busy polling in spin (1) for the lowest latency at the price of a full core, or sleeping on
@@ -162,19 +209,21 @@ AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx,
 /*
  * Creates a publisher on `topic` keeping the last `depth` messages (1..1024; 0 is -EINVAL).
  * flags: AGNOCAST_TRANSIENT_LOCAL, AGNOCAST_RELIABLE. Errors: -EINVAL bad name, depth or flags;
- * -ENOTCONN broker unreachable; -ENOSPC too many endpoints in this process.
+ * -ENOTCONN broker unreachable; -ENOSPC too many publishers in this process (64); -ENOMEM no
+ * room for its ring in the pool.
  */
 AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const char *topic,
                                            unsigned depth, unsigned flags,
                                            struct agnocast_publisher **ret);
 
 /* Unregisters and destroys. Messages it retains are freed once no subscription holds them.
- * Outstanding loans are dropped. Takes NULL; returns NULL. */
+ * Publish or drop its loans first: one still outstanding is not freed (its memory stays taken
+ * until the context is freed) and must not be used. Takes NULL; returns NULL. */
 AGNOCAST_EXPORT struct agnocast_publisher *agnocast_publisher_free(struct agnocast_publisher *pub);
 
 /* Loans `size` bytes (> 0) of the own segment, 16-byte aligned, for one message. The loan is
- * the caller's until published or dropped. -ENOMEM: the pool is full (retry after subscribers
- * release messages). */
+ * the caller's until published or dropped. -ENOMEM: the pool is full and cannot grow any more
+ * (retry after subscribers release messages). */
 AGNOCAST_EXPORT int agnocast_publisher_loan(struct agnocast_publisher *pub, size_t size,
                                             void **data);
 
@@ -185,13 +234,16 @@ AGNOCAST_EXPORT int agnocast_loan_alloc(struct agnocast_publisher *pub, void *da
                                         void **ret);
 
 /* Publishes a loan; consumes it (the caller must not write to it afterwards). Wakes the
- * subscribers. Returns 0 or -EINVAL (not a loan of this publisher). */
+ * subscribers. Returns 0 or -EINVAL (not a loan of this publisher). Any thread, also several
+ * on one publisher at once (see "Threads" above). */
 AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, void *data);
 
-/* Drops an unpublished loan and its nested allocations. */
+/* Drops an unpublished loan and its nested allocations. Returns 0 or -EINVAL (not an
+ * outstanding loan of this publisher). */
 AGNOCAST_EXPORT int agnocast_publisher_drop(struct agnocast_publisher *pub, void *data);
 
-/* Messages published so far, and subscriber processes currently woken by this publisher. */
+/* How many messages this publisher has published: the number of the last one (0 before the
+ * first). */
 AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher *pub);
 
 /* ---- subscription ------------------------------------------------------------------------- */
@@ -203,7 +255,9 @@ typedef void (*agnocast_callback_fn)(struct agnocast_subscription *sub,
  * Creates a subscription on `topic` that sees, per publisher, at most the newest `depth`
  * messages it has not yet seen (1..1024). flags: AGNOCAST_TRANSIENT_LOCAL (first deliver the
  * retained history of transient-local publishers), AGNOCAST_RELIABLE, AGNOCAST_IGNORE_LOCAL.
- * With a callback, messages are delivered by dispatch/spin; with NULL, take them.
+ * With a callback, messages are delivered by dispatch/spin; with NULL, take them. Errors:
+ * -EINVAL bad name, depth or flags; -ENOTCONN broker unreachable; -ENOSPC too many
+ * subscriptions in this process (64).
  */
 AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, const char *topic,
                                               unsigned depth, unsigned flags,
@@ -247,8 +301,9 @@ AGNOCAST_EXPORT uint64_t agnocast_message_sequence(const struct agnocast_message
 /* CLOCK_MONOTONIC nanoseconds at publish (comparable across processes on the host). */
 AGNOCAST_EXPORT uint64_t agnocast_message_timestamp_ns(const struct agnocast_message *msg);
 
-/* 1 if [ptr, ptr + len) lies inside the publisher's segment, so a pointer found inside a
- * message may be followed; 0 otherwise. Publishers are untrusted: check before dereferencing. */
+/* 1 if [ptr, ptr + len) lies inside the publisher's segment or one of its growth areas, so a
+ * pointer found inside a message may be followed; 0 otherwise. Publishers are untrusted: check
+ * before dereferencing. */
 AGNOCAST_EXPORT int agnocast_message_contains(const struct agnocast_message *msg, const void *ptr,
                                               size_t len);
 
@@ -259,6 +314,35 @@ AGNOCAST_EXPORT void agnocast_message_retain(struct agnocast_message *msg);
  * afterwards. A callback may release its own message early (dispatch then leaves it alone).
  * Takes NULL; returns NULL. */
 AGNOCAST_EXPORT struct agnocast_message *agnocast_message_release(struct agnocast_message *msg);
+
+/* ---- allocator hook ----------------------------------------------------------------------- */
+
+/*
+ * For a malloc replacement, libagnocast_heaphook.so (docs/heaphook.md), not for applications:
+ * the double underscore marks them. They route an allocation a thread makes inside its loan
+ * window (between agnocast_publisher_loan() and the publish or drop of that loan) into that
+ * message, and tell pool memory from private memory. They never call malloc; any thread, at
+ * any time, also before a context exists and in a fork child. `routed` says who owns the call:
+ * 0 the caller's private heap (forward the call there); 1 handled here, the result is final
+ * (NULL with errno = ENOMEM when the pool is full); 2 pool memory this thread may not change
+ * (another thread's loan, a published message): the caller copies it into private memory and
+ * leaves it alone.
+ */
+
+/* In a loan window on this thread: a nested allocation of the current loan (`align` a power of
+ * two; 16 and more is honoured exactly). Outside one: NULL, routed 0 (with
+ * AGNOCAST_HEAPHOOK_ALL=1 in the environment: a block of the process's pool, routed 1). */
+AGNOCAST_EXPORT void *agnocast__hook_alloc(size_t align, size_t size, int *routed);
+/* 0: not pool memory (the caller frees it privately). 1: pool memory, freed if it is a nested
+ * allocation of this thread's current loan (or an AGNOCAST_HEAPHOOK_ALL block), otherwise left
+ * to its message; in a fork child a parent's pointer is left alone. */
+AGNOCAST_EXPORT int agnocast__hook_free(void *ptr);
+/* Routed as above; a parent's pointer in a fork child: NULL, routed 1, errno = ENOMEM (it is
+ * not mapped there, there is nothing to copy). */
+AGNOCAST_EXPORT void *agnocast__hook_realloc(void *ptr, size_t size, int *routed);
+/* Usable bytes of a nested allocation; routed 0 for private memory; 0 bytes (routed 1) for
+ * pool memory that is no nested allocation, and for a parent's pointer in a fork child. */
+AGNOCAST_EXPORT size_t agnocast__hook_usable_size(const void *ptr, int *routed);
 
 #ifdef __cplusplus
 }
