@@ -1,4 +1,6 @@
 /* The connection to agnocastd: connect, handshake, requests and their replies. */
+#include "broker.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -12,7 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agnocast-internal.h"
+#include "context.h"
+#include "log.h"
 
 /* The name of group `gid` from /etc/group, without NSS: this library must not allocate (it may
  * run inside malloc under the heap hook). "gid N" when it is not there. */
@@ -205,9 +208,7 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
             }
             if (r == 0 && f.request_id == 0) {
                 /* A notice in between (re-registration makes the broker send them). */
-                agn_lock(&ctx->lock);
-                agn_notice_handle(ctx, &f, in_fds, nfd);
-                agn_unlock(&ctx->lock);
+                ctx->on_notice(ctx, &f, in_fds, nfd);
                 for (int i = 0; i < nfd; i++)
                     if (in_fds[i] >= 0)
                         close(in_fds[i]);
@@ -292,98 +293,6 @@ int agn_broker_attach(struct agnocast_context *ctx, uint32_t area, uint64_t base
     return 0;
 }
 
-/* Peers that died while no broker could tell us: their holds must stop pinning our memory.
- * Their ids are the broker's pids: kill() can only check them when we share its PID namespace
- * (our id is our getpid()); in a container, dead peers are forgotten when the broker says so. */
-static void forget_dead_peers(struct agnocast_context *ctx)
-{
-    if (ctx->pid != ctx->os_pid)
-        return;
-    agn_lock(&ctx->lock);
-    for (int i = 0; i < AGN_MAX_PEERS; i++) {
-        struct agn_peer *p = &ctx->peers[i];
-        if (p->in_use && !p->gone && kill(p->pid, 0) < 0 && errno == ESRCH)
-            agn_notice_process_gone(ctx, p->pid);
-    }
-    agn_unlock(&ctx->lock);
-}
-
-static int readd_endpoints(struct agnocast_context *ctx, unsigned *npubs, unsigned *nsubs)
-{
-    struct agnocast_frame reply;
-    int r;
-
-    for (int i = 0; i < AGN_MAX_PUBS; i++) {
-        struct agnocast_publisher *pub = &ctx->pubs[i];
-        struct agnocast_wire_endpoint req = {.index = pub->index};
-        if (!pub->in_use)
-            continue;
-        req.qos = pub->qos;
-        memcpy(req.topic, pub->topic, sizeof(req.topic));
-        agn_lock(&ctx->lock);
-        ctx->pending_pub = pub;
-        agn_unlock(&ctx->lock);
-        r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_PUBLISHER, &req, sizeof(req), NULL, 0,
-                               &reply);
-        agn_lock(&ctx->lock);
-        ctx->pending_pub = NULL;
-        agn_unlock(&ctx->lock);
-        if (r < 0)
-            return r;
-        (*npubs)++;
-    }
-    for (int i = 0; i < AGN_MAX_SUBS; i++) {
-        struct agnocast_subscription *sub = &ctx->subs[i];
-        struct agnocast_wire_endpoint req = {.index = sub->index};
-        if (!sub->in_use)
-            continue;
-        req.qos = sub->qos;
-        memcpy(req.topic, sub->topic, sizeof(req.topic));
-        r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_SUBSCRIPTION, &req, sizeof(req), NULL, 0,
-                               &reply);
-        if (r < 0)
-            return r;
-        (*nsubs)++;
-    }
-    return 0;
-}
-
-int agn_broker_reconnect(struct agnocast_context *ctx)
-{
-    uint64_t base = 0, size = 0;
-    unsigned npubs = 0, nsubs = 0;
-    int r;
-
-    forget_dead_peers(ctx);
-    if ((r = agn_broker_connect(ctx)) < 0)
-        return r;
-    /* Clients are the source of truth: ask for the very range we live in. */
-    r = agn_broker_register(ctx, ctx->seg_size, (uint64_t)(uintptr_t)ctx->seg, 0, &base, &size);
-    if (r == 0 && (base != (uint64_t)(uintptr_t)ctx->seg || size != ctx->seg_size))
-        r = agn_fail(-EADDRINUSE, "the restarted broker gave another range (0x%llx)",
-                     (unsigned long long)base);
-    if (r == 0)
-        r = agn_broker_attach(ctx, 0, base, size, ctx->seg_fd);
-    if (r == 0)
-        r = agn_segment_reclaim_areas(ctx);
-    if (r == 0)
-        r = readd_endpoints(ctx, &npubs, &nsubs);
-    if (r < 0) {
-        close(ctx->sock);
-        ctx->sock = -1;
-        return r;
-    }
-    fcntl(ctx->sock, F_SETFL, fcntl(ctx->sock, F_GETFL) | O_NONBLOCK);
-    agn_lock(&ctx->reply_lock);
-    ctx->broker_lost = false;
-    agn_unlock(&ctx->reply_lock);
-    agn_log(AGNOCAST_LOG_INFO,
-            "reconnected to the broker at %s: re-registered the pool, %u publishers, %u "
-            "subscriptions",
-            ctx->socket_path, npubs, nsubs);
-    return 0;
-}
-
 void agn_broker_report_occupied(struct agnocast_context *ctx)
 {
     struct agnocast_wire_range pending[8];
@@ -451,9 +360,7 @@ int agn_broker_read(struct agnocast_context *ctx)
     } else if (r == -EPROTONOSUPPORT && f.request_id != 0) {
         deliver_reply(ctx, in.bytes, (size_t)n, f.request_id);
     } else if (r == 0) {
-        agn_lock(&ctx->lock);
-        agn_notice_handle(ctx, &f, fds, nfds);
-        agn_unlock(&ctx->lock);
+        ctx->on_notice(ctx, &f, fds, nfds);
     } else {
         agn_log(AGNOCAST_LOG_WARNING, "dropping a malformed frame from the broker");
     }

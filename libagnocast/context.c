@@ -1,4 +1,4 @@
-/* The process's context: start-up (flow 1), the control thread, spin, and shut-down. */
+/* The process's context: start-up (flow 1), spin, and shut-down. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,42 +12,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agnocast-internal.h"
 #include "agnocast-config.h"
+#include "broker.h"
+#include "context.h"
+#include "control.h"
+#include "log.h"
+#include "ring.h"
+#include "segment.h"
+#include "subscription.h"
+#include "wake.h"
 
 static pthread_mutex_t the_context_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct agnocast_context *the_context; /* one per process */
-/* Bumped in every forked child: a context made before the fork belongs to the parent. Cheaper
- * than getpid() on every call, which glibc no longer caches. */
-static _Atomic unsigned fork_generation;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static void on_fork_child(void)
-{
-    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
-}
-
-static void install_atfork(void)
-{
-    pthread_atfork(NULL, NULL, on_fork_child);
-}
-
-uint64_t agn_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-bool agn_context_forked(struct agnocast_context *ctx)
-{
-    if (ctx->fork_generation ==
-        atomic_load_explicit(&fork_generation, memory_order_relaxed))
-        return false;
-    agn_fail(-ECHILD, "this handle belongs to the parent process; create a new context after fork");
-    return true;
-}
 
 struct agnocast_context *agn_context_current(void)
 {
@@ -61,111 +37,6 @@ AGNOCAST_EXPORT const char *agnocast_version(void)
     return AGNOCAST_VERSION_STRING;
 }
 
-/* $NAME: bytes with an optional K/M/G suffix (powers of 1024), rounded up to 100 kB. */
-int agn_pool_size_from_env(const char *var, uint64_t *size)
-{
-    const char *s = getenv(var);
-    unsigned long long v, mult = 1;
-    char *end;
-
-    *size = 0;
-    if (!s || !*s)
-        return 0;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (end == s || errno || s[0] == '-')
-        goto bad;
-    switch (*end) {
-    case 'k': case 'K': mult = 1ull << 10; end++; break;
-    case 'm': case 'M': mult = 1ull << 20; end++; break;
-    case 'g': case 'G': mult = 1ull << 30; end++; break;
-    default: break;
-    }
-    if (*end == 'i' || *end == 'B')
-        end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
-    if (*end || v == 0 || v > (1ull << 46) / mult)
-        goto bad;
-    v *= mult;
-    *size = (v + AGN_SEG_ALIGN - 1) / AGN_SEG_ALIGN * AGN_SEG_ALIGN;
-    return 0;
-bad:
-    return agn_fail(-EINVAL,
-                    "%s=\"%s\" is not a size: give bytes, optionally with a K, M or G suffix "
-                    "(e.g. %s=256M), up to 64T",
-                    var, s, var);
-}
-
-#define RECONNECT_FIRST_MS 50
-#define RECONNECT_MAX_MS 2000
-
-static int add_epoll(struct agnocast_context *ctx, int fd);
-
-/* Broker gone: the message path goes on; try to get it back with a bounded back-off. */
-static void try_reconnect(struct agnocast_context *ctx, int *backoff_ms, uint64_t *next_try)
-{
-    int r;
-
-    if (agn_now_ns() < *next_try)
-        return;
-    r = agn_broker_reconnect(ctx);
-    if (r == 0 && add_epoll(ctx, ctx->sock) == 0) {
-        *backoff_ms = 0;
-        return;
-    }
-    agn_log(AGNOCAST_LOG_DEBUG, "reconnect failed: %s", agnocast_last_error());
-    *backoff_ms = *backoff_ms ? *backoff_ms * 2 : RECONNECT_FIRST_MS;
-    if (*backoff_ms > RECONNECT_MAX_MS)
-        *backoff_ms = RECONNECT_MAX_MS;
-    *next_try = agn_now_ns() + (uint64_t)*backoff_ms * 1000000ull;
-}
-
-static void *control_thread(void *arg)
-{
-    struct agnocast_context *ctx = arg;
-    struct epoll_event ev[4];
-    int backoff_ms = 0; /* > 0 while the broker is away */
-    uint64_t next_try = 0;
-
-    for (;;) {
-        int timeout, n;
-        agn_lock(&ctx->lock);
-        timeout = ctx->retired ? 100 : -1;
-        agn_unlock(&ctx->lock);
-        if (backoff_ms > 0 && (timeout < 0 || timeout > backoff_ms))
-            timeout = backoff_ms;
-        n = epoll_wait(ctx->epoll, ev, 4, timeout);
-        if (n < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < n; i++) {
-            int fd = ev[i].data.fd;
-            if (fd == ctx->stop_pipe[0])
-                return NULL;
-            if (fd == ctx->sock && backoff_ms == 0) {
-                if (agn_broker_read(ctx) < 0) {
-                    epoll_ctl(ctx->epoll, EPOLL_CTL_DEL, ctx->sock, NULL);
-                    backoff_ms = RECONNECT_FIRST_MS;
-                    next_try = agn_now_ns() + RECONNECT_FIRST_MS * 1000000ull;
-                }
-            }
-        }
-        if (backoff_ms > 0)
-            try_reconnect(ctx, &backoff_ms, &next_try);
-        else if (ctx->noccupied)
-            agn_broker_report_occupied(ctx);
-        /* Messages released since the last publish go back to the pool. */
-        agn_lock(&ctx->lock);
-        agn_reclaim(ctx);
-        agn_unlock(&ctx->lock);
-    }
-    return NULL;
-}
-
-static int add_epoll(struct agnocast_context *ctx, int fd)
-{
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-
-    return epoll_ctl(ctx->epoll, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
 
 static int start(struct agnocast_context *ctx)
 {
@@ -175,8 +46,8 @@ static int start(struct agnocast_context *ctx)
 
     snprintf(ctx->socket_path, sizeof(ctx->socket_path), "%s",
              path && *path ? path : AGNOCAST_DEFAULT_SOCKET_PATH);
-    if ((r = agn_pool_size_from_env("MEMPOOL_SIZE", &pool_size)) < 0 ||
-        (r = agn_pool_size_from_env("MEMPOOL_MAX_SIZE", &ctx->pool_limit)) < 0)
+    if ((r = agn_size_from_env("MEMPOOL_SIZE", AGN_SEG_ALIGN, &pool_size)) < 0 ||
+        (r = agn_size_from_env("MEMPOOL_MAX_SIZE", AGN_SEG_ALIGN, &ctx->pool_limit)) < 0)
         return r;
     ctx->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     ctx->epoll = epoll_create1(EPOLL_CLOEXEC);
@@ -189,6 +60,7 @@ static int start(struct agnocast_context *ctx)
         if (epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, ctx->doorbell, &ev) < 0)
             return agn_fail(-errno, "cannot watch the doorbell: %s", strerror(errno));
     }
+    ctx->on_notice = agn_control_on_notice;
     if ((r = agn_broker_connect(ctx)) < 0)
         return r;
     if ((r = agn_broker_register(ctx, pool_size, 0, 0, &base, &size)) < 0)
@@ -210,13 +82,8 @@ static int start(struct agnocast_context *ctx)
     /* Growth may take the pool to four times its first size unless told otherwise. */
     if (ctx->pool_limit == 0)
         ctx->pool_limit = 4 * size;
-    if ((r = add_epoll(ctx, ctx->sock)) < 0 || (r = add_epoll(ctx, ctx->stop_pipe[0])) < 0)
-        return agn_fail(r, "epoll: %s", strerror(-r));
-    fcntl(ctx->sock, F_SETFL, fcntl(ctx->sock, F_GETFL) | O_NONBLOCK);
-    r = pthread_create(&ctx->thread, NULL, control_thread, ctx);
-    if (r != 0)
-        return agn_fail(-r, "cannot start the control thread: %s", strerror(r));
-    ctx->thread_started = true;
+    if ((r = agn_control_start(ctx)) < 0)
+        return r;
     agn_log(AGNOCAST_LOG_INFO, "registered with %s: pool 0x%" PRIx64 "-0x%" PRIx64,
             ctx->socket_path, base, base + size);
     return 0;
@@ -224,10 +91,7 @@ static int start(struct agnocast_context *ctx)
 
 static void teardown(struct agnocast_context *ctx)
 {
-    if (ctx->thread_started) {
-        (void)!write(ctx->stop_pipe[1], "x", 1);
-        pthread_join(ctx->thread, NULL);
-    }
+    agn_control_stop(ctx);
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
         struct agn_peer *p = &ctx->peers[i];
         if (p->in_use) {
@@ -279,9 +143,8 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
         agn_unlock(&the_context_lock);
         return agn_fail(-ENOMEM, "cannot allocate the context");
     }
-    pthread_once(&atfork_once, install_atfork);
     ctx->pid = ctx->os_pid = getpid(); /* ctx->pid: the broker's word once registered */
-    ctx->fork_generation = atomic_load(&fork_generation);
+    ctx->fork_generation = agn_fork_generation();
     ctx->sock = ctx->doorbell = ctx->wake_set = ctx->epoll = ctx->seg_fd = -1;
     for (int i = 0; i < AGN_MAX_AREAS; i++)
         ctx->area_fd[i] = -1;
@@ -346,7 +209,7 @@ AGNOCAST_EXPORT int agnocast_context_pool_usage(struct agnocast_context *ctx, si
     if (agn_context_forked(ctx))
         return -ECHILD;
     agn_lock(&ctx->lock);
-    agn_reclaim(ctx);
+    agn_ring_reclaim(ctx);
     agn_unlock(&ctx->lock);
     if (used)
         *used = agn_pool_used(&ctx->pool);
@@ -381,7 +244,7 @@ AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx)
 
     /* In a fork child: nothing (the doorbell is the parent's). No agn_context_forked() here:
      * it records the error, which is not async-signal-safe. */
-    if (!ctx || ctx->fork_generation != atomic_load(&fork_generation))
+    if (!ctx || ctx->fork_generation != agn_fork_generation())
         return;
     atomic_store(&ctx->stopping, true);
     (void)!write(ctx->doorbell, &one, sizeof(one));

@@ -5,65 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agnocast-internal.h"
-#include "heaphook-internal.h"
-
-/*
- * The window: between agnocast_publisher_loan() and the publish or drop of that loan, the
- * thread's allocations belong to the message. Only the latest loan of a thread is current.
- * `generation` guards against a context freed meanwhile (its publisher memory is gone): the
- * window is checked against the pool generation before pub is touched.
- *
- * initial-exec: the hook reads this from inside malloc, where a lazily allocated TLS block
- * would recurse into malloc.
- */
-static __thread struct {
-    struct agnocast_publisher *pub;
-    void *data;
-    uint64_t generation;
-} window __attribute__((tls_model("initial-exec")));
-
-/* A fork child starts with no window: the parent's segment is not its own to write. */
-static void clear_in_child(void)
-{
-    window.pub = NULL;
-    window.data = NULL;
-}
-
-__attribute__((constructor)) static void register_fork_handler(void)
-{
-    pthread_atfork(NULL, NULL, clear_in_child);
-}
-
-void agn_hook_loan_begin(struct agnocast_publisher *pub, void *data)
-{
-    window.pub = pub;
-    window.data = data;
-    window.generation = agn_pool_generation();
-}
-
-void agn_hook_loan_end(void *data)
-{
-    if (window.data == data) {
-        window.pub = NULL;
-        window.data = NULL;
-    }
-}
-
-/* The current loan, or NULL when there is none or it has ended behind our back. */
-static struct agnocast_publisher *current(void)
-{
-    struct agnocast_publisher *pub = window.pub;
-
-    if (!pub)
-        return NULL;
-    if (window.generation != agn_pool_generation() || !agn_loan_outstanding(pub, window.data)) {
-        window.pub = NULL;
-        window.data = NULL;
-        return NULL;
-    }
-    return pub;
-}
+#include "context.h"
+#include "loan.h"
+#include "log.h"
+#include "pool.h"
+#include "ring.h"
 
 /*
  * Whole-heap mode (AGNOCAST_HEAPHOOK_ALL=1): allocations outside any loan window come from the
@@ -126,7 +72,7 @@ static void *plain_alloc(struct agnocast_context *ctx, size_t align, size_t size
 
     if (size > SIZE_MAX - sizeof(*h) - align)
         return NULL;
-    h = agn_pool_take(ctx, align, sizeof(*h), sizeof(*h) + size);
+    h = agn_ring_alloc(ctx, align, sizeof(*h), sizeof(*h) + size);
     if (!h)
         return NULL;
     *h = (struct plain_header){.size = size, .magic = PLAIN_MAGIC};
@@ -135,7 +81,8 @@ static void *plain_alloc(struct agnocast_context *ctx, size_t align, size_t size
 
 AGNOCAST_EXPORT void *agnocast__hook_alloc(size_t align, size_t size, int *routed)
 {
-    struct agnocast_publisher *pub = current();
+    void *loan;
+    struct agnocast_publisher *pub = agn_loan_current(&loan);
     struct agnocast_context *ctx;
     void *p;
 
@@ -148,7 +95,7 @@ AGNOCAST_EXPORT void *agnocast__hook_alloc(size_t align, size_t size, int *route
     *routed = pub != NULL;
     if (!pub)
         return NULL;
-    p = agn_loan_nested_alloc(pub, window.data, align, size);
+    p = agn_loan_nested_alloc(pub, loan, align, size);
     if (!p)
         errno = ENOMEM;
     return p;
@@ -157,11 +104,12 @@ AGNOCAST_EXPORT void *agnocast__hook_alloc(size_t align, size_t size, int *route
 /* Whether ptr is a nested allocation of this thread's current loan. */
 static struct agnocast_publisher *mine(struct agn_pool *pool, const void *ptr)
 {
-    struct agnocast_publisher *pub = current();
+    void *loan;
+    struct agnocast_publisher *pub = agn_loan_current(&loan);
 
     if (!pub || pool != &pub->ctx->pool)
         return NULL;
-    return agn_loan_nested_parent(pool, ptr) == window.data ? pub : NULL;
+    return agn_loan_nested_parent(pool, ptr) == loan ? pub : NULL;
 }
 
 AGNOCAST_EXPORT int agnocast__hook_free(void *ptr)

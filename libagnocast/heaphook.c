@@ -3,12 +3,13 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "heaphook-internal.h"
+#include "agnocast.h"
 
 /*
  * Routing (docs/heaphook.md): an allocation made on a thread inside a loan window (between

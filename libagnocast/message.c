@@ -1,7 +1,13 @@
 /* Received messages: holding one safely, its accessors, and releasing it. */
+#include "message.h"
+
 #include <errno.h>
 
-#include "agnocast-internal.h"
+#include "context.h"
+#include "ring.h"
+#include "log.h"
+#include "peer.h"
+#include "segment.h"
 
 static struct agnocast_message *handle_alloc(struct agnocast_context *ctx)
 {
@@ -41,10 +47,8 @@ void agn_message_free_handle(struct agnocast_message *msg)
 }
 
 /*
- * Reads message `seq` from a source and holds it. The entry is read seqlock-style; the hold is
- * published, then a seq_cst fence, then the entry is read again: if it still carries `seq`, the
- * publisher had not retired the message before our hold became visible, so its reclaim scan
- * will see the hold (docs/design.md, "holds").
+ * Reads message `seq` from a source and holds it: the entry read seqlock-style (shm-reader.h),
+ * the hold published and the entry checked again (agn_ring_hold; ring.c has the argument).
  */
 int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscription *sub,
                         struct agn_source *src, uint64_t seq, struct agnocast_message **ret)
@@ -80,9 +84,7 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
     if (!msg)
         return agn_fail(-ENOBUFS, "this process holds %d messages, the limit: release some",
                         AGN_MAX_HOLDS);
-    atomic_store_explicit(hold_slot(msg), e.addr, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
-    if (!agn_shm_entry_still(&src->ring, seq)) {
+    if (!agn_ring_hold(hold_slot(msg), &src->ring, seq, e.addr)) {
         msg->peer = NULL;
         agn_message_free_handle(msg);
         return 0;

@@ -3,13 +3,21 @@
  * else can write them, and the descriptors they carry (segments, wake channels) are what the broker
  * decided we may have. There is no notice queue a peer could write into (docs/security.md).
  */
+#include "notice.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "agnocast-internal.h"
+#include "context.h"
+#include "log.h"
+#include "peer.h"
+#include "publisher.h"
+#include "ring.h"
+#include "subscription.h"
+#include "wake.h"
 
 /* fds[0]: the subscriber's segment (the caller closes it). */
 static void subscriber_added(struct agnocast_context *ctx,
@@ -78,7 +86,7 @@ void agn_notice_process_gone(struct agnocast_context *ctx, pid_t pid)
     peer = agn_peer_find(ctx, pid);
     if (peer)
         agn_peer_gone(ctx, peer);
-    agn_reclaim(ctx);
+    agn_ring_reclaim(ctx);
 }
 
 void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *f, int *fds,

@@ -1,8 +1,12 @@
 /* Other processes: their read-only segment mappings, wake channels, and the holds we honour. */
+#include "peer.h"
+
 #include <errno.h>
 #include <unistd.h>
 
-#include "agnocast-internal.h"
+#include "context.h"
+#include "log.h"
+#include "segment.h"
 
 struct agn_peer *agn_peer_find(struct agnocast_context *ctx, pid_t pid)
 {

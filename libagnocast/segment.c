@@ -1,4 +1,6 @@
 /* The own shared-memory segment and read-only mappings of peers' segments. */
+#include "segment.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,7 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agnocast-internal.h"
+#include "broker.h"
+#include "context.h"
+#include "log.h"
+#include "pool.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000

@@ -1,9 +1,18 @@
 /* Subscriptions: their sources (publishers read in place), take, and dispatch to callbacks. */
+#include "subscription.h"
+
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "agnocast-internal.h"
+#include "broker.h"
+#include "context.h"
+#include "log.h"
+#include "message.h"
+#include "peer.h"
+#include "qos.h"
+#include "util.h"
+#include "wake.h"
 
 #define DISPATCH_BATCH 64
 

@@ -17,6 +17,8 @@
  * can only break its own channel (docs/security.md). An AF_UNIX datagram pair with
  * MSG_DONTWAIT, tried first, was as safe and slower (docs/design.md has both figures).
  */
+#include "wake.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -24,7 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agnocast-internal.h"
+#include "context.h"
+#include "log.h"
+#include "peer.h"
 
 void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer)
 {

@@ -23,27 +23,33 @@ struct fuzz_reader_counts fuzz_counts;
 
 static bool poked; /* the input wrote into the forged segment after creating it */
 
-/* ---- what context.c would provide (it is not compiled in: no broker, no control thread) ---- */
+/* ---- what util.c and context.c would provide (not compiled in: the clock is the input's, no
+ * broker, no control thread) ---- */
 
 uint64_t agn_now_ns(void)
 {
     return fuzz.now;
 }
 
-bool agn_context_forked(struct agnocast_context *ctx)
+unsigned agn_fork_generation(void)
+{
+    return 0;
+}
+
+bool agn_forked_since(unsigned generation)
 {
     return false;
+}
+
+int agn_size_from_env(const char *var, uint64_t align, uint64_t *size)
+{
+    *size = 0;
+    return 0;
 }
 
 struct agnocast_context *agn_context_current(void)
 {
     return fuzz.ctx;
-}
-
-int agn_pool_size_from_env(const char *var, uint64_t *size)
-{
-    *size = 0;
-    return 0;
 }
 
 /* The heap hook's whole-heap mode would start a context; never here. */

@@ -6,7 +6,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agnocast-internal.h"
+#include "broker.h"
+#include "context.h"
+#include "control.h"
+#include "loan.h"
+#include "log.h"
+#include "message.h"
+#include "notice.h"
+#include "peer.h"
+#include "pool.h"
+#include "publisher.h"
+#include "ring.h"
+#include "segment.h"
+#include "subscription.h"
+#include "util.h"
+#include "wake.h"
 
 /*
  * Both targets drive the library's own code (compiled into the binary, context.c left out)

@@ -1,19 +1,29 @@
-/* The client library's private types and the functions its files share. */
-#ifndef AGNOCAST_INTERNAL_H
-#define AGNOCAST_INTERNAL_H
+/*
+ * The context: the state of the library in a process, one object. Each part is written by the
+ * module named beside it (libagnocast/<module>.c, its functions in <module>.h); the modules
+ * form a one-way order (docs/design.md, "Library modules"; tests/lib/check-layering.py):
+ *
+ *   util, log, pool -> broker -> segment -> peer -> wake -> ring -> loan
+ *     -> message -> publisher -> subscription -> notice -> control -> context -> heaphook-loan
+ *
+ * Lock order (a thread holding one may take only those after it):
+ *   create_lock -> grow_lock -> request_lock -> lock -> reply_lock -> pool.lock
+ * None is held across a system call on a peer's object (docs/security.md); the log callback
+ * never runs under any of them (log.c, agn_lock/agn_unlock).
+ */
+#ifndef AGNOCAST_CONTEXT_H
+#define AGNOCAST_CONTEXT_H
 
 #include <pthread.h>
-#include <sys/epoll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "agnocast.h"
 #include "agnocast-proto.h"
-#include "log.h"
 #include "pool.h"
 #include "shm-reader.h"
+#include "util.h"
 
 #define AGN_MAX_SOURCES 32 /* publishers a subscription reads from */
 #define AGN_REQUEST_TIMEOUT_MS 5000
@@ -124,7 +134,11 @@ struct agnocast_context {
     pid_t os_pid;  /* getpid() when the context was made */
     unsigned fork_generation; /* see agn_context_forked() */
     char socket_path[108];
-    int sock;      /* broker connection */
+    int sock;      /* broker connection (broker.c) */
+    /* What the connection does with a frame that is no reply (a notice): set by context.c to
+     * the control module's handler, so the connection never calls up into notice handling. */
+    void (*on_notice)(struct agnocast_context *ctx, const struct agnocast_frame *f, int *fds,
+                      int nfds);
     int doorbell;  /* own eventfd: wakes from this process only (never handed out) */
     int wake_set;  /* epoll: the doorbell and every wake_rx; agnocast_context_fd() */
     uint32_t wake_gens; /* last wake_gen given out */
@@ -182,105 +196,15 @@ struct agnocast_context {
     struct agnocast_message messages[AGN_MAX_HOLDS];
 };
 
-/* ---- broker.c: the connection to agnocastd ---- */
-int agn_broker_connect(struct agnocast_context *ctx);
-/* Sends a request and waits for its reply; an ERROR reply becomes its code (and last error). */
-int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *payload,
-                       size_t len, const int *fds, int nfds, struct agnocast_frame *reply);
-/* Handles one frame from the broker on the control thread; returns -errno when it is gone. */
-int agn_broker_read(struct agnocast_context *ctx);
-/* REGISTER_PROCESS; the first one also learns our pid as the broker knows it (ctx->pid). */
-int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64_t want_base,
-                        uint32_t flags, uint64_t *base, uint64_t *size);
-/* ATTACH_SEGMENT: hands the broker the memfd of area `area` (0: the segment) at base/size. */
-int agn_broker_attach(struct agnocast_context *ctx, uint32_t area, uint64_t base, uint64_t size,
-                      int fd);
-/* Control thread, broker lost: connects again and re-registers the range and every endpoint. */
-int agn_broker_reconnect(struct agnocast_context *ctx);
-/* Control thread: tells the broker of peers' ranges found occupied here (no reply awaited). */
-void agn_broker_report_occupied(struct agnocast_context *ctx);
 
-/* ---- segment.c ---- */
-/* Creates the own segment (a sealed memfd) mapped at base; the broker gets it separately. */
-int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t size);
-void agn_segment_destroy(struct agnocast_context *ctx);
-/* Maps a peer's segment, from the descriptor the broker handed over, read-only at its address
- * and checks its header. The descriptor stays the caller's. */
-int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd,
-                         struct agn_shm_view *view);
-void agn_segment_unmap_peer(uint64_t base, uint64_t size);
-/* Pool growth: another range from the broker, its segment, published in our header, added to
- * the allocator. `need` bytes must fit. */
-int agn_segment_grow(struct agnocast_context *ctx, size_t need);
-/* Re-claims the growth areas after a broker restart. */
-int agn_segment_reclaim_areas(struct agnocast_context *ctx);
-/* Whether [addr, addr+len) lies in a growth area of the own segment or of a peer's: 1 yes
- * (mapped read-only first for a peer), 0 no, -EAGAIN in an area the peer declared whose
- * descriptor the broker has not handed over yet (ask again after the next notice). */
-int agn_segment_area_check(struct agnocast_context *ctx, struct agn_peer *peer, uint64_t addr,
-                           uint64_t len);
-
-/* ---- peer.c (under ctx->lock) ---- */
-/* The peer record for `pid`; on first use its segment is mapped from `fd` (the caller's). */
-struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base,
-                              uint64_t size, int fd, int *err);
-/* A growth area of a peer handed over by the broker; takes `fd`. */
-void agn_peer_area_added(struct agnocast_context *ctx, const struct agnocast_wire_segment *a,
-                         int fd);
-struct agn_peer *agn_peer_find(struct agnocast_context *ctx, pid_t pid);
-void agn_peer_accept(struct agnocast_context *ctx, struct agn_peer *peer);
-void agn_peer_unref(struct agnocast_context *ctx, struct agn_peer *peer);
-void agn_peer_maybe_release(struct agnocast_context *ctx, struct agn_peer *peer);
-void agn_peer_gone(struct agnocast_context *ctx, struct agn_peer *peer);
-bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr);
-
-/* ---- notice.c: control notices from the broker (the only writer of our socket) ---- */
-/* Handles one notice under ctx->lock; takes the descriptors (fds[i] set to -1 when kept). */
-void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *frame, int *fds,
-                       int nfds);
-/* A peer process is gone (notice, or found dead while the broker was away). Under ctx->lock. */
-void agn_notice_process_gone(struct agnocast_context *ctx, pid_t pid);
-
-/* ---- publisher.c / subscription.c ---- */
-void agn_publisher_add_target(struct agnocast_publisher *pub, struct agn_peer *peer,
-                              uint32_t sub_index);
-void agn_publisher_remove_target(struct agnocast_publisher *pub, pid_t pid, uint32_t sub_index,
-                                 bool all);
-/* Frees retired messages nobody holds any more (under ctx->lock). */
-void agn_reclaim(struct agnocast_context *ctx);
-/* `fd`: the publisher's segment (the caller's), -1 for the own process. */
-void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
-                                 const struct agnocast_wire_notice_endpoint *n, int fd);
-void agn_subscription_remove_source(struct agnocast_subscription *sub, pid_t pid,
-                                    uint32_t index, bool all);
-/* Wakes a subscriber process (peer) or, for NULL, this one; never blocks. */
-void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer);
-/* Empties the wake channels that are ready (`ready` from an epoll_wait on the wake set, or
- * NULL: look first). Returns 0 or a negative errno. */
-int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready, int nready);
-/* A peer's wake channel to us arrived (NOTICE_WAKE_ADDED); takes fd. Under ctx->lock. */
-void agn_wake_added(struct agnocast_context *ctx, pid_t pid, int fd);
-/* Opens our wake channel to subscriber process `peer` once. Under ctx->lock. */
-void agn_wake_open(struct agnocast_context *ctx, struct agn_peer *peer);
-void agn_subscription_remove_all(struct agnocast_subscription *sub);
-int agn_qos_from(unsigned depth, unsigned flags, unsigned allowed, struct agnocast_wire_qos *qos);
-
-/* Allocates from the own pool: when full, reclaims, then grows it; NULL with the reason in
- * agnocast_last_error(). */
-void *agn_pool_take(struct agnocast_context *ctx, size_t align, size_t offset, size_t size);
 /* The process's context, if it has one (the heap hook's whole-heap mode uses it). */
 struct agnocast_context *agn_context_current(void);
 
-/* ---- message.c ---- */
-/* Reads message `seq` of a source, holds it and fills a handle: 1 got it, 0 gone, <0 error. */
-int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscription *sub,
-                        struct agn_source *src, uint64_t seq, struct agnocast_message **ret);
-void agn_message_free_handle(struct agnocast_message *msg);
-
-/* ---- context.c ---- */
-bool agn_context_forked(struct agnocast_context *ctx);
-int agn_dispatch(struct agnocast_context *ctx, bool drain);
-uint64_t agn_now_ns(void);
-int agn_pool_size_from_env(const char *var, uint64_t *size);
+/* Whether a handle of ctx is used in a forked child (then -ECHILD is recorded as the last
+ * error): the context belongs to the parent. */
+static inline bool agn_context_forked(const struct agnocast_context *ctx)
+{
+    return agn_forked_since(ctx->fork_generation);
+}
 
 #endif

@@ -1,0 +1,34 @@
+/* The connection to agnocastd: requests and their replies; frames that are no reply (notices)
+ * go up through ctx->on_notice, set by the control thread's module. */
+#ifndef AGNOCAST_BROKER_H
+#define AGNOCAST_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agnocast-proto.h"
+
+struct agnocast_context;
+struct agnocast_message;
+struct agnocast_publisher;
+struct agnocast_subscription;
+struct agn_peer;
+struct agn_source;
+
+int agn_broker_connect(struct agnocast_context *ctx);
+/* Sends a request and waits for its reply; an ERROR reply becomes its code (and last error). */
+int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *payload,
+                       size_t len, const int *fds, int nfds, struct agnocast_frame *reply);
+/* Handles one frame from the broker on the control thread; returns -errno when it is gone. */
+int agn_broker_read(struct agnocast_context *ctx);
+/* REGISTER_PROCESS; the first one also learns our pid as the broker knows it (ctx->pid). */
+int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64_t want_base,
+                        uint32_t flags, uint64_t *base, uint64_t *size);
+/* ATTACH_SEGMENT: hands the broker the memfd of area `area` (0: the segment) at base/size. */
+int agn_broker_attach(struct agnocast_context *ctx, uint32_t area, uint64_t base, uint64_t size,
+                      int fd);
+/* Control thread: tells the broker of peers' ranges found occupied here (no reply awaited). */
+void agn_broker_report_occupied(struct agnocast_context *ctx);
+
+#endif

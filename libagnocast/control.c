@@ -1,0 +1,214 @@
+/* The control thread: reads the broker connection (notices), reconnects after a broker
+ * restart with a bounded back-off and registers everything again, reports ranges found
+ * occupied, and reclaims retired messages while they wait. */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "context.h"
+#include "log.h"
+#include "notice.h"
+#include "ring.h"
+#include "segment.h"
+#include "util.h"
+
+#define RECONNECT_FIRST_MS 50
+#define RECONNECT_MAX_MS 2000
+
+/* Peers that died while no broker could tell us: their holds must stop pinning our memory.
+ * Their ids are the broker's pids: kill() can only check them when we share its PID namespace
+ * (our id is our getpid()); in a container, dead peers are forgotten when the broker says so. */
+static void forget_dead_peers(struct agnocast_context *ctx)
+{
+    if (ctx->pid != ctx->os_pid)
+        return;
+    agn_lock(&ctx->lock);
+    for (int i = 0; i < AGN_MAX_PEERS; i++) {
+        struct agn_peer *p = &ctx->peers[i];
+        if (p->in_use && !p->gone && kill(p->pid, 0) < 0 && errno == ESRCH)
+            agn_notice_process_gone(ctx, p->pid);
+    }
+    agn_unlock(&ctx->lock);
+}
+
+static int readd_endpoints(struct agnocast_context *ctx, unsigned *npubs, unsigned *nsubs)
+{
+    struct agnocast_frame reply;
+    int r;
+
+    for (int i = 0; i < AGN_MAX_PUBS; i++) {
+        struct agnocast_publisher *pub = &ctx->pubs[i];
+        struct agnocast_wire_endpoint req = {.index = pub->index};
+        if (!pub->in_use)
+            continue;
+        req.qos = pub->qos;
+        memcpy(req.topic, pub->topic, sizeof(req.topic));
+        agn_lock(&ctx->lock);
+        ctx->pending_pub = pub;
+        agn_unlock(&ctx->lock);
+        r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_PUBLISHER, &req, sizeof(req), NULL, 0,
+                               &reply);
+        agn_lock(&ctx->lock);
+        ctx->pending_pub = NULL;
+        agn_unlock(&ctx->lock);
+        if (r < 0)
+            return r;
+        (*npubs)++;
+    }
+    for (int i = 0; i < AGN_MAX_SUBS; i++) {
+        struct agnocast_subscription *sub = &ctx->subs[i];
+        struct agnocast_wire_endpoint req = {.index = sub->index};
+        if (!sub->in_use)
+            continue;
+        req.qos = sub->qos;
+        memcpy(req.topic, sub->topic, sizeof(req.topic));
+        r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_SUBSCRIPTION, &req, sizeof(req), NULL, 0,
+                               &reply);
+        if (r < 0)
+            return r;
+        (*nsubs)++;
+    }
+    return 0;
+}
+
+static int reconnect(struct agnocast_context *ctx)
+{
+    uint64_t base = 0, size = 0;
+    unsigned npubs = 0, nsubs = 0;
+    int r;
+
+    forget_dead_peers(ctx);
+    if ((r = agn_broker_connect(ctx)) < 0)
+        return r;
+    /* Clients are the source of truth: ask for the very range we live in. */
+    r = agn_broker_register(ctx, ctx->seg_size, (uint64_t)(uintptr_t)ctx->seg, 0, &base, &size);
+    if (r == 0 && (base != (uint64_t)(uintptr_t)ctx->seg || size != ctx->seg_size))
+        r = agn_fail(-EADDRINUSE, "the restarted broker gave another range (0x%llx)",
+                     (unsigned long long)base);
+    if (r == 0)
+        r = agn_broker_attach(ctx, 0, base, size, ctx->seg_fd);
+    if (r == 0)
+        r = agn_segment_reclaim_areas(ctx);
+    if (r == 0)
+        r = readd_endpoints(ctx, &npubs, &nsubs);
+    if (r < 0) {
+        close(ctx->sock);
+        ctx->sock = -1;
+        return r;
+    }
+    fcntl(ctx->sock, F_SETFL, fcntl(ctx->sock, F_GETFL) | O_NONBLOCK);
+    agn_lock(&ctx->reply_lock);
+    ctx->broker_lost = false;
+    agn_unlock(&ctx->reply_lock);
+    agn_log(AGNOCAST_LOG_INFO,
+            "reconnected to the broker at %s: re-registered the pool, %u publishers, %u "
+            "subscriptions",
+            ctx->socket_path, npubs, nsubs);
+    return 0;
+}
+
+static int add_epoll(struct agnocast_context *ctx, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+    return epoll_ctl(ctx->epoll, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Broker gone: the message path goes on; try to get it back with a bounded back-off. */
+static void try_reconnect(struct agnocast_context *ctx, int *backoff_ms, uint64_t *next_try)
+{
+    int r;
+
+    if (agn_now_ns() < *next_try)
+        return;
+    r = reconnect(ctx);
+    if (r == 0 && add_epoll(ctx, ctx->sock) == 0) {
+        *backoff_ms = 0;
+        return;
+    }
+    agn_log(AGNOCAST_LOG_DEBUG, "reconnect failed: %s", agnocast_last_error());
+    *backoff_ms = *backoff_ms ? *backoff_ms * 2 : RECONNECT_FIRST_MS;
+    if (*backoff_ms > RECONNECT_MAX_MS)
+        *backoff_ms = RECONNECT_MAX_MS;
+    *next_try = agn_now_ns() + (uint64_t)*backoff_ms * 1000000ull;
+}
+
+static void *control_thread(void *arg)
+{
+    struct agnocast_context *ctx = arg;
+    struct epoll_event ev[4];
+    int backoff_ms = 0; /* > 0 while the broker is away */
+    uint64_t next_try = 0;
+
+    for (;;) {
+        int timeout, n;
+        agn_lock(&ctx->lock);
+        timeout = ctx->retired ? 100 : -1;
+        agn_unlock(&ctx->lock);
+        if (backoff_ms > 0 && (timeout < 0 || timeout > backoff_ms))
+            timeout = backoff_ms;
+        n = epoll_wait(ctx->epoll, ev, 4, timeout);
+        if (n < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < n; i++) {
+            int fd = ev[i].data.fd;
+            if (fd == ctx->stop_pipe[0])
+                return NULL;
+            if (fd == ctx->sock && backoff_ms == 0) {
+                if (agn_broker_read(ctx) < 0) {
+                    epoll_ctl(ctx->epoll, EPOLL_CTL_DEL, ctx->sock, NULL);
+                    backoff_ms = RECONNECT_FIRST_MS;
+                    next_try = agn_now_ns() + RECONNECT_FIRST_MS * 1000000ull;
+                }
+            }
+        }
+        if (backoff_ms > 0)
+            try_reconnect(ctx, &backoff_ms, &next_try);
+        else if (ctx->noccupied)
+            agn_broker_report_occupied(ctx);
+        /* Messages released since the last publish go back to the pool. */
+        agn_lock(&ctx->lock);
+        agn_ring_reclaim(ctx);
+        agn_unlock(&ctx->lock);
+    }
+    return NULL;
+}
+
+
+void agn_control_on_notice(struct agnocast_context *ctx, const struct agnocast_frame *f,
+                           int *fds, int nfds)
+{
+    agn_lock(&ctx->lock);
+    agn_notice_handle(ctx, f, fds, nfds);
+    agn_unlock(&ctx->lock);
+}
+
+int agn_control_start(struct agnocast_context *ctx)
+{
+    int r;
+
+    if ((r = add_epoll(ctx, ctx->sock)) < 0 || (r = add_epoll(ctx, ctx->stop_pipe[0])) < 0)
+        return agn_fail(r, "epoll: %s", strerror(-r));
+    fcntl(ctx->sock, F_SETFL, fcntl(ctx->sock, F_GETFL) | O_NONBLOCK);
+    r = pthread_create(&ctx->thread, NULL, control_thread, ctx);
+    if (r != 0)
+        return agn_fail(-r, "cannot start the control thread: %s", strerror(r));
+    ctx->thread_started = true;
+    return 0;
+}
+
+void agn_control_stop(struct agnocast_context *ctx)
+{
+    if (!ctx->thread_started)
+        return;
+    (void)!write(ctx->stop_pipe[1], "x", 1);
+    pthread_join(ctx->thread, NULL);
+    ctx->thread_started = false;
+}

@@ -1,0 +1,32 @@
+/* Other processes: their mapped segments and growth areas, holds, lifetime (under ctx->lock). */
+#ifndef AGNOCAST_PEER_H
+#define AGNOCAST_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agnocast-proto.h"
+
+struct agnocast_context;
+struct agnocast_message;
+struct agnocast_publisher;
+struct agnocast_subscription;
+struct agn_peer;
+struct agn_source;
+struct agnocast_wire_segment;
+
+/* The peer record for `pid`; on first use its segment is mapped from `fd` (the caller's). */
+struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base,
+                              uint64_t size, int fd, int *err);
+/* A growth area of a peer handed over by the broker; takes `fd`. */
+void agn_peer_area_added(struct agnocast_context *ctx, const struct agnocast_wire_segment *a,
+                         int fd);
+struct agn_peer *agn_peer_find(struct agnocast_context *ctx, pid_t pid);
+void agn_peer_accept(struct agnocast_context *ctx, struct agn_peer *peer);
+void agn_peer_unref(struct agnocast_context *ctx, struct agn_peer *peer);
+void agn_peer_maybe_release(struct agnocast_context *ctx, struct agn_peer *peer);
+void agn_peer_gone(struct agnocast_context *ctx, struct agn_peer *peer);
+bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr);
+
+#endif

@@ -1,0 +1,29 @@
+/* Wake channels: one pipe per publisher and subscriber process pair (docs/design.md, "Wake-up"). */
+#ifndef AGNOCAST_WAKE_H
+#define AGNOCAST_WAKE_H
+
+#include <sys/epoll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agnocast-proto.h"
+
+struct agnocast_context;
+struct agnocast_message;
+struct agnocast_publisher;
+struct agnocast_subscription;
+struct agn_peer;
+struct agn_source;
+
+/* Wakes a subscriber process (peer) or, for NULL, this one; never blocks. */
+void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer);
+/* Empties the wake channels that are ready (`ready` from an epoll_wait on the wake set, or
+ * NULL: look first). Returns 0 or a negative errno. */
+int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready, int nready);
+/* A peer's wake channel to us arrived (NOTICE_WAKE_ADDED); takes fd. Under ctx->lock. */
+void agn_wake_added(struct agnocast_context *ctx, pid_t pid, int fd);
+/* Opens our wake channel to subscriber process `peer` once. Under ctx->lock. */
+void agn_wake_open(struct agnocast_context *ctx, struct agn_peer *peer);
+
+#endif
