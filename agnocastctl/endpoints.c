@@ -8,12 +8,12 @@ static void endpoints_read_one(struct ctl_endpoint *e)
     if (e->seg == NULL)
         return;
     if (e->entry.is_publisher) {
-        e->ring_ok = segview_ring(e->seg, e->entry.index, &e->ring);
+        e->ring_ok = agn_shm_ring_get(&e->seg->view, e->entry.index, &e->ring);
         e->have_counters = e->ring_ok;
         if (e->ring_ok)
             e->published = agn_shm_ring_head(&e->ring);
     } else {
-        e->have_counters = segview_sub(e->seg, e->entry.index, &e->sub);
+        e->have_counters = agn_shm_sub_counters(&e->seg->view, e->entry.index, &e->sub);
     }
 }
 

@@ -130,11 +130,6 @@ static const unsigned char *segview_map_area(const struct segview *sv, unsigned 
     return a->map;
 }
 
-gboolean segview_ring(const struct segview *sv, uint32_t index, struct agn_shm_ring *ring)
-{
-    return agn_shm_ring_get(&sv->view, index, ring);
-}
-
 int segview_ring_read(const struct segview *sv, const struct agn_shm_ring *ring, uint64_t seq,
                       struct segview_msg *msg)
 {
@@ -177,7 +172,3 @@ gboolean segview_copy(const struct agn_shm_ring *ring, const struct segview_msg 
     return agn_shm_entry_still(ring, msg->seq);
 }
 
-gboolean segview_sub(const struct segview *sv, uint32_t index, struct agn_shm_sub_counters *c)
-{
-    return agn_shm_sub_counters(&sv->view, index, c);
-}

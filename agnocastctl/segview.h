@@ -56,9 +56,9 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
 /* Unmaps; takes a view that failed to open or was never opened (map NULL). */
 void segview_close(struct segview *sv);
 
-/* The ring of publisher slot `index`, if the slot is active and its ring lies in the heap;
- * agn_shm_ring_head() reads its last message number (0: none). */
-gboolean segview_ring(const struct segview *sv, uint32_t index, struct agn_shm_ring *ring);
+
+/* Rings and counters are read straight through the view: agn_shm_ring_get(&sv->view, ...),
+ * agn_shm_ring_head(), agn_shm_sub_counters(&sv->view, ...) (shm/shm-reader.h). */
 
 /*
  * Reads the entry of message `seq` seqlock-style (seq, fields, seq again). Returns 1 with *msg
@@ -79,7 +79,5 @@ int segview_ring_read(const struct segview *sv, const struct agn_shm_ring *ring,
 gboolean segview_copy(const struct agn_shm_ring *ring, const struct segview_msg *msg, void *out,
                       size_t cap, size_t *copied);
 
-/* The counters of subscription slot `index`; FALSE if the index is out of range. */
-gboolean segview_sub(const struct segview *sv, uint32_t index, struct agn_shm_sub_counters *c);
 
 #endif

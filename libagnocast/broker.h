@@ -3,18 +3,11 @@
 #ifndef AGNOCAST_BROKER_H
 #define AGNOCAST_BROKER_H
 
-#include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "agnocast-proto.h"
 
 struct agnocast_context;
-struct agnocast_message;
-struct agnocast_publisher;
-struct agnocast_subscription;
-struct agn_peer;
-struct agn_source;
 
 int agn_broker_connect(struct agnocast_context *ctx);
 /* Sends a request and waits for its reply; an ERROR reply becomes its code (and last error). */

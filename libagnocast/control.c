@@ -38,23 +38,30 @@ static void forget_dead_peers(struct agnocast_context *ctx)
     agn_unlock(&ctx->lock);
 }
 
+/* ADD_PUBLISHER or ADD_SUBSCRIPTION again for an endpoint the broker forgot. */
+static int readd(struct agnocast_context *ctx, uint16_t kind, uint32_t index,
+                 const struct agnocast_wire_qos *qos, const char *topic)
+{
+    struct agnocast_wire_endpoint req = {.index = index, .qos = *qos};
+    struct agnocast_frame reply;
+
+    memcpy(req.topic, topic, sizeof(req.topic));
+    return agn_broker_request(ctx, kind, &req, sizeof(req), NULL, 0, &reply);
+}
+
 static int readd_endpoints(struct agnocast_context *ctx, unsigned *npubs, unsigned *nsubs)
 {
-    struct agnocast_frame reply;
     int r;
 
     for (int i = 0; i < AGN_MAX_PUBS; i++) {
         struct agnocast_publisher *pub = &ctx->pubs[i];
-        struct agnocast_wire_endpoint req = {.index = pub->index};
         if (!pub->in_use)
             continue;
-        req.qos = pub->qos;
-        memcpy(req.topic, pub->topic, sizeof(req.topic));
+        /* Its SUBSCRIBER_ADDED notices may come before the reply (see notice.c). */
         agn_lock(&ctx->lock);
         ctx->pending_pub = pub;
         agn_unlock(&ctx->lock);
-        r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_PUBLISHER, &req, sizeof(req), NULL, 0,
-                               &reply);
+        r = readd(ctx, AGNOCAST_MSG_ADD_PUBLISHER, pub->index, &pub->qos, pub->topic);
         agn_lock(&ctx->lock);
         ctx->pending_pub = NULL;
         agn_unlock(&ctx->lock);
@@ -64,14 +71,9 @@ static int readd_endpoints(struct agnocast_context *ctx, unsigned *npubs, unsign
     }
     for (int i = 0; i < AGN_MAX_SUBS; i++) {
         struct agnocast_subscription *sub = &ctx->subs[i];
-        struct agnocast_wire_endpoint req = {.index = sub->index};
         if (!sub->in_use)
             continue;
-        req.qos = sub->qos;
-        memcpy(req.topic, sub->topic, sizeof(req.topic));
-        r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_SUBSCRIPTION, &req, sizeof(req), NULL, 0,
-                               &reply);
-        if (r < 0)
+        if ((r = readd(ctx, AGNOCAST_MSG_ADD_SUBSCRIPTION, sub->index, &sub->qos, sub->topic)) < 0)
             return r;
         (*nsubs)++;
     }

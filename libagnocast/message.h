@@ -2,17 +2,11 @@
 #ifndef AGNOCAST_MESSAGE_H
 #define AGNOCAST_MESSAGE_H
 
-#include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
-
-#include "agnocast-proto.h"
 
 struct agnocast_context;
 struct agnocast_message;
-struct agnocast_publisher;
 struct agnocast_subscription;
-struct agn_peer;
 struct agn_source;
 
 /* Reads message `seq` of a source, holds it and fills a handle: 1 got it, 0 gone, <0 error. */

@@ -2,18 +2,11 @@
 #ifndef AGNOCAST_NOTICE_H
 #define AGNOCAST_NOTICE_H
 
-#include <stdbool.h>
-#include <stdint.h>
 #include <sys/types.h>
 
 #include "agnocast-proto.h"
 
 struct agnocast_context;
-struct agnocast_message;
-struct agnocast_publisher;
-struct agnocast_subscription;
-struct agn_peer;
-struct agn_source;
 
 /* Handles one notice under ctx->lock; takes the descriptors (fds[i] set to -1 when kept). */
 void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame *frame, int *fds,

@@ -9,12 +9,7 @@
 #include "agnocast-proto.h"
 
 struct agnocast_context;
-struct agnocast_message;
-struct agnocast_publisher;
-struct agnocast_subscription;
 struct agn_peer;
-struct agn_source;
-struct agnocast_wire_segment;
 
 /* The peer record for `pid`; on first use its segment is mapped from `fd` (the caller's). */
 struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base,

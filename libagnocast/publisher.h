@@ -6,14 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "agnocast-proto.h"
-
-struct agnocast_context;
-struct agnocast_message;
 struct agnocast_publisher;
-struct agnocast_subscription;
 struct agn_peer;
-struct agn_source;
 
 /* ---- publisher.c / subscription.c ---- */
 void agn_publisher_add_target(struct agnocast_publisher *pub, struct agn_peer *peer,

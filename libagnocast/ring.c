@@ -115,24 +115,3 @@ void *agn_ring_alloc(struct agnocast_context *ctx, size_t align, size_t offset, 
     }
 }
 
-void agn_ring_write(struct agn_ring_entry *e, _Atomic uint64_t *head, uint64_t n, const void *data,
-                    uint64_t size, uint64_t bytes, uint64_t timestamp_ns)
-{
-    /* Seqlock write: invalidate, then the fields, then the number that validates them. */
-    atomic_store_explicit(&e->seq, 0, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&e->addr, (uintptr_t)data, memory_order_relaxed);
-    atomic_store_explicit(&e->size, size, memory_order_relaxed);
-    atomic_store_explicit(&e->timestamp_ns, timestamp_ns, memory_order_relaxed);
-    atomic_store_explicit(&e->bytes, bytes, memory_order_relaxed);
-    atomic_store_explicit(&e->seq, n, memory_order_release);
-    atomic_store_explicit(head, n, memory_order_release);
-}
-
-bool agn_ring_hold(_Atomic uint64_t *hold, const struct agn_shm_ring *ring, uint64_t seq,
-                   uint64_t addr)
-{
-    atomic_store_explicit(hold, addr, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
-    return agn_shm_entry_still(ring, seq);
-}

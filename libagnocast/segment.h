@@ -2,18 +2,11 @@
 #ifndef AGNOCAST_SEGMENT_H
 #define AGNOCAST_SEGMENT_H
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "agnocast-proto.h"
-
 struct agnocast_context;
-struct agnocast_message;
-struct agnocast_publisher;
-struct agnocast_subscription;
 struct agn_peer;
-struct agn_source;
 struct agn_shm_view;
 
 /* Creates the own segment (a sealed memfd) mapped at base; the broker gets it separately. */

@@ -9,11 +9,7 @@
 #include "agnocast-proto.h"
 
 struct agnocast_context;
-struct agnocast_message;
-struct agnocast_publisher;
 struct agnocast_subscription;
-struct agn_peer;
-struct agn_source;
 
 /* `fd`: the publisher's segment (the caller's), -1 for the own process. */
 void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,

@@ -3,18 +3,10 @@
 #define AGNOCAST_WAKE_H
 
 #include <sys/epoll.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <sys/types.h>
 
-#include "agnocast-proto.h"
-
 struct agnocast_context;
-struct agnocast_message;
-struct agnocast_publisher;
-struct agnocast_subscription;
 struct agn_peer;
-struct agn_source;
 
 /* Wakes a subscriber process (peer) or, for NULL, this one; never blocks. */
 void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer);

@@ -298,11 +298,11 @@ static void test_segview_ring_rejects_invalid_slots(void **state)
     struct agn_shm_ring ring;
 
     assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, NULL), 0);
-    assert_true(segview_ring(&sv, RING_SLOT, &ring));
+    assert_true(agn_shm_ring_get(&sv.view, RING_SLOT, &ring));
     assert_int_equal(ring.depth, 4);
     assert_int_equal(agn_shm_ring_head(&ring), 5);
-    assert_false(segview_ring(&sv, AGN_MAX_PUBS, &ring));
-    assert_false(segview_ring(&sv, 0, &ring)); /* inactive */
+    assert_false(agn_shm_ring_get(&sv.view, AGN_MAX_PUBS, &ring));
+    assert_false(agn_shm_ring_get(&sv.view, 0, &ring)); /* inactive */
 
     const struct {
         uint32_t depth;
@@ -318,12 +318,12 @@ static void test_segview_ring_rejects_invalid_slots(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         slot->depth = bad[i].depth;
         slot->ring_off = bad[i].ring_off;
-        assert_false(segview_ring(&sv, RING_SLOT, &ring));
+        assert_false(agn_shm_ring_get(&sv.view, RING_SLOT, &ring));
     }
     slot->depth = 4;
     slot->ring_off = f->heap_off;
     atomic_store(&slot->active, 0);
-    assert_false(segview_ring(&sv, RING_SLOT, &ring));
+    assert_false(agn_shm_ring_get(&sv.view, RING_SLOT, &ring));
     atomic_store(&slot->active, 1);
     segview_close(&sv);
 }
@@ -338,7 +338,7 @@ static void test_segview_ring_read_translates_and_bounds_checks(void **state)
     size_t n = 0;
 
     assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, NULL), 0);
-    assert_true(segview_ring(&sv, RING_SLOT, &ring));
+    assert_true(agn_shm_ring_get(&sv.view, RING_SLOT, &ring));
 
     assert_int_equal(segview_ring_read(&sv, &ring, 5, &m), 1);
     assert_int_equal(m.size, 64);
@@ -393,7 +393,7 @@ static int read_in_area(struct forged *f, uint64_t base, uint64_t size, uint32_t
     atomic_store(&f->h->nareas, nareas);
     atomic_store(&f->ring[5 % 4].addr, addr);
     assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, NULL), 0);
-    assert_true(segview_ring(&sv, RING_SLOT, &ring));
+    assert_true(agn_shm_ring_get(&sv.view, RING_SLOT, &ring));
     r = segview_ring_read(&sv, &ring, 5, &m);
     if (r == 1) {
         size_t n = 0;
@@ -474,7 +474,7 @@ static void test_segview_refused_area_is_not_asked_again(void **state)
     atomic_store(&f->ring[5 % 4].addr, AREA_BASE + 4096);
     atomic_store(&f->ring[4 % 4].addr, AREA_BASE + 4096 + 64);
     assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, NULL), 0);
-    assert_true(segview_ring(&sv, RING_SLOT, &ring));
+    assert_true(agn_shm_ring_get(&sv.view, RING_SLOT, &ring));
     assert_int_equal(segview_ring_read(&sv, &ring, 5, &m), -EBADMSG);
     assert_int_equal(segview_ring_read(&sv, &ring, 4, &m), -EBADMSG);
     assert_int_equal(segview_ring_read(&sv, &ring, 5, &m), -EBADMSG);
@@ -491,12 +491,12 @@ static void test_segview_sub_reads_counters(void **state)
     struct agn_shm_sub_counters c;
 
     assert_int_equal(open_view(f, &sv, SEG_BASE, SEG_SIZE, NULL), 0);
-    assert_true(segview_sub(&sv, 7, &c));
+    assert_true(agn_shm_sub_counters(&sv.view, 7, &c));
     assert_int_equal(c.received, 11);
     assert_int_equal(c.missed, 2);
     assert_int_equal(c.corrupt, 1);
     assert_int_equal(c.unreachable, 3);
-    assert_false(segview_sub(&sv, AGN_MAX_SUBS, &c));
+    assert_false(agn_shm_sub_counters(&sv.view, AGN_MAX_SUBS, &c));
     segview_close(&sv);
 }
 

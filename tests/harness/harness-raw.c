@@ -162,13 +162,15 @@ int raw_hello(struct raw_peer *p)
 }
 
 /* The reply to the last request: 0 on `ok_kind`, the ERROR's code, or -EPROTO. */
-static int outcome(struct raw_peer *p, uint16_t ok_kind, char *why, size_t cap)
+int raw_reply_to(struct raw_peer *p, uint32_t id, uint16_t ok_kind, char *why, size_t cap)
 {
     struct raw_reply r;
 
     if (why != NULL && cap > 0)
         why[0] = '\0';
-    if (raw_recv(p, &r, true) <= 0)
+    if (id == 0)
+        return -EPIPE;
+    if (raw_recv(p, &r, true) <= 0 || r.f.request_id != id)
         return -EPROTO;
     if (r.f.kind == ok_kind) {
         if (ok_kind == AGNOCAST_MSG_REGISTER_REPLY)
@@ -187,9 +189,8 @@ int raw_register(struct raw_peer *p, uint64_t pool, uint64_t want_base, char *wh
 {
     struct agnocast_wire_register req = {.pool_size = pool, .want_base = want_base};
 
-    if (raw_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0) == 0)
-        return -EPIPE;
-    int rc = outcome(p, AGNOCAST_MSG_REGISTER_REPLY, why, cap);
+    uint32_t id = raw_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0);
+    int rc = raw_reply_to(p, id, AGNOCAST_MSG_REGISTER_REPLY, why, cap);
     if (rc != 0)
         return rc;
     /* As the library does: the segment, a sealed memfd of the range, before any endpoint. */
@@ -200,9 +201,8 @@ int raw_register(struct raw_peer *p, uint64_t pool, uint64_t want_base, char *wh
             fcntl(p->mfd, F_ADD_SEALS, AGNOCAST_SEGMENT_SEALS) < 0)
             return -errno;
     }
-    if (raw_request(p, AGNOCAST_MSG_ATTACH_SEGMENT, &seg, sizeof(seg), &p->mfd, 1) == 0)
-        return -EPIPE;
-    return outcome(p, AGNOCAST_MSG_OK, why, cap);
+    id = raw_request(p, AGNOCAST_MSG_ATTACH_SEGMENT, &seg, sizeof(seg), &p->mfd, 1);
+    return raw_reply_to(p, id, AGNOCAST_MSG_OK, why, cap);
 }
 
 int raw_add(struct raw_peer *p, bool publisher, uint32_t index, const char *topic, char *why,
@@ -216,10 +216,10 @@ int raw_add(struct raw_peer *p, bool publisher, uint32_t index, const char *topi
     req.qos.reliability = AGNOCAST_RELIABILITY_RELIABLE;
     if (agnocast_topic_field_set(req.topic, topic) < 0)
         return -EINVAL;
-    if (raw_request(p, publisher ? AGNOCAST_MSG_ADD_PUBLISHER : AGNOCAST_MSG_ADD_SUBSCRIPTION, &req,
-                    sizeof(req), NULL, 0) == 0)
-        return -EPIPE;
-    return outcome(p, AGNOCAST_MSG_OK, why, cap);
+    uint32_t id = raw_request(p, publisher ? AGNOCAST_MSG_ADD_PUBLISHER
+                                           : AGNOCAST_MSG_ADD_SUBSCRIPTION,
+                              &req, sizeof(req), NULL, 0);
+    return raw_reply_to(p, id, AGNOCAST_MSG_OK, why, cap);
 }
 
 long raw_list_total(struct raw_peer *p, uint16_t kind)

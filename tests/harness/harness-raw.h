@@ -49,6 +49,10 @@ uint32_t raw_request(struct raw_peer *p, uint16_t kind, const void *payload, siz
 ssize_t raw_recv(struct raw_peer *p, struct raw_reply *r, bool skip_notices);
 /* HELLO and its reply: 0 or -1. */
 int raw_hello(struct raw_peer *p);
+/* The reply to request `id` (raw_request's; 0, a failed send, gives -EPIPE): 0 on `ok_kind`
+ * (a REGISTER_REPLY's range kept in p->range), the ERROR's code with its message in why, or
+ * -EPROTO. */
+int raw_reply_to(struct raw_peer *p, uint32_t id, uint16_t ok_kind, char *why, size_t cap);
 /* REGISTER_PROCESS, then ATTACH_SEGMENT with a sealed memfd of the range as the library does:
  * 0 and p->range, or the ERROR code (negative) with the message copied to `why` (may be NULL). */
 int raw_register(struct raw_peer *p, uint64_t pool, uint64_t want_base, char *why, size_t cap);

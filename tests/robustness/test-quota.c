@@ -48,33 +48,12 @@ static bool separate_users(void)
     return geteuid() == 0;
 }
 
-/* The reply to request `id`: 0 on `ok_kind`, the ERROR's code (message in why), or -EPROTO. */
-static int reply_to(struct raw_peer *p, uint32_t id, uint16_t ok_kind, char *why, size_t cap)
-{
-    struct raw_reply r;
-
-    why[0] = '\0';
-    if (id == 0)
-        return -EPIPE;
-    if (raw_recv(p, &r, true) <= 0 || r.f.request_id != id)
-        return -EPROTO;
-    if (r.f.kind == ok_kind) {
-        if (ok_kind == AGNOCAST_MSG_REGISTER_REPLY)
-            memcpy(&p->range, r.f.payload, sizeof(p->range));
-        return 0;
-    }
-    if (r.f.kind != AGNOCAST_MSG_ERROR)
-        return -EPROTO;
-    snprintf(why, cap, "%s", ((const struct agnocast_wire_error *)r.f.payload)->message);
-    return ((const struct agnocast_wire_error *)r.f.payload)->code;
-}
-
 static int report_occupied(struct raw_peer *p, uint64_t base, uint64_t size, uint32_t owner,
                            char *why, size_t cap)
 {
     struct agnocast_wire_range req = {.base = base, .size = size, .owner_pid = owner};
 
-    return reply_to(p, raw_request(p, AGNOCAST_MSG_REPORT_OCCUPIED, &req, sizeof(req), NULL, 0),
+    return raw_reply_to(p, raw_request(p, AGNOCAST_MSG_REPORT_OCCUPIED, &req, sizeof(req), NULL, 0),
                     AGNOCAST_MSG_OK, why, cap);
 }
 
@@ -83,7 +62,7 @@ static int grow(struct raw_peer *p, uint64_t size, char *why, size_t cap)
 {
     struct agnocast_wire_register req = {.pool_size = size, .flags = AGNOCAST_REGISTER_GROW};
 
-    return reply_to(p, raw_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0),
+    return raw_reply_to(p, raw_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0),
                     AGNOCAST_MSG_REGISTER_REPLY, why, cap);
 }
 
@@ -382,7 +361,7 @@ static void test_quota_endpoints_per_uid(void **state)
     assert_int_equal(rc, -EDQUOT);
     assert_non_null(strstr(why, "--max-endpoints-per-uid"));
     assert_int_equal(
-        reply_to(&p1, raw_request(&p1, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0),
+        raw_reply_to(&p1, raw_request(&p1, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0),
                  AGNOCAST_MSG_OK, why, sizeof(why)),
         0);
     assert_int_equal(raw_add(&p2, false, 99, "/e/again", why, sizeof(why)), 0);
