@@ -11,7 +11,7 @@
  *    the process's shared-memory segment (a sealed memfd, named nowhere, handed to the peers
  *    that need it by the broker) mapped at that same address in every process, and starts one
  *    background thread that handles the broker's notices. The pool size comes from
- *    $MEMPOOL_SIZE (bytes, with an optional K/M/G suffix, powers of 1024; rounded up to a
+ *    $MEMPOOL_SIZE (bytes, with an optional K/M/G/T suffix, powers of 1024; rounded up to a
  *    multiple of 102400 bytes); unset, the broker's default (64 MiB unless agnocastd
  *    --pool-size says otherwise). A full pool grows by further segments up to $MEMPOOL_MAX_SIZE
  *    (default four times the first size; at most 15 growths).
