@@ -291,9 +291,30 @@ static void test_address_pool_larger_than_memory_is_refused(void **state)
     assert_non_null(strstr(agnocast_last_error(), "MEMPOOL_SIZE"));
 }
 
+/* The T suffix the size's messages name is a size (it was "not a size"): 2T is parsed, then
+ * refused because no test machine can back it. */
+static void test_address_pool_size_takes_terabytes(void **state)
+{
+    struct agnocast_context *ctx = NULL;
+    int r;
+
+    (void)state;
+    if (memory_available() >= (2ull << 40))
+        skip();
+    setenv("MEMPOOL_SIZE", "2T", 1);
+    r = agnocast_context_new(&ctx);
+    unsetenv("MEMPOOL_SIZE");
+    assert_null(ctx);
+    print_message("%s\n", agnocast_last_error());
+    assert_null(strstr(agnocast_last_error(), "is not a size"));
+    assert_true(r == -ENOMEM || r == -EDQUOT || r == -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_address_pool_size_takes_terabytes,
+                                        harness_broker_setup, harness_broker_teardown),
         cmocka_unit_test_setup_teardown(test_address_taken_in_owner_gets_another_range,
                                         harness_broker_setup, harness_broker_teardown),
         cmocka_unit_test_setup_teardown(test_address_taken_in_subscriber_is_reported,
