@@ -60,6 +60,7 @@ static int subscriber_role(void *arg, int out, int in)
     char line[64];
     int status;
     pid_t writer;
+    const void *data;
 
     (void)arg;
     if (agnocast_context_new(&ctx) < 0 ||
@@ -74,11 +75,13 @@ static int subscriber_role(void *arg, int out, int in)
         return 1;
     }
     send_line(out, "got %p", agnocast_message_data(msg));
-    /* A write into the publisher's segment must fault: try it in a child. */
+    /* A write into the publisher's segment must fault: try it in a child. The address is taken
+     * here: in the child every call on the inherited handle answers as after fork (NULL). */
+    data = agnocast_message_data(msg);
     writer = fork();
     if (writer == 0) {
         signal(SIGSEGV, SIG_DFL); /* not the test runner's handler: die of it */
-        *(volatile char *)agnocast_message_data(msg) = 'X';
+        *(volatile char *)data = 'X';
         _exit(0);
     }
     waitpid(writer, &status, 0);
