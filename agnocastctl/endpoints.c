@@ -66,8 +66,8 @@ gboolean endpoints_any_counters(const GArray *endpoints)
     return FALSE;
 }
 
-gboolean endpoints_follow(struct client *c, struct segcache *sc, const char *topic,
-                          gboolean first, GArray **endpoints, GError **error)
+gboolean endpoints_follow(struct client *c, struct segcache *sc, const char *topic, gboolean first,
+                          GArray **endpoints, GError **error)
 {
     GError *local = NULL;
     GArray *eps = endpoints_query(c, sc, topic, TRUE, &local);

@@ -38,8 +38,8 @@ GArray *endpoints_query(struct client *c, struct segcache *sc, const char *topic
  * can be read; TRUE otherwise (no publisher yet is fine: one may come). */
 gboolean endpoints_some_ring_readable(GArray *endpoints, const char *topic, GError **error);
 
-gboolean endpoints_follow(struct client *c, struct segcache *sc, const char *topic,
-                          gboolean first, GArray **endpoints, GError **error);
+gboolean endpoints_follow(struct client *c, struct segcache *sc, const char *topic, gboolean first,
+                          GArray **endpoints, GError **error);
 
 /* Reads the counters of every endpoint again (the views stay valid until the next refresh). */
 void endpoints_read(GArray *endpoints);

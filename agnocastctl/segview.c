@@ -171,4 +171,3 @@ gboolean segview_copy(const struct agn_shm_ring *ring, const struct segview_msg 
     *copied = n;
     return agn_shm_entry_still(ring, msg->seq);
 }
-

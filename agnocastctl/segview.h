@@ -56,7 +56,6 @@ int segview_open(struct segview *sv, uint32_t pid, uint64_t base, uint64_t size,
 /* Unmaps; takes a view that failed to open or was never opened (map NULL). */
 void segview_close(struct segview *sv);
 
-
 /* Rings and counters are read straight through the view: agn_shm_ring_get(&sv->view, ...),
  * agn_shm_ring_head(), agn_shm_sub_counters(&sv->view, ...) (shm/shm-reader.h). */
 
@@ -78,6 +77,5 @@ int segview_ring_read(const struct segview *sv, const struct agn_shm_ring *ring,
  */
 gboolean segview_copy(const struct agn_shm_ring *ring, const struct segview_msg *msg, void *out,
                       size_t cap, size_t *copied);
-
 
 #endif

@@ -13,8 +13,8 @@ struct state;
 #define BROKER_KIND_SLOTS 1000 /* message kinds are below 1000 (grouped by hundreds) */
 
 struct broker_config {
-    char *socket_path; /* NULL: $AGNOCAST_SOCKET, else the built-in default */
-    char *state_file;  /* NULL: next to the socket; "" keeps no state file */
+    char *socket_path;  /* NULL: $AGNOCAST_SOCKET, else the built-in default */
+    char *state_file;   /* NULL: next to the socket; "" keeps no state file */
     char *access_rules; /* --access-rules FILE; NULL: everyone may publish and subscribe */
     guint socket_mode;
     uint64_t pool_size;
@@ -31,7 +31,7 @@ struct broker_config {
     guint max_endpoints_per_uid;
     guint max_topics_per_uid;    /* topics where the uid has an endpoint */
     uint64_t max_queued_per_uid; /* bytes queued for its connections that they have not read */
-    guint restart_grace; /* seconds a restarted broker keeps the ranges of live processes */
+    guint restart_grace;         /* seconds a restarted broker keeps the ranges of live processes */
     gboolean verbose;
 };
 
@@ -41,12 +41,12 @@ struct broker {
     struct registry *reg;
     struct ranges *ranges;
     struct listener *listener;
-    struct state *state;     /* the persisted range table and restart reservations */
+    struct state *state;         /* the persisted range table and restart reservations */
     struct access_rules *access; /* loaded from cfg.access_rules; NULL: no rules */
-    GHashTable *clients;     /* struct client * set */
-    GHashTable *uid_conns;   /* uid -> open connections of that uid (refused ones not counted) */
-    GHashTable *uid_queued;  /* uid -> bytes queued for its connections (GSIZE_TO_POINTER) */
-    guint refused;           /* open connections that were refused (answered, then closed) */
+    GHashTable *clients;         /* struct client * set */
+    GHashTable *uid_conns;  /* uid -> open connections of that uid (refused ones not counted) */
+    GHashTable *uid_queued; /* uid -> bytes queued for its connections (GSIZE_TO_POINTER) */
+    guint refused;          /* open connections that were refused (answered, then closed) */
     uint64_t requests[BROKER_KIND_SLOTS]; /* frames received, by kind */
 };
 

@@ -24,8 +24,8 @@ struct client {
     gid_t *groups; /* supplementary groups, SO_PEERGROUPS at accept (access rules); may be NULL */
     size_t ngroups;
     bool said_hello;
-    bool closing; /* no more reading; closes when the queue is flushed (or the timer fires) */
-    bool dead;    /* dropped: nothing more is sent, closes on the next loop turn */
+    bool closing;      /* no more reading; closes when the queue is flushed (or the timer fires) */
+    bool dead;         /* dropped: nothing more is sent, closes on the next loop turn */
     bool check_sender; /* SO_PASSCRED is on: frame_pid is the kernel's word (not in the fuzzer) */
     bool frame_cred;   /* the frame being handled came with SCM_CREDENTIALS */
     pid_t frame_pid;   /* ...naming this sender */

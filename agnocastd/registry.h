@@ -22,9 +22,9 @@ struct reg_process {
     /* Its pool's memfds (ATTACH_SEGMENT): [0] the segment, [n] growth area n; owned (closed) by
      * the registry, -1 until attached. Handed to the peers it shares a topic with. */
     int area_fd[AGNOCAST_AREAS_MAX];
-    void *owner;        /* the connection it came on; the registry never looks inside */
-    GHashTable *pubs;   /* index -> struct reg_endpoint */
-    GHashTable *subs;   /* index -> struct reg_endpoint */
+    void *owner;      /* the connection it came on; the registry never looks inside */
+    GHashTable *pubs; /* index -> struct reg_endpoint */
+    GHashTable *subs; /* index -> struct reg_endpoint */
     /* Ranges it was given but found occupied in its own address space (RELOCATE): kept from
      * everyone until it leaves, so it is never handed the same one again. */
     uint64_t quarantine[8];

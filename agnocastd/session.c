@@ -54,9 +54,9 @@ static int range_error(struct broker *b, int rc, uint64_t size, uint64_t want, g
                        char **why)
 {
     uint64_t wb = ranges_window_base(b->ranges), ws = ranges_window_size(b->ranges);
-    char *kept = noccupied == 0 ? g_strdup("")
-                                : g_strdup_printf(", %u ranges reported occupied kept clear",
-                                                  noccupied);
+    char *kept = noccupied == 0
+                     ? g_strdup("")
+                     : g_strdup_printf(", %u ranges reported occupied kept clear", noccupied);
 
     /* want_base 0 is what a process asks when it has no preference: never tell it to. */
     if (rc == -ENOMEM || (rc == -EADDRINUSE && want == 0))
@@ -369,12 +369,11 @@ void session_send_area(struct reg_process *to, struct reg_process *owner, unsign
         .size = owner->area_sizes[area - 1],
     };
 
-    client_send(to->owner, AGNOCAST_MSG_NOTICE_AREA_ADDED, 0, &n, sizeof(n),
-                &owner->area_fd[area], 1);
+    client_send(to->owner, AGNOCAST_MSG_NOTICE_AREA_ADDED, 0, &n, sizeof(n), &owner->area_fd[area],
+                1);
 }
 
-int session_attach(struct client *c, const struct agnocast_frame *f, int *fds, int nfds,
-                   char **why)
+int session_attach(struct client *c, const struct agnocast_frame *f, int *fds, int nfds, char **why)
 {
     const struct agnocast_wire_segment *req = f->payload;
     struct reg_process *proc = c->proc;
@@ -392,15 +391,14 @@ int session_attach(struct client *c, const struct agnocast_frame *f, int *fds, i
         size = proc->area_sizes[req->area - 1];
     }
     if (req->base != base || req->size != size) {
-        *why = g_strdup_printf("area %u of process %d is 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
-                               " bytes), not 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
-                               " bytes)",
-                               req->area, (int)c->pid, base, size, req->base, req->size);
+        *why =
+            g_strdup_printf("area %u of process %d is 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT
+                            " bytes), not 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT " bytes)",
+                            req->area, (int)c->pid, base, size, req->base, req->size);
         return -EINVAL;
     }
     if (proc->area_fd[req->area] >= 0) {
-        *why = g_strdup_printf("area %u of process %d is already attached", req->area,
-                               (int)c->pid);
+        *why = g_strdup_printf("area %u of process %d is already attached", req->area, (int)c->pid);
         return -EALREADY;
     }
     if (nfds != 1) {
@@ -463,8 +461,7 @@ int session_hand_wake(struct client *c, const struct agnocast_frame *f, int *fds
         shared = peers->pdata[i] == to;
     g_ptr_array_free(peers, TRUE);
     if (!shared) {
-        *why = g_strdup_printf("process %d shares no topic with process %u", (int)c->pid,
-                               req->pid);
+        *why = g_strdup_printf("process %d shares no topic with process %u", (int)c->pid, req->pid);
         return -EPERM;
     }
     client_send(to->owner, AGNOCAST_MSG_NOTICE_WAKE_ADDED, 0, &n, sizeof(n), &fds[0], 1);

@@ -19,15 +19,17 @@ struct bench_case {
     unsigned index; /* in a subscriber: which one */
     char topic[64];
     struct bench_shared *s;
-    void *state; /* the transport's descriptors, made before fork */
+    void *state;              /* the transport's descriptors, made before fork */
     const char *samples_path; /* if set, every sample is appended there too (--samples) */
 };
 
 /* The options every case binary takes, for its getopt_long() table (<getopt.h>). */
-#define BENCH_CASE_OPTIONS                                                                        \
-    {"size", required_argument, NULL, 's'}, {"busy", no_argument, NULL, 'b'},                    \
-        {"count", required_argument, NULL, 'n'}, {"warm", required_argument, NULL, 'w'},         \
-        {"samples", required_argument, NULL, 'F'}
+#define BENCH_CASE_OPTIONS                                                                         \
+    {"size", required_argument, NULL, 's'}, {"busy", no_argument, NULL, 'b'},                      \
+        {"count", required_argument, NULL, 'n'}, {"warm", required_argument, NULL, 'w'},           \
+    {                                                                                              \
+        "samples", required_argument, NULL, 'F'                                                    \
+    }
 /* Applies one of BENCH_CASE_OPTIONS (getopt_long's return value and optarg); false if `opt`
  * is not one of them. */
 bool bench_case_option(struct bench_case *c, int opt, const char *arg);

@@ -51,8 +51,7 @@ void bench_stats_print(FILE *out, const char *case_name, const char *transport, 
     fflush(out);
 }
 
-int bench_samples_append(const char *path, const char *case_name, const uint64_t *sorted,
-                         size_t n)
+int bench_samples_append(const char *path, const char *case_name, const uint64_t *sorted, size_t n)
 {
     FILE *f = fopen(path, "a");
     int r = 0;

@@ -25,8 +25,7 @@ void bench_stats_print(FILE *out, const char *case_name, const char *transport, 
 
 /* Appends one line "CASE NS NS ..." with sorted samples to `path` (for scripts/bench, which
  * merges the samples of interleaved rounds); 0 or -1. */
-int bench_samples_append(const char *path, const char *case_name, const uint64_t *sorted,
-                         size_t n);
+int bench_samples_append(const char *path, const char *case_name, const uint64_t *sorted, size_t n);
 /* A case that could not run: {"case":..,"transport":..,"skipped":"reason"}. */
 void bench_print_skip(FILE *out, const char *case_name, const char *transport, const char *reason);
 

@@ -9,12 +9,12 @@
  * same message, valid in every subscriber because the segment has the same address there. */
 struct demo_message {
     uint64_t sequence;
-    uint64_t self;       /* the address at which the talker wrote this message */
+    uint64_t self; /* the address at which the talker wrote this message */
     uint64_t payload_size;
     uint8_t *payload;
     char *text;
-    uint64_t text_size;  /* bytes including the NUL */
-    uint64_t checksum;   /* demo_checksum() of everything above and what it points to */
+    uint64_t text_size; /* bytes including the NUL */
+    uint64_t checksum;  /* demo_checksum() of everything above and what it points to */
 };
 
 static inline uint64_t demo_fnv(uint64_t h, const void *data, size_t len)
@@ -41,7 +41,8 @@ static inline uint64_t demo_checksum(const struct demo_message *m)
         h = demo_fnv(h, m->payload, m->payload_size);
     } else {
         for (uint64_t off = 0; off < m->payload_size; off += 4096)
-            h = demo_fnv(h, m->payload + off, 8 < m->payload_size - off ? 8 : m->payload_size - off);
+            h = demo_fnv(h, m->payload + off,
+                         8 < m->payload_size - off ? 8 : m->payload_size - off);
         h = demo_fnv(h, m->payload + m->payload_size - 8, 8);
     }
     h = demo_fnv(h, m->text, m->text_size);

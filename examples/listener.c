@@ -107,23 +107,29 @@ static double percentile_us(const uint64_t *v, size_t n, double p)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: listener [--topic T] [--take] [--count N] [--depth D] [--transient-local]\n"
-                 "                [--busy-poll] [--timeout SEC] [--json] [--verbose]\n"
-                 "Receives messages on T (default /chatter) with keep-last depth D (1 to 1024,\n"
-                 "default 10), verifies every pointer and checksum, and prints received, missed\n"
-                 "and corrupt counts and latency percentiles at exit (after N messages, SEC\n"
-                 "seconds, or SIGINT). Exit status 2: a bad command line; 1: a failure, or a\n"
-                 "corrupt message.\n");
+    fprintf(out,
+            "usage: listener [--topic T] [--take] [--count N] [--depth D] [--transient-local]\n"
+            "                [--busy-poll] [--timeout SEC] [--json] [--verbose]\n"
+            "Receives messages on T (default /chatter) with keep-last depth D (1 to 1024,\n"
+            "default 10), verifies every pointer and checksum, and prints received, missed\n"
+            "and corrupt counts and latency percentiles at exit (after N messages, SEC\n"
+            "seconds, or SIGINT). Exit status 2: a bad command line; 1: a failure, or a\n"
+            "corrupt message.\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"topic", required_argument, NULL, 't'},  {"take", no_argument, NULL, 'T'},
-        {"count", required_argument, NULL, 'n'},  {"depth", required_argument, NULL, 'd'},
-        {"transient-local", no_argument, NULL, 'l'}, {"busy-poll", no_argument, NULL, 'b'},
-        {"timeout", required_argument, NULL, 'w'}, {"json", no_argument, NULL, 'j'},
-        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {"topic", required_argument, NULL, 't'},
+        {"take", no_argument, NULL, 'T'},
+        {"count", required_argument, NULL, 'n'},
+        {"depth", required_argument, NULL, 'd'},
+        {"transient-local", no_argument, NULL, 'l'},
+        {"busy-poll", no_argument, NULL, 'b'},
+        {"timeout", required_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'j'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct listener l = {0};
@@ -137,17 +143,39 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "t:Tn:d:lbw:jvh", opts, NULL)) != -1) {
         switch (c) {
-        case 't': topic = optarg; break;
-        case 'T': take = 1; break;
-        case 'n': r = example_arg_u64("listener", "count", optarg, 0, UINT64_MAX, &want); break;
-        case 'd': r = example_arg_u64("listener", "depth", optarg, 1, 1024, &depth); break;
-        case 'l': flags |= AGNOCAST_TRANSIENT_LOCAL; break;
-        case 'b': busy = 1; break;
-        case 'w': r = example_arg_double("listener", "timeout", optarg, 0, 1e6, &timeout); break;
-        case 'j': json = 1; break;
-        case 'v': l.verbose = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXAMPLE_EXIT_USAGE;
+        case 't':
+            topic = optarg;
+            break;
+        case 'T':
+            take = 1;
+            break;
+        case 'n':
+            r = example_arg_u64("listener", "count", optarg, 0, UINT64_MAX, &want);
+            break;
+        case 'd':
+            r = example_arg_u64("listener", "depth", optarg, 1, 1024, &depth);
+            break;
+        case 'l':
+            flags |= AGNOCAST_TRANSIENT_LOCAL;
+            break;
+        case 'b':
+            busy = 1;
+            break;
+        case 'w':
+            r = example_arg_double("listener", "timeout", optarg, 0, 1e6, &timeout);
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'v':
+            l.verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXAMPLE_EXIT_USAGE;
         }
         if (r < 0)
             return EXAMPLE_EXIT_USAGE;
@@ -200,13 +228,15 @@ int main(int argc, char **argv)
         printf("{\"received\": %llu, \"missed\": %" PRIu64 ", \"corrupt\": %llu, "
                "\"unreachable\": %" PRIu64 ", "
                "\"p50_us\": %.3f, \"p99_us\": %.3f, \"max_us\": %.3f}\n",
-               l.received, missed, l.corrupt, unreachable, percentile_us(l.latency_ns, l.nlatency, 0.5),
+               l.received, missed, l.corrupt, unreachable,
+               percentile_us(l.latency_ns, l.nlatency, 0.5),
                percentile_us(l.latency_ns, l.nlatency, 0.99),
                percentile_us(l.latency_ns, l.nlatency, 1.0));
     else
         printf("listener: received %llu, missed %" PRIu64 ", corrupt %llu, unreachable %" PRIu64
                "; latency p50 %.1f us, p99 %.1f us, max %.1f us\n",
-               l.received, missed, l.corrupt, unreachable, percentile_us(l.latency_ns, l.nlatency, 0.5),
+               l.received, missed, l.corrupt, unreachable,
+               percentile_us(l.latency_ns, l.nlatency, 0.5),
                percentile_us(l.latency_ns, l.nlatency, 0.99),
                percentile_us(l.latency_ns, l.nlatency, 1.0));
     free(l.latency_ns);

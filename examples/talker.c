@@ -59,12 +59,11 @@ static int publish_one(struct agnocast_publisher *pub, uint64_t seq, size_t size
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"topic", required_argument, NULL, 't'}, {"size", required_argument, NULL, 's'},
-        {"count", required_argument, NULL, 'n'}, {"rate", required_argument, NULL, 'r'},
-        {"depth", required_argument, NULL, 'd'}, {"transient-local", no_argument, NULL, 'l'},
-        {"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
-        {"linger", required_argument, NULL, 'L'},
-        {NULL, 0, NULL, 0},
+        {"topic", required_argument, NULL, 't'},  {"size", required_argument, NULL, 's'},
+        {"count", required_argument, NULL, 'n'},  {"rate", required_argument, NULL, 'r'},
+        {"depth", required_argument, NULL, 'd'},  {"transient-local", no_argument, NULL, 'l'},
+        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {"linger", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0},
     };
     const char *topic = "/chatter";
     unsigned long long seq = 0;
@@ -78,16 +77,36 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "t:s:n:r:d:lvhL:", opts, NULL)) != -1) {
         switch (c) {
-        case 't': topic = optarg; break;
-        case 's': r = example_arg_u64("talker", "size", optarg, 8, 1u << 30, &size); break;
-        case 'n': r = example_arg_u64("talker", "count", optarg, 0, UINT64_MAX, &count); break;
-        case 'r': r = example_arg_double("talker", "rate", optarg, 0, 1e9, &rate); break;
-        case 'd': r = example_arg_u64("talker", "depth", optarg, 1, 1024, &depth); break;
-        case 'l': flags |= AGNOCAST_TRANSIENT_LOCAL; break;
-        case 'v': verbose = 1; break;
-        case 'L': r = example_arg_u64("talker", "linger", optarg, 0, 3600000, &linger_ms); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXAMPLE_EXIT_USAGE;
+        case 't':
+            topic = optarg;
+            break;
+        case 's':
+            r = example_arg_u64("talker", "size", optarg, 8, 1u << 30, &size);
+            break;
+        case 'n':
+            r = example_arg_u64("talker", "count", optarg, 0, UINT64_MAX, &count);
+            break;
+        case 'r':
+            r = example_arg_double("talker", "rate", optarg, 0, 1e9, &rate);
+            break;
+        case 'd':
+            r = example_arg_u64("talker", "depth", optarg, 1, 1024, &depth);
+            break;
+        case 'l':
+            flags |= AGNOCAST_TRANSIENT_LOCAL;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'L':
+            r = example_arg_u64("talker", "linger", optarg, 0, 3600000, &linger_ms);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXAMPLE_EXIT_USAGE;
         }
         if (r < 0)
             return EXAMPLE_EXIT_USAGE;
@@ -128,7 +147,8 @@ int main(int argc, char **argv)
     /* Our messages vanish with us: give subscribers time to read the last ones. */
     for (uint64_t i = 0; i < linger_ms / 10 && !stop; i++)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
-    printf("talker: published %llu messages on %s\n", (unsigned long long)agnocast_publisher_published(pub), topic);
+    printf("talker: published %llu messages on %s\n",
+           (unsigned long long)agnocast_publisher_published(pub), topic);
     agnocast_publisher_free(pub);
     agnocast_context_free(ctx);
     return r < 0 && r != -ENOMEM ? 1 : 0;

@@ -110,14 +110,13 @@ static int publish_one(struct agnocast_publisher *pub, unsigned long long seq, u
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tree_talker [--topic T] [--count N] [--nodes K] [--rate HZ] [--depth D]\n"
-            "                   [--linger MS]\n"
-            "Publishes N messages (default 10, 0: until SIGINT) on T (default /tree), each a\n"
-            "search tree of up to K named nodes (1 to 1000000, default 100) built with plain\n"
-            "malloc, HZ per second (default 100, 0: as fast as possible), keep-last depth D\n"
-            "(1 to 1024, default 10); preload libagnocast_heaphook.so. Exit status 2: a bad\n"
-            "command line; 1: a failure.\n");
+    fprintf(out, "usage: tree_talker [--topic T] [--count N] [--nodes K] [--rate HZ] [--depth D]\n"
+                 "                   [--linger MS]\n"
+                 "Publishes N messages (default 10, 0: until SIGINT) on T (default /tree), each a\n"
+                 "search tree of up to K named nodes (1 to 1000000, default 100) built with plain\n"
+                 "malloc, HZ per second (default 100, 0: as fast as possible), keep-last depth D\n"
+                 "(1 to 1024, default 10); preload libagnocast_heaphook.so. Exit status 2: a bad\n"
+                 "command line; 1: a failure.\n");
 }
 
 int main(int argc, char **argv)

@@ -150,8 +150,8 @@ static int wait_reply(struct agnocast_context *ctx)
     return r;
 }
 
-int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *payload,
-                       size_t len, const int *fds, int nfds, struct agnocast_frame *reply)
+int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *payload, size_t len,
+                       const int *fds, int nfds, struct agnocast_frame *reply)
 {
     union {
         uint64_t align;
@@ -185,8 +185,8 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
     r = agnocast_proto_send(ctx->sock, out.bytes, (size_t)flen, fds, nfds);
     if (r < 0) {
         agn_unlock(&ctx->request_lock);
-        return agn_fail(r, "cannot send %s to the broker at %s: %s",
-                        agnocast_proto_kind_name(kind), ctx->socket_path, strerror(-r));
+        return agn_fail(r, "cannot send %s to the broker at %s: %s", agnocast_proto_kind_name(kind),
+                        ctx->socket_path, strerror(-r));
     }
     if (!sync) {
         r = wait_reply(ctx);
@@ -222,12 +222,11 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
     }
     if (r == 0 || r == -EPROTONOSUPPORT) {
         int d = agnocast_proto_decode(ctx->reply.bytes, ctx->reply_len, reply);
-        if (d == -EPROTONOSUPPORT || (d == 0 && reply->kind == AGNOCAST_MSG_ERROR &&
-                                      ((const struct agnocast_wire_error *)reply->payload)->code ==
-                                          -EPROTONOSUPPORT)) {
+        if (d == -EPROTONOSUPPORT ||
+            (d == 0 && reply->kind == AGNOCAST_MSG_ERROR &&
+             ((const struct agnocast_wire_error *)reply->payload)->code == -EPROTONOSUPPORT)) {
             if (d == 0)
-                reply->version =
-                    ((const struct agnocast_wire_error *)reply->payload)->version;
+                reply->version = ((const struct agnocast_wire_error *)reply->payload)->version;
             r = -EPROTONOSUPPORT;
         } else if (d < 0) {
             r = agn_fail(d, "malformed reply from the broker");
@@ -254,8 +253,7 @@ int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64
     int r;
 
     req.flags = flags;
-    r = agn_broker_request(ctx, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0,
-                           &reply);
+    r = agn_broker_request(ctx, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0, &reply);
     if (r < 0)
         return r;
     if (reply.kind != AGNOCAST_MSG_REGISTER_REPLY)
@@ -265,7 +263,8 @@ int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64
     if (rr->pid == 0)
         return agn_fail(-EPROTO, "the broker's REGISTER_REPLY names no process");
     /* Our id everywhere (registries, accepted_pids, notices) is the broker's word: in another
-     * PID namespace getpid() means nothing to our peers. It cannot change once a segment says it. */
+     * PID namespace getpid() means nothing to our peers. It cannot change once a segment says it.
+     */
     if (ctx->seg && (pid_t)rr->pid != ctx->pid)
         return agn_fail(-EPROTO,
                         "the broker knows this process as %u, but it registered as %d before: a "
@@ -309,9 +308,9 @@ void agn_broker_report_occupied(struct agnocast_context *ctx)
             unsigned char bytes[128];
         } out;
         /* Nobody waits for this id: the reply is dropped on arrival. */
-        ssize_t len = agnocast_proto_encode(out.bytes, sizeof(out.bytes),
-                                            AGNOCAST_MSG_REPORT_OCCUPIED, UINT32_MAX, &pending[i],
-                                            sizeof(pending[i]));
+        ssize_t len =
+            agnocast_proto_encode(out.bytes, sizeof(out.bytes), AGNOCAST_MSG_REPORT_OCCUPIED,
+                                  UINT32_MAX, &pending[i], sizeof(pending[i]));
         agn_log(AGNOCAST_LOG_WARNING,
                 "cannot map process %u's pool at 0x%llx: the range is occupied in this process; "
                 "its messages cannot reach us (told the broker)",

@@ -11,8 +11,8 @@ struct agnocast_context;
 
 int agn_broker_connect(struct agnocast_context *ctx);
 /* Sends a request and waits for its reply; an ERROR reply becomes its code (and last error). */
-int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *payload,
-                       size_t len, const int *fds, int nfds, struct agnocast_frame *reply);
+int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *payload, size_t len,
+                       const int *fds, int nfds, struct agnocast_frame *reply);
 /* Handles one frame from the broker on the control thread; returns -errno when it is gone. */
 int agn_broker_read(struct agnocast_context *ctx);
 /* REGISTER_PROCESS; the first one also learns our pid as the broker knows it (ctx->pid). */

@@ -37,7 +37,6 @@ AGNOCAST_EXPORT const char *agnocast_version(void)
     return AGNOCAST_VERSION_STRING;
 }
 
-
 static int start(struct agnocast_context *ctx)
 {
     const char *path = getenv("AGNOCAST_SOCKET");
@@ -70,8 +69,8 @@ static int start(struct agnocast_context *ctx)
     while ((r = agn_segment_create(ctx, base, size)) == -EEXIST) {
         agn_log(AGNOCAST_LOG_INFO, "range 0x%" PRIx64 " is occupied here; asking for another",
                 base);
-        if ((r = agn_broker_register(ctx, pool_size, 0, AGNOCAST_REGISTER_RELOCATE, &base,
-                                     &size)) < 0)
+        if ((r = agn_broker_register(ctx, pool_size, 0, AGNOCAST_REGISTER_RELOCATE, &base, &size)) <
+            0)
             return r;
     }
     if (r < 0)

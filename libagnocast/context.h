@@ -25,26 +25,26 @@
 #include "shm-reader.h"
 #include "util.h"
 
-#define AGN_MAX_SOURCES 32 /* publishers a subscription reads from */
+#define AGN_MAX_SOURCES        32 /* publishers a subscription reads from */
 #define AGN_REQUEST_TIMEOUT_MS 5000
-#define AGN_RECLAIM_BATCH 16 /* retired messages per reclaim scan on the publish path */
+#define AGN_RECLAIM_BATCH      16 /* retired messages per reclaim scan on the publish path */
 /* A head that moves further than this between two looks is not a publisher's: 2^40 messages
  * would take a publisher more than a day at a billion per second. */
 #define AGN_HEAD_JUMP_MAX (1ull << 40)
 /* How long a message may wait for a growth area its publisher declared but the broker never
  * handed over before the publisher is taken for corrupt. */
-#define AGN_AREA_WAIT_NS (2000000000ull)
+#define AGN_AREA_WAIT_NS      (2000000000ull)
 #define AGN_DEFAULT_POOL_SIZE (64ull << 20)
 
 /* ---- peer.c: other processes' segments and doorbells ---- */
 struct agn_peer {
     pid_t pid;
     bool in_use;
-    bool gone;           /* the process died or left; drop once nothing refers to it */
-    bool accepted;       /* listed in our accepted_pids (we scan its holds) */
-    uintptr_t base;      /* its segment, mapped read-only (0 if not mapped) */
+    bool gone;      /* the process died or left; drop once nothing refers to it */
+    bool accepted;  /* listed in our accepted_pids (we scan its holds) */
+    uintptr_t base; /* its segment, mapped read-only (0 if not mapped) */
     size_t size;
-    struct agn_shm_view view; /* of that mapping (map == base), header checked */
+    struct agn_shm_view view;          /* of that mapping (map == base), header checked */
     uint64_t area_base[AGN_MAX_AREAS]; /* its growth areas we have mapped (size 0: not) */
     uint64_t area_size[AGN_MAX_AREAS];
     /* Growth areas the broker handed over (NOTICE_AREA_ADDED), not yet mapped: -1 if none. */
@@ -60,8 +60,8 @@ struct agn_peer {
     int wake_keep; /* the read end of our wake_tx pipe, kept so a write never raises SIGPIPE */
     int wake_rx;
     uint32_t wake_gen; /* names wake_rx in the wake set (see wake.c) */
-    unsigned refs;       /* sources + wake targets that use it */
-    unsigned holds;      /* our holds on messages in its segment */
+    unsigned refs;     /* sources + wake targets that use it */
+    unsigned holds;    /* our holds on messages in its segment */
 };
 
 /* ---- the context and its objects ---- */
@@ -89,15 +89,15 @@ struct agnocast_publisher {
 struct agn_source {
     pid_t pid;
     uint32_t index;
-    struct agn_peer *peer; /* NULL for the own process */
+    struct agn_peer *peer;           /* NULL for the own process */
     const struct agn_shm_view *view; /* its segment */
-    struct agn_shm_ring ring; /* validated */
-    uint32_t window;  /* min(publisher depth, subscription depth) */
-    bool ready;       /* the publisher accepted us: our holds are scanned */
-    bool history;     /* deliver retained history (both transient-local) */
-    bool corrupt;     /* found lying (wild head, an area never handed over): never read again */
+    struct agn_shm_ring ring;        /* validated */
+    uint32_t window;                 /* min(publisher depth, subscription depth) */
+    bool ready;                      /* the publisher accepted us: our holds are scanned */
+    bool history;                    /* deliver retained history (both transient-local) */
+    bool corrupt; /* found lying (wild head, an area never handed over): never read again */
     uint64_t area_wait_ns; /* since when a message waits for a growth area, 0 if none */
-    uint64_t next;    /* next message number wanted */
+    uint64_t next;         /* next message number wanted */
 };
 
 struct agnocast_subscription {
@@ -108,7 +108,7 @@ struct agnocast_subscription {
     struct agnocast_wire_qos qos;
     agnocast_callback_fn callback;
     void *userdata;
-    uint64_t created_ns; /* volatile: messages stamped earlier are not delivered */
+    uint64_t created_ns;        /* volatile: messages stamped earlier are not delivered */
     struct agn_sub_slot *stats; /* in the own segment */
     struct agn_source sources[AGN_MAX_SOURCES];
     unsigned nsources;
@@ -118,7 +118,7 @@ struct agnocast_message {
     struct agnocast_context *ctx;
     bool in_use;
     bool retained;
-    uint32_t generation; /* bumped at each use of the handle (see agn_dispatch) */
+    uint32_t generation;   /* bumped at each use of the handle (see agn_dispatch) */
     struct agn_peer *peer; /* NULL for the own process */
     const void *data;
     size_t size;
@@ -130,23 +130,23 @@ struct agnocast_message {
 };
 
 struct agnocast_context {
-    pid_t pid;     /* as the broker knows it (its namespace): our id in every registry */
-    pid_t os_pid;  /* getpid() when the context was made */
+    pid_t pid;                /* as the broker knows it (its namespace): our id in every registry */
+    pid_t os_pid;             /* getpid() when the context was made */
     unsigned fork_generation; /* see agn_context_forked() */
     char socket_path[108];
-    int sock;      /* broker connection (broker.c) */
+    int sock; /* broker connection (broker.c) */
     /* What the connection does with a frame that is no reply (a notice): set by context.c to
      * the control module's handler, so the connection never calls up into notice handling. */
     void (*on_notice)(struct agnocast_context *ctx, const struct agnocast_frame *f, int *fds,
                       int nfds);
-    int doorbell;  /* own eventfd: wakes from this process only (never handed out) */
-    int wake_set;  /* epoll: the doorbell and every wake_rx; agnocast_context_fd() */
+    int doorbell;       /* own eventfd: wakes from this process only (never handed out) */
+    int wake_set;       /* epoll: the doorbell and every wake_rx; agnocast_context_fd() */
     uint32_t wake_gens; /* last wake_gen given out */
-    int epoll;     /* the control thread's */
+    int epoll;          /* the control thread's */
     int stop_pipe[2];
     pthread_t thread;
     bool thread_started;
-    _Atomic bool stopping;     /* spin should return */
+    _Atomic bool stopping; /* spin should return */
     _Atomic bool busy_poll;
     _Atomic bool broker_lost;
 
@@ -157,8 +157,8 @@ struct agnocast_context {
     int seg_fd;                   /* its sealed memfd, handed to the broker again after a restart */
     int area_fd[AGN_MAX_AREAS];   /* the growth areas' memfds, -1 unused */
     struct agn_pool pool;
-    uint64_t pool_limit; /* total bytes growth may reach ($MEMPOOL_MAX_SIZE) */
-    pthread_mutex_t grow_lock; /* one growth at a time */
+    uint64_t pool_limit;         /* total bytes growth may reach ($MEMPOOL_MAX_SIZE) */
+    pthread_mutex_t grow_lock;   /* one growth at a time */
     pthread_mutex_t create_lock; /* one publisher creation at a time (see pending_pub) */
 
     /* requests: one at a time; the control thread hands over the reply */
@@ -175,7 +175,7 @@ struct agnocast_context {
     pthread_mutex_t lock;
     struct agnocast_wire_range occupied[8]; /* to report to the broker (control thread) */
     unsigned noccupied;
-    uintptr_t retired;  /* messages out of their rings that someone still holds */
+    uintptr_t retired; /* messages out of their rings that someone still holds */
     unsigned nretired;
     struct agnocast_publisher *pending_pub; /* its ADD_PUBLISHER is in flight */
     /* Each publisher slot keeps its ring after the publisher is freed and reuses it (a
@@ -195,7 +195,6 @@ struct agnocast_context {
     unsigned ncallback_subs;
     struct agnocast_message messages[AGN_MAX_HOLDS];
 };
-
 
 /* The process's context, if it has one (the heap hook's whole-heap mode uses it). */
 struct agnocast_context *agn_context_current(void);

@@ -20,7 +20,7 @@
 #include "util.h"
 
 #define RECONNECT_FIRST_MS 50
-#define RECONNECT_MAX_MS 2000
+#define RECONNECT_MAX_MS   2000
 
 /* Peers that died while no broker could tell us: their holds must stop pinning our memory.
  * Their ids are the broker's pids: kill() can only check them when we share its PID namespace
@@ -183,9 +183,8 @@ static void *control_thread(void *arg)
     return NULL;
 }
 
-
-void agn_control_on_notice(struct agnocast_context *ctx, const struct agnocast_frame *f,
-                           int *fds, int nfds)
+void agn_control_on_notice(struct agnocast_context *ctx, const struct agnocast_frame *f, int *fds,
+                           int nfds)
 {
     agn_lock(&ctx->lock);
     agn_notice_handle(ctx, f, fds, nfds);

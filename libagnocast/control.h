@@ -12,7 +12,7 @@ int agn_control_start(struct agnocast_context *ctx);
 /* Stops and joins it; nothing if it never started. */
 void agn_control_stop(struct agnocast_context *ctx);
 /* The broker connection's notice callback (ctx->on_notice): handles it under ctx->lock. */
-void agn_control_on_notice(struct agnocast_context *ctx, const struct agnocast_frame *f,
-                           int *fds, int nfds);
+void agn_control_on_notice(struct agnocast_context *ctx, const struct agnocast_frame *f, int *fds,
+                           int nfds);
 
 #endif

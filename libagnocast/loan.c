@@ -81,8 +81,7 @@ struct agn_msg_header *agn_loan_header(struct agnocast_publisher *pub, void *dat
     return h;
 }
 
-void *agn_loan_nested_alloc(struct agnocast_publisher *pub, void *data, size_t align,
-                            size_t size)
+void *agn_loan_nested_alloc(struct agnocast_publisher *pub, void *data, size_t align, size_t size)
 {
     struct agn_msg_header *h = agn_loan_header(pub, data);
     struct agn_child_header *c;

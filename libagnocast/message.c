@@ -15,8 +15,7 @@ static struct agnocast_message *handle_alloc(struct agnocast_context *ctx)
         if (!ctx->messages[i].in_use) {
             uint32_t used = atomic_load_explicit(&ctx->seg->holds_used, memory_order_relaxed);
             if ((uint32_t)i + 1 > used)
-                atomic_store_explicit(&ctx->seg->holds_used, (uint32_t)i + 1,
-                                      memory_order_release);
+                atomic_store_explicit(&ctx->seg->holds_used, (uint32_t)i + 1, memory_order_release);
             ctx->messages[i].in_use = true;
             ctx->messages[i].generation++;
             return &ctx->messages[i];
@@ -62,9 +61,8 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
      * publishing it (the acquire above orders that declaration before this load). The broker
      * sent us each area's descriptor before the publisher could declare it; until our control
      * thread has taken it, the message waits (docs/design.md, pool growth). */
-    if (src->peer &&
-        atomic_load_explicit(&((const struct agn_seg_header *)src->peer->base)->nareas,
-                             memory_order_relaxed) > src->peer->areas_here)
+    if (src->peer && atomic_load_explicit(&((const struct agn_seg_header *)src->peer->base)->nareas,
+                                          memory_order_relaxed) > src->peer->areas_here)
         return -EAGAIN;
     if (!agn_shm_in_heap(src->view, e.addr, e.size)) {
         int in = agn_segment_area_check(ctx, src->peer, e.addr, e.size);
@@ -75,8 +73,8 @@ int agn_message_acquire(struct agnocast_context *ctx, struct agnocast_subscripti
             agn_log(AGNOCAST_LOG_WARNING,
                     "dropping message %llu from process %d on %s: address 0x%llx size %llu "
                     "lies outside its segment",
-                    (unsigned long long)seq, (int)src->pid, sub->topic,
-                    (unsigned long long)e.addr, (unsigned long long)e.size);
+                    (unsigned long long)seq, (int)src->pid, sub->topic, (unsigned long long)e.addr,
+                    (unsigned long long)e.size);
             return -EBADMSG;
         }
     }

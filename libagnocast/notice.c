@@ -30,8 +30,8 @@ static void subscriber_added(struct agnocast_context *ctx,
     if (pid != ctx->pid) {
         peer = agn_peer_get(ctx, pid, n->seg_base, n->seg_size, nfds > 0 ? fds[0] : -1, &err);
         if (!peer) {
-            agn_log(AGNOCAST_LOG_WARNING, "cannot take subscriber %d on %s: %s", (int)pid,
-                    n->topic, agnocast_last_error());
+            agn_log(AGNOCAST_LOG_WARNING, "cannot take subscriber %d on %s: %s", (int)pid, n->topic,
+                    agnocast_last_error());
             return;
         }
         agn_wake_open(ctx, peer);
@@ -111,8 +111,8 @@ void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame
         break;
     case AGNOCAST_MSG_NOTICE_WAKE_ADDED:
         if (nfds > 0 && fds[0] >= 0) {
-            agn_wake_added(ctx, (pid_t)((const struct agnocast_wire_notice_process *)f->payload)->pid,
-                           fds[0]);
+            agn_wake_added(
+                ctx, (pid_t)((const struct agnocast_wire_notice_process *)f->payload)->pid, fds[0]);
             fds[0] = -1;
         }
         break;
@@ -127,7 +127,8 @@ void agn_notice_handle(struct agnocast_context *ctx, const struct agnocast_frame
                 agn_subscription_remove_source(&ctx->subs[s], (pid_t)n->pid, n->index, false);
         break;
     case AGNOCAST_MSG_NOTICE_PROCESS_GONE:
-        agn_notice_process_gone(ctx, (pid_t)((const struct agnocast_wire_notice_process *)f->payload)->pid);
+        agn_notice_process_gone(
+            ctx, (pid_t)((const struct agnocast_wire_notice_process *)f->payload)->pid);
         break;
     default:
         agn_log(AGNOCAST_LOG_DEBUG, "ignoring %s", agnocast_proto_kind_name(f->kind));

@@ -17,8 +17,8 @@ struct agn_peer *agn_peer_find(struct agnocast_context *ctx, pid_t pid)
 }
 
 /* The peer record for `pid`, mapping its segment on first use. */
-struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base,
-                              uint64_t size, int fd, int *err)
+struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base, uint64_t size,
+                              int fd, int *err)
 {
     struct agn_peer *peer = agn_peer_find(ctx, pid);
     int r;
@@ -47,8 +47,13 @@ struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t 
             return NULL;
         }
         peer = &ctx->peers[i];
-        *peer = (struct agn_peer){.pid = pid, .in_use = true, .base = base, .size = size,
-                                  .view = view, .wake_tx = -1, .wake_keep = -1,
+        *peer = (struct agn_peer){.pid = pid,
+                                  .in_use = true,
+                                  .base = base,
+                                  .size = size,
+                                  .view = view,
+                                  .wake_tx = -1,
+                                  .wake_keep = -1,
                                   .wake_rx = -1};
         for (int a = 0; a < AGN_MAX_AREAS; a++)
             peer->area_fd[a] = -1;
@@ -159,8 +164,7 @@ bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr)
         return true;
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
         const struct agn_peer *p = &ctx->peers[i];
-        if (p->in_use && p->accepted &&
-            agn_shm_holds(&p->view, addr))
+        if (p->in_use && p->accepted && agn_shm_holds(&p->view, addr))
             return true;
     }
     return false;

@@ -12,8 +12,8 @@ struct agnocast_context;
 struct agn_peer;
 
 /* The peer record for `pid`; on first use its segment is mapped from `fd` (the caller's). */
-struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base,
-                              uint64_t size, int fd, int *err);
+struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base, uint64_t size,
+                              int fd, int *err);
 /* A growth area of a peer handed over by the broker; takes `fd`. */
 void agn_peer_area_added(struct agnocast_context *ctx, const struct agnocast_wire_segment *a,
                          int fd);

@@ -16,10 +16,10 @@ struct agn_pool {
     } extra[AGN_POOL_EXTRA_AREAS]; /* areas added later (pool growth) */
     _Atomic unsigned nextra;
     size_t capacity; /* bytes of all areas */
-    uintptr_t ctl;        /* the control block, at `start`; 0 if the area was too small */
-    size_t used;          /* bytes in allocated blocks, headers included */
+    uintptr_t ctl;   /* the control block, at `start`; 0 if the area was too small */
+    size_t used;     /* bytes in allocated blocks, headers included */
     size_t allocations;
-    size_t bad_frees;     /* frees of pointers that were not live blocks (ignored) */
+    size_t bad_frees; /* frees of pointers that were not live blocks (ignored) */
 };
 struct agn_pool_stats {
     size_t used_blocks, used_bytes;
@@ -42,7 +42,8 @@ void *agn_pool_memalign(struct agn_pool *pool, size_t align, size_t size);
 /* A block whose payload p has (p + offset) % align == 0: room for a header of `offset` bytes
  * (a multiple of 16) in front of aligned data. */
 void *agn_pool_memalign_offset(struct agn_pool *pool, size_t align, size_t offset, size_t size);
-/* In place when it can; NULL (ptr untouched) when there is no room. size 0 keeps a minimal block. */
+/* In place when it can; NULL (ptr untouched) when there is no room. size 0 keeps a minimal block.
+ */
 void *agn_pool_realloc(struct agn_pool *pool, void *ptr, size_t size);
 void agn_pool_free(struct agn_pool *pool, void *ptr);
 /* Payload bytes of a live block (>= the size asked for), 0 for anything else. */

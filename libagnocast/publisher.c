@@ -16,7 +16,6 @@
 #include "util.h"
 #include "wake.h"
 
-
 /* Idempotent: the same subscription may be announced twice (a broker restart re-registers
  * everything), so targets record which subscriptions they stand for, not how many. */
 void agn_publisher_add_target(struct agnocast_publisher *pub, struct agn_peer *peer,
@@ -71,8 +70,8 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
     if (agn_context_forked(ctx))
         return -ECHILD;
     if ((r = agn_check_topic(topic)) < 0 ||
-        (r = agn_qos_from(depth, flags, AGNOCAST_TRANSIENT_LOCAL | AGNOCAST_RELIABLE,
-                          &req.qos)) < 0)
+        (r = agn_qos_from(depth, flags, AGNOCAST_TRANSIENT_LOCAL | AGNOCAST_RELIABLE, &req.qos)) <
+            0)
         return r;
     agn_lock(&ctx->create_lock);
     agn_lock(&ctx->lock);
@@ -85,8 +84,7 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
     agn_unlock(&ctx->lock);
     if (!pub) {
         agn_unlock(&ctx->create_lock);
-        return agn_fail(-ENOSPC, "too many publishers in this process (limit %d)",
-                        AGN_MAX_PUBS);
+        return agn_fail(-ENOSPC, "too many publishers in this process (limit %d)", AGN_MAX_PUBS);
     }
     /* Only creation takes a free slot, and creation is serialised: the slot stays ours.
      * Its ring is reused when deep enough; the allocation may grow the pool, which asks the
@@ -292,4 +290,3 @@ AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher 
     agn_unlock(&pub->ctx->lock);
     return n;
 }
-

@@ -114,4 +114,3 @@ void *agn_ring_alloc(struct agnocast_context *ctx, size_t align, size_t offset, 
             return NULL;
     }
 }
-

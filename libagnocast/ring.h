@@ -29,7 +29,7 @@ struct agn_child_header {
     uintptr_t next, prev; /* the message's nested allocations; prev 0 at the head */
     uintptr_t msg;        /* its struct agn_msg_header */
     uint64_t magic;
-    uint64_t size;        /* as asked for */
+    uint64_t size; /* as asked for */
     uint64_t reserved;
 };
 

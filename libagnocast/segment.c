@@ -58,7 +58,8 @@ static int check_backing(const char *name, uint64_t size)
     if (n <= 0)
         return 0;
     buf[n] = '\0';
-    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (char *line = buf; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         if (!strncmp(line, "MemAvailable:", 13))
             avail = strtoull(line + 13, NULL, 10) * 1024;
         else if (!strncmp(line, "SwapFree:", 9))
@@ -181,8 +182,7 @@ static int check_peer_fd(int fd, uint64_t size, const char *what, int pid)
     return 0;
 }
 
-int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd,
-                         struct agn_shm_view *view)
+int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd, struct agn_shm_view *view)
 {
     const struct agn_seg_header *h;
     const char *why = NULL;
@@ -199,10 +199,10 @@ int agn_segment_map_peer(pid_t pid, uint64_t base, uint64_t size, int fd,
         return r;
     r = map_at(base, size, PROT_READ, fd);
     if (r < 0)
-        return agn_fail(r, "cannot map the segment of process %d read-only at 0x%llx: %s",
-                        (int)pid, (unsigned long long)base, strerror(-r));
-    if (agn_shm_view_open(view, (const void *)(uintptr_t)base, (uint32_t)pid, base, size,
-                          &why) < 0) {
+        return agn_fail(r, "cannot map the segment of process %d read-only at 0x%llx: %s", (int)pid,
+                        (unsigned long long)base, strerror(-r));
+    if (agn_shm_view_open(view, (const void *)(uintptr_t)base, (uint32_t)pid, base, size, &why) <
+        0) {
         munmap((void *)(uintptr_t)base, size);
         return agn_fail(-EBADMSG, "the segment of process %d has an unexpected header: %s",
                         (int)pid, why);

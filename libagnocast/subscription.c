@@ -32,8 +32,8 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
         if (sub->sources[i].pid == pid && sub->sources[i].index == n->index)
             return;
     if (sub->nsources == AGN_MAX_SOURCES || n->index >= AGN_MAX_PUBS) {
-        agn_log(AGNOCAST_LOG_WARNING, "subscription on %s cannot take publisher %d/%u",
-                sub->topic, (int)pid, n->index);
+        agn_log(AGNOCAST_LOG_WARNING, "subscription on %s cannot take publisher %d/%u", sub->topic,
+                (int)pid, n->index);
         return;
     }
     if (pid != ctx->pid) {
@@ -72,8 +72,8 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
         .ring = ring,
         .window = ring.depth < sub->qos.depth ? ring.depth : sub->qos.depth,
         .ready = peer == NULL,
-        .history = sub->qos.durability == AGNOCAST_DURABILITY_TRANSIENT_LOCAL &&
-                   ring.transient_local,
+        .history =
+            sub->qos.durability == AGNOCAST_DURABILITY_TRANSIENT_LOCAL && ring.transient_local,
     };
     /* Positioned now, so what falls out of the window from here on counts as missed. Older
      * messages inside the window are history (transient-local) or filtered by publish time. */
@@ -85,8 +85,8 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
         peer->refs++;
 }
 
-void agn_subscription_remove_source(struct agnocast_subscription *sub, pid_t pid,
-                                    uint32_t index, bool all)
+void agn_subscription_remove_source(struct agnocast_subscription *sub, pid_t pid, uint32_t index,
+                                    bool all)
 {
     for (unsigned i = 0; i < sub->nsources;) {
         struct agn_source *src = &sub->sources[i];
@@ -121,9 +121,8 @@ static int source_corrupt(struct agnocast_subscription *sub, struct agn_source *
 {
     src->corrupt = true;
     atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
-    agn_log(AGNOCAST_LOG_WARNING,
-            "publisher %d/%u on %s is corrupt (%s); no longer reading it", (int)src->pid,
-            src->index, sub->topic, why);
+    agn_log(AGNOCAST_LOG_WARNING, "publisher %d/%u on %s is corrupt (%s); no longer reading it",
+            (int)src->pid, src->index, sub->topic, why);
     return 0;
 }
 
@@ -389,8 +388,7 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
     }
     if (!sub) {
         agn_unlock(&ctx->lock);
-        return agn_fail(-ENOSPC, "too many subscriptions in this process (limit %d)",
-                        AGN_MAX_SUBS);
+        return agn_fail(-ENOSPC, "too many subscriptions in this process (limit %d)", AGN_MAX_SUBS);
     }
     memset(sub, 0, sizeof(*sub));
     sub->ctx = ctx;
@@ -413,8 +411,7 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
 
     req.index = sub->index;
     memcpy(req.topic, sub->topic, sizeof(req.topic));
-    r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_SUBSCRIPTION, &req, sizeof(req), NULL, 0,
-                           &reply);
+    r = agn_broker_request(ctx, AGNOCAST_MSG_ADD_SUBSCRIPTION, &req, sizeof(req), NULL, 0, &reply);
     if (r < 0) {
         agn_lock(&ctx->lock);
         agn_subscription_remove_all(sub);

@@ -3,9 +3,10 @@
  * sleeps on all of its publishers at once.
  *
  * Each publisher process P that a subscriber process S reads gets its own pipe. P keeps the
- * write end (non-blocking) and writes one byte per publish; S gets the read end through the broker (HAND_WAKE, NOTICE_WAKE_ADDED) and keeps it in its
- * wake set, an epoll instance that also holds S's own eventfd (wake-ups from S itself: stop,
- * its own publishers, notices). The wake set is agnocast_context_fd().
+ * write end (non-blocking) and writes one byte per publish; S gets the read end through the broker
+ * (HAND_WAKE, NOTICE_WAKE_ADDED) and keeps it in its wake set, an epoll instance that also holds
+ * S's own eventfd (wake-ups from S itself: stop, its own publishers, notices). The wake set is
+ * agnocast_context_fd().
  *
  * Why not the subscriber's eventfd, handed to every publisher (the seed's shape): O_NONBLOCK
  * belongs to the open file description, which the eventfd's owner shares with everyone it is
@@ -80,7 +81,8 @@ static void drain_one(struct agnocast_context *ctx, uint64_t tag, uint32_t event
     /* Read only what is there: the publisher shares this read end's open file description and
      * may have made it blocking; only lock holders read it, so what FIONREAD counts stays. */
     if (ioctl(peer->wake_rx, FIONREAD, &avail) == 0 && avail > 0) {
-        (void)!read(peer->wake_rx, bytes, avail < (int)sizeof(bytes) ? (size_t)avail : sizeof(bytes));
+        (void)!read(peer->wake_rx, bytes,
+                    avail < (int)sizeof(bytes) ? (size_t)avail : sizeof(bytes));
     } else if (events & (EPOLLHUP | EPOLLERR)) {
         /* Its publisher closed its end (left, or let us go) and nothing is left to read: a pipe
          * with no writer stays ready for ever, which would keep every wait from sleeping. */
@@ -129,8 +131,8 @@ void agn_wake_added(struct agnocast_context *ctx, pid_t pid, int fd)
     peer->wake_gen = ++ctx->wake_gens;
     ev.data.u64 = wake_tag(ctx, peer);
     if (epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        agn_log(AGNOCAST_LOG_WARNING, "cannot watch the wake channel of process %d: %s",
-                (int)pid, strerror(errno));
+        agn_log(AGNOCAST_LOG_WARNING, "cannot watch the wake channel of process %d: %s", (int)pid,
+                strerror(errno));
         close(fd);
         peer->wake_rx = -1;
     }

@@ -157,7 +157,7 @@ enum agnocast_reliability {
 
 /* NOTICE_* flags */
 /* SUBSCRIBER_ADDED: sent to the publisher whose ADD_PUBLISHER is in flight */
-#define AGNOCAST_NOTICE_ANNOUNCE 0x1u
+#define AGNOCAST_NOTICE_ANNOUNCE           0x1u
 #define AGNOCAST_NOTICE_RETIRED_HAS_MQUEUE 0x2u /* retired in version 3; must be 0 */
 
 struct agnocast_wire_header {
@@ -202,7 +202,7 @@ struct agnocast_wire_register_reply {
 
 /* One area of a process's pool: area 0 is the segment, 1..15 its growth areas. */
 struct agnocast_wire_segment {
-    uint32_t pid;  /* whose; 0 in ATTACH_SEGMENT (the sender's own) */
+    uint32_t pid; /* whose; 0 in ATTACH_SEGMENT (the sender's own) */
     uint32_t area;
     uint64_t base; /* page aligned, base + size does not wrap */
     uint64_t size; /* > 0 */
@@ -329,8 +329,7 @@ _Static_assert(sizeof(struct agnocast_wire_topic_entry) == 264, "wire topic entr
 _Static_assert(sizeof(struct agnocast_wire_endpoint_entry) == 24, "wire endpoint entry");
 _Static_assert(sizeof(struct agnocast_wire_process_entry) == 32, "wire process entry");
 _Static_assert(sizeof(struct agnocast_wire_stats_entry) == 16, "wire stats entry");
-_Static_assert(sizeof(struct agnocast_wire_header) +
-                       sizeof(struct agnocast_wire_list) +
+_Static_assert(sizeof(struct agnocast_wire_header) + sizeof(struct agnocast_wire_list) +
                        AGNOCAST_PROTO_LIST_MAX * sizeof(struct agnocast_wire_topic_entry) <=
                    AGNOCAST_PROTO_FRAME_MAX,
                "a full topic list fits a frame");

@@ -22,23 +22,23 @@
  * finds its own pid in that publisher's `accepted_pids`, so its holds are always scanned.
  */
 
-#define AGN_SEG_MAGIC      0x31474553474e4741ull /* "AGNSEG1" */
+#define AGN_SEG_MAGIC 0x31474553474e4741ull /* "AGNSEG1" */
 /* Bumped at every change of a size or offset below; tests/shm/golden/layout-N pins each. */
-#define AGN_SEG_LAYOUT     4
-#define AGN_MAX_PUBS       64   /* publishers per process */
-#define AGN_MAX_SUBS       64   /* subscriptions per process */
-#define AGN_MAX_PEERS      256  /* processes whose holds a process honours */
-#define AGN_MAX_HOLDS      1024 /* messages a process may hold at once */
-#define AGN_SEG_ALIGN      102400 /* pool sizes are multiples of 100 kB */
+#define AGN_SEG_LAYOUT 4
+#define AGN_MAX_PUBS   64     /* publishers per process */
+#define AGN_MAX_SUBS   64     /* subscriptions per process */
+#define AGN_MAX_PEERS  256    /* processes whose holds a process honours */
+#define AGN_MAX_HOLDS  1024   /* messages a process may hold at once */
+#define AGN_SEG_ALIGN  102400 /* pool sizes are multiples of 100 kB */
 /* Names of the memfds (seen in /proc/PID/maps as "/memfd:agnocast@PID (deleted)"); nothing is
  * ever named in /dev/shm: peers get descriptors from the broker (docs/design.md). */
-#define AGN_SEG_NAME_FMT   "agnocast@%d"
-#define AGN_AREA_NAME_FMT  "agnocast@%d.%u" /* growth areas 1, 2, ... */
+#define AGN_SEG_NAME_FMT  "agnocast@%d"
+#define AGN_AREA_NAME_FMT "agnocast@%d.%u" /* growth areas 1, 2, ... */
 /* The seed's notice queue, never created since protocol 3 (notices come over the broker
  * socket); the tests check that none appears. */
 #define AGN_RETIRED_QUEUE_NAME_FMT "/new_publisher@%d"
-#define AGN_MAX_AREAS      15 /* growth areas besides the first segment */
-#define AGN_SEGMENT_SEALS  AGNOCAST_SEGMENT_SEALS
+#define AGN_MAX_AREAS              15 /* growth areas besides the first segment */
+#define AGN_SEGMENT_SEALS          AGNOCAST_SEGMENT_SEALS
 
 /* One cache line each: a subscriber reading entry n does not share a line with the publisher
  * writing entry n + 1. */

@@ -47,8 +47,8 @@ bool agn_shm_ring_get(const struct agn_shm_view *view, uint32_t index, struct ag
     /* Each word read once: the owner may change it between two reads. A misaligned ring would
      * be read with misaligned atomic loads (found by tests/fuzz/fuzz-segment). */
     depth = atomic_load_explicit((const _Atomic uint32_t *)&slot->depth, memory_order_relaxed);
-    ring_off = atomic_load_explicit((const _Atomic uint64_t *)&slot->ring_off,
-                                    memory_order_relaxed);
+    ring_off =
+        atomic_load_explicit((const _Atomic uint64_t *)&slot->ring_off, memory_order_relaxed);
     if (!atomic_load_explicit(&slot->active, memory_order_acquire) || depth < 1 ||
         depth > AGNOCAST_DEPTH_MAX || ring_off < view->heap_off || ring_off >= view->size ||
         ring_off % _Alignof(struct agn_ring_entry) != 0 ||
@@ -58,9 +58,8 @@ bool agn_shm_ring_get(const struct agn_shm_view *view, uint32_t index, struct ag
         .entries = (const struct agn_ring_entry *)(const void *)(view->map + ring_off),
         .head = &slot->head,
         .depth = (uint32_t)depth,
-        .transient_local =
-            atomic_load_explicit((const _Atomic uint32_t *)&slot->transient_local,
-                                 memory_order_relaxed) != 0,
+        .transient_local = atomic_load_explicit((const _Atomic uint32_t *)&slot->transient_local,
+                                                memory_order_relaxed) != 0,
     };
     return true;
 }
@@ -72,8 +71,8 @@ unsigned agn_shm_nareas(const struct agn_shm_view *view)
     return n > AGN_MAX_AREAS ? AGN_MAX_AREAS : n;
 }
 
-int agn_shm_area_find(const struct agn_shm_view *view, uint64_t addr, uint64_t len,
-                      uint64_t *base, uint64_t *size)
+int agn_shm_area_find(const struct agn_shm_view *view, uint64_t addr, uint64_t len, uint64_t *base,
+                      uint64_t *size)
 {
     const struct agn_seg_header *h = agn_shm_header(view);
     unsigned n = agn_shm_nareas(view);

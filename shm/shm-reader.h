@@ -124,8 +124,7 @@ static inline int agn_shm_entry_read(const struct agn_shm_ring *ring, uint64_t s
  * (then the bytes read belong to that message). The caller's fence orders what came before. */
 static inline bool agn_shm_entry_still(const struct agn_shm_ring *ring, uint64_t seq)
 {
-    return atomic_load_explicit(&agn_shm_ring_entry(ring, seq)->seq, memory_order_relaxed) ==
-           seq;
+    return atomic_load_explicit(&agn_shm_ring_entry(ring, seq)->seq, memory_order_relaxed) == seq;
 }
 
 /* Growth areas the header publishes, at most AGN_MAX_AREAS (acquire: an area is published
@@ -137,8 +136,8 @@ unsigned agn_shm_nareas(const struct agn_shm_view *view);
  * names and the broker's numbering) with *base and *size set, or -1. An area that wraps,
  * overlaps the first segment or is not page-aligned holds nothing.
  */
-int agn_shm_area_find(const struct agn_shm_view *view, uint64_t addr, uint64_t len,
-                      uint64_t *base, uint64_t *size);
+int agn_shm_area_find(const struct agn_shm_view *view, uint64_t addr, uint64_t len, uint64_t *base,
+                      uint64_t *size);
 
 /* Whether the owner lists `pid` in its accepted_pids (it scans that process's holds). */
 bool agn_shm_accepts(const struct agn_shm_view *view, uint32_t pid);

@@ -129,8 +129,7 @@ enum agnocast_log_level {
     AGNOCAST_LOG_DEBUG = 3,
 };
 
-typedef void (*agnocast_log_fn)(enum agnocast_log_level level, const char *message,
-                                void *userdata);
+typedef void (*agnocast_log_fn)(enum agnocast_log_level level, const char *message, void *userdata);
 
 /*
  * Sets where the library logs: `fn` gets every message up to `max` (in place of stderr), on the

@@ -452,12 +452,10 @@ static void test_broker_publisher_then_subscriber_notices(void **state)
     peer_open(fx, &sub2);
     peer_register(&sub2, 0);
     id = add_endpoint(&sub2, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 3, "/chatter");
-    expect_notice(&sub2, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 2,
-                  0, "/chatter");
+    expect_notice(&sub2, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 2, 0, "/chatter");
     assert_segment_of(&r, &pub);
     expect_ok(&sub2, id);
-    expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub2, 0,
-                  0, "/chatter");
+    expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub2, 0, 0, "/chatter");
     assert_subscriber_segment(&r, &sub2);
 
     /* Duplicate index, unknown index, then a real removal. */
@@ -478,7 +476,6 @@ static void test_broker_publisher_then_subscriber_notices(void **state)
     peer_close(&pub);
     peer_close(&sub2);
 }
-
 
 /* A segment is refused unless it is a sealed memfd of exactly its range; endpoints wait for it. */
 static void test_broker_attach_rules(void **state)
@@ -509,8 +506,7 @@ static void test_broker_attach_rules(void **state)
     close(fd);
     /* Another range than the one given, an area never grown. */
     fd = sealed_memfd(a.range.size, AGNOCAST_SEGMENT_SEALS);
-    expect_error(&a, attach(&a, 0, a.range.base + (2u << 20), a.range.size, fd), -EINVAL,
-                 "not 0x");
+    expect_error(&a, attach(&a, 0, a.range.base + (2u << 20), a.range.size, fd), -EINVAL, "not 0x");
     expect_error(&a, attach(&a, 3, a.range.base, a.range.size, fd), -EINVAL, "no growth area 3");
     expect_ok(&a, attach(&a, 0, a.range.base, a.range.size, fd));
     expect_error(&a, attach(&a, 0, a.range.base, a.range.size, fd), -EALREADY, "already");
@@ -539,8 +535,8 @@ static void test_broker_hand_wake(void **state)
     peer_register(&stranger, 0);
     expect_ok(&sub, add_endpoint(&sub, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/wake"));
     id = add_endpoint(&pub, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/wake");
-    expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub, 0,
-                  AGNOCAST_NOTICE_ANNOUNCE, "/wake");
+    expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub, 0, AGNOCAST_NOTICE_ANNOUNCE,
+                  "/wake");
     assert_subscriber_segment(&r, &sub);
     expect_ok(&pub, id);
     expect_notice(&sub, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 0, 0, "/wake");
@@ -551,14 +547,14 @@ static void test_broker_hand_wake(void **state)
     /* Not a pipe, a pipe's write end; nobody by that pid; a process that shares no topic. */
     expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &efd, 1), -EINVAL,
                  "read end of a pipe");
-    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[1], 1),
-                 -EINVAL, "read end of a pipe");
+    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[1], 1), -EINVAL,
+                 "read end of a pipe");
     req.pid = 1;
-    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[0], 1),
-                 -ENOENT, "no other process 1");
+    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[0], 1), -ENOENT,
+                 "no other process 1");
     req.pid = (uint32_t)stranger.pid;
-    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[0], 1),
-                 -EPERM, "shares no topic");
+    expect_error(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[0], 1), -EPERM,
+                 "shares no topic");
     req.pid = (uint32_t)sub.pid;
     expect_ok(&pub, request(&pub, AGNOCAST_MSG_HAND_WAKE, &req, sizeof(req), &sv[0], 1));
     expect_kind(sub.fd, &r, AGNOCAST_MSG_NOTICE_WAKE_ADDED);
@@ -594,8 +590,8 @@ static void test_broker_growth_area_reaches_subscribers(void **state)
     peer_register(&sub, 0);
     expect_ok(&sub, add_endpoint(&sub, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/grow"));
     id = add_endpoint(&pub, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/grow");
-    expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub, 0,
-                  AGNOCAST_NOTICE_ANNOUNCE, "/grow");
+    expect_notice(&pub, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &sub, 0, AGNOCAST_NOTICE_ANNOUNCE,
+                  "/grow");
     assert_subscriber_segment(&r, &sub);
     expect_ok(&pub, id);
     expect_notice(&sub, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &pub, 0, 0, "/grow");
@@ -692,8 +688,7 @@ static void test_broker_process_gone(void **state)
     id = add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 0, 1, "/gone");
     expect_ok(&a, id);
     id = add_endpoint(&b, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/gone");
-    expect_notice(&b, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 0, 0,
-                  "/gone");
+    expect_notice(&b, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 0, 0, "/gone");
     assert_segment_of(&r, &a);
     expect_ok(&b, id);
 
@@ -731,11 +726,9 @@ static void test_broker_queries(void **state)
     expect_ok(&a, add_endpoint(&a, AGNOCAST_MSG_ADD_PUBLISHER, 1, 1, "/a"));
     /* A subscription in the same process hears of both publishers. */
     id = add_endpoint(&a, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, 1, "/a");
-    expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 1, 0,
-                  "/a");
+    expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_PUBLISHER_ADDED, &a, 1, 0, "/a");
     assert_segment_of(&r, &a);
-    expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &a, 0, 0,
-                  "/a");
+    expect_notice(&a, &r, AGNOCAST_MSG_NOTICE_SUBSCRIBER_ADDED, &a, 0, 0, "/a");
     assert_subscriber_segment(&r, &a);
     expect_ok(&a, id);
 

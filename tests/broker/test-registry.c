@@ -130,8 +130,8 @@ static void test_registry_usage_per_uid(void **state)
     struct reg_endpoint *ep = NULL;
     struct registry_usage u;
 
-    assert_int_equal(
-        registry_process_add(reg, 12, 2000, 0x50000000000ull, 0x100000, 0, NULL, &o), 0);
+    assert_int_equal(registry_process_add(reg, 12, 2000, 0x50000000000ull, 0x100000, 0, NULL, &o),
+                     0);
     assert_int_equal(registry_endpoint_add(reg, p, true, 0, &qos1, "/a", NULL), 0);
     assert_int_equal(registry_endpoint_add(reg, p, false, 0, &qos1, "/a", NULL), 0);
     assert_int_equal(registry_endpoint_add(reg, q, false, 0, &qos1, "/a", &ep), 0);

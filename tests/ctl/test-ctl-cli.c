@@ -330,9 +330,9 @@ static void test_ctl_version_mismatch_prints_both_versions(void **state)
     stop(f);
     assert_int_equal(f->r.status, CLI_EXIT_PROTOCOL);
     {
-        g_autofree char *want = g_strdup_printf(
-            "speaks protocol version %d, this agnocastctl speaks version %d",
-            AGNOCAST_PROTO_VERSION + 1, AGNOCAST_PROTO_VERSION);
+        g_autofree char *want =
+            g_strdup_printf("speaks protocol version %d, this agnocastctl speaks version %d",
+                            AGNOCAST_PROTO_VERSION + 1, AGNOCAST_PROTO_VERSION);
         assert_non_null(strstr(f->r.err, want));
     }
     ctl_result_clear(&f->r);
@@ -341,7 +341,8 @@ static void test_ctl_version_mismatch_prints_both_versions(void **state)
     ctl_run(&f->r, fake_broker_path(f->fb), FALSE, "stats", NULL);
     assert_int_equal(f->r.status, CLI_EXIT_PROTOCOL);
     assert_non_null(
-        strstr(f->r.err, "speaks protocol version 7, this agnocastctl speaks version " G_STRINGIFY(AGNOCAST_PROTO_VERSION)));
+        strstr(f->r.err, "speaks protocol version 7, this agnocastctl speaks version " G_STRINGIFY(
+                             AGNOCAST_PROTO_VERSION)));
     assert_non_null(strstr(f->r.err, fake_broker_path(f->fb)));
 }
 

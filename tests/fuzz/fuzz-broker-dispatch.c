@@ -150,8 +150,8 @@ static int segment_for(struct slot *s, size_t len)
         }
     }
     fd = memfd_create("fuzz-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd >= 0 && (ftruncate(fd, (off_t)size) < 0 ||
-                    fcntl(fd, F_ADD_SEALS, AGNOCAST_SEGMENT_SEALS) < 0)) {
+    if (fd >= 0 &&
+        (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, AGNOCAST_SEGMENT_SEALS) < 0)) {
         close(fd);
         fd = -1;
     }
@@ -172,8 +172,7 @@ static void deliver(struct slot *s, uint8_t flags, const uint8_t *data, size_t l
     }
     if ((flags & FUZZ_BROKER_SEGMENT) && nfds < AGNOCAST_PROTO_FDS_MAX)
         fds[nfds++] = segment_for(s, len);
-    if ((flags & FUZZ_BROKER_WAKE) && nfds < AGNOCAST_PROTO_FDS_MAX &&
-        pipe2(p, O_CLOEXEC) == 0) {
+    if ((flags & FUZZ_BROKER_WAKE) && nfds < AGNOCAST_PROTO_FDS_MAX && pipe2(p, O_CLOEXEC) == 0) {
         close(p[1]);
         fds[nfds++] = p[0];
     }

@@ -147,8 +147,7 @@ static int make_seeds(const char *dir)
     endpoint(&b, 1, AGNOCAST_MSG_ADD_SUBSCRIPTION, 0, "/chatter");
     {
         /* The publisher grows: its subscriber is handed the new area. */
-        struct agnocast_wire_register g = {.pool_size = 1u << 20,
-                                           .flags = AGNOCAST_REGISTER_GROW};
+        struct agnocast_wire_register g = {.pool_size = 1u << 20, .flags = AGNOCAST_REGISTER_GROW};
         add_frame(&b, 0, AGNOCAST_MSG_REGISTER_PROCESS, 9, &g, sizeof(g));
         attach(&b, 0, 1);
         struct agnocast_wire_segment_query q = {.area = 1};

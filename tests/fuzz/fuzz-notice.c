@@ -34,10 +34,10 @@
 
 const char fuzz_target_name[] = "notice";
 
-#define SEG_SIZE  (8 * 4096ull)
-#define AREA_SIZE (4 * 4096ull)
+#define SEG_SIZE   (8 * 4096ull)
+#define AREA_SIZE  (4 * 4096ull)
 #define HDR(field) offsetof(struct agn_seg_header, field)
-#define SLOT_OFF(i, field) \
+#define SLOT_OFF(i, field)                                                                         \
     (HDR(pubs) + (uint64_t)(i) * sizeof(struct agn_pub_slot) + offsetof(struct agn_pub_slot, field))
 
 static void put64(uint64_t off, uint64_t v)
@@ -238,8 +238,8 @@ static void endpoint_record(unsigned sel, uint16_t kind, uint32_t pid, uint32_t 
 
 static void area_record(unsigned sel, uint32_t area, uint64_t base, uint64_t size)
 {
-    struct agnocast_wire_segment a = {.pid = FUZZ_PEER_PID, .area = area, .base = base,
-                                      .size = size};
+    struct agnocast_wire_segment a = {
+        .pid = FUZZ_PEER_PID, .area = area, .base = base, .size = size};
 
     record(sel, AGNOCAST_MSG_NOTICE_AREA_ADDED, &a, sizeof(a));
 }

@@ -1,4 +1,5 @@
-/* The reader's fuzz targets: notices and reader calls, each followed by the checks of fuzz-reader.h. */
+/* The reader's fuzz targets: notices and reader calls, each followed by the checks of
+ * fuzz-reader.h. */
 #include "fuzz-reader.h"
 
 #include <errno.h>
@@ -97,9 +98,8 @@ static void check_counters(void)
         fuzz_stats(i, cur);
         for (int k = 1; k < 4; k++)
             if (cur[k] < fuzz.prev[i][k])
-                fuzz_fail("subscription %u: counter %d went from %llu down to %llu (wrapped?)",
-                          i, k, (unsigned long long)fuzz.prev[i][k],
-                          (unsigned long long)cur[k]);
+                fuzz_fail("subscription %u: counter %d went from %llu down to %llu (wrapped?)", i,
+                          k, (unsigned long long)fuzz.prev[i][k], (unsigned long long)cur[k]);
         sum = (unsigned __int128)cur[0] + cur[1];
         prev_sum = (unsigned __int128)fuzz.prev[i][0] + fuzz.prev[i][1];
         start_sum = (unsigned __int128)fuzz.start[i][0] + fuzz.start[i][1];
@@ -152,8 +152,7 @@ static void check_message(unsigned sub_i, struct agnocast_message *m, bool check
         const struct agn_source *src = &sub->sources[s];
         if (src->pid == m->pub_pid && src->index == m->pub_index && !src->history &&
             m->timestamp_ns < sub->created_ns)
-            fuzz_fail("volatile subscription %u got a message stamped before it existed",
-                      sub_i);
+            fuzz_fail("volatile subscription %u got a message stamped before it existed", sub_i);
     }
 }
 
@@ -166,8 +165,8 @@ static void forget_gone_sources(void)
                 pid_t pid = own ? fuzz.ctx->pid : FUZZ_PEER_PID;
                 bool found = false;
                 for (unsigned s = 0; s < fuzz.sub[i]->nsources && !found; s++)
-                    found = fuzz.sub[i]->sources[s].pid == pid &&
-                            fuzz.sub[i]->sources[s].index == idx;
+                    found =
+                        fuzz.sub[i]->sources[s].pid == pid && fuzz.sub[i]->sources[s].index == idx;
                 if (!found)
                     fuzz.last_seq[i][own][idx] = 0;
             }
@@ -179,8 +178,8 @@ static void after_call(uint64_t cpu0, const char *what)
 
     fuzz_counts.calls++;
     if (spent > FUZZ_CALL_CPU_NS)
-        fuzz_fail("%s took %llu ms of CPU: a loop over what the peer wrote is not bounded",
-                  what, (unsigned long long)(spent / 1000000));
+        fuzz_fail("%s took %llu ms of CPU: a loop over what the peer wrote is not bounded", what,
+                  (unsigned long long)(spent / 1000000));
     check_counters();
 }
 
@@ -414,4 +413,3 @@ void fuzz_local_publish(size_t size)
     after_call(cpu0, "agnocast_publisher_publish");
     fuzz_drain_broker();
 }
-

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define INPUT_MAX 8192
+#define INPUT_MAX          8192
 #define FUZZ_INPUT_SECONDS 20
 
 struct input {
@@ -132,10 +132,42 @@ static int add_path(const char *path)
 }
 
 static const uint64_t interesting[] = {
-    0, 1, 2, 7, 8, 15, 16, 31, 32, 63, 64, 255, 256, 1023, 1024, 1025, 4095, 4096, 0x7fff, 0x8000,
-    0xffff, 0x7fffffff, 0x80000000u, 0xffffffffu, 1ull << 40, (1ull << 40) + 1, 1ull << 41,
-    UINT64_MAX, UINT64_MAX - 1, FUZZ_SEG_BASE, FUZZ_AREA_BASE, FUZZ_OWN_BASE, FUZZ_SELF_PID,
-    FUZZ_PEER_PID, AGN_SEG_MAGIC, 0 - FUZZ_SEG_BASE,
+    0,
+    1,
+    2,
+    7,
+    8,
+    15,
+    16,
+    31,
+    32,
+    63,
+    64,
+    255,
+    256,
+    1023,
+    1024,
+    1025,
+    4095,
+    4096,
+    0x7fff,
+    0x8000,
+    0xffff,
+    0x7fffffff,
+    0x80000000u,
+    0xffffffffu,
+    1ull << 40,
+    (1ull << 40) + 1,
+    1ull << 41,
+    UINT64_MAX,
+    UINT64_MAX - 1,
+    FUZZ_SEG_BASE,
+    FUZZ_AREA_BASE,
+    FUZZ_OWN_BASE,
+    FUZZ_SELF_PID,
+    FUZZ_PEER_PID,
+    AGN_SEG_MAGIC,
+    0 - FUZZ_SEG_BASE,
 };
 
 /* One to six random edits; the result stays within INPUT_MAX. */
@@ -194,8 +226,7 @@ static size_t mutate(unsigned char *buf, size_t size)
         }
         case 8: { /* bytes of another input inserted (its operations spliced in) */
             const struct input *o = &inputs[below(n_inputs)];
-            size_t from = below(o->size + 1), len = below(o->size - from + 1),
-                   at = below(size + 1);
+            size_t from = below(o->size + 1), len = below(o->size - from + 1), at = below(size + 1);
             if (len > 512)
                 len = 512;
             if (size + len <= INPUT_MAX) {
@@ -258,8 +289,7 @@ int main(int argc, char **argv)
             }
             return fuzz_make_seeds(emit) < 0 ? 1 : 0;
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "usage: %s [--random N SEED] CORPUS... | --make-seeds DIR\n",
-                    argv[0]);
+            fprintf(stderr, "usage: %s [--random N SEED] CORPUS... | --make-seeds DIR\n", argv[0]);
             return 2;
         } else if (add_path(argv[i]) < 0) {
             return 2;

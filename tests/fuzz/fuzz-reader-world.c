@@ -266,8 +266,8 @@ void fuzz_world_begin(unsigned depth, unsigned flags, uint64_t missed_below_max)
     pub->in_use = true;
     pub->index = 0;
     agnocast_topic_field_set(pub->topic, "/fuzz/a");
-    pub->qos = (struct agnocast_wire_qos){.depth = 8,
-                                          .durability = AGNOCAST_DURABILITY_TRANSIENT_LOCAL};
+    pub->qos =
+        (struct agnocast_wire_qos){.depth = 8, .durability = AGNOCAST_DURABILITY_TRANSIENT_LOCAL};
     pub->ring = ring;
     pub->in_ring = ctx->slot_rings[0].in_ring;
     pub->slot = &h->pubs[0];

@@ -58,23 +58,23 @@
  * (which is why the reader reads each field it validates once).
  */
 
-#define FUZZ_SELF_PID    1000
-#define FUZZ_PEER_PID    4242
-#define FUZZ_OWN_BASE    0x2f0000000000ull
-#define FUZZ_OWN_SIZE    (256u * 1024u)
-#define FUZZ_SEG_BASE    0x300000000000ull
-#define FUZZ_AREA_BASE   0x310000000000ull
-#define FUZZ_AREA_STRIDE 0x100000000ull
-#define FUZZ_GUARD       (1u << 20)
+#define FUZZ_SELF_PID       1000
+#define FUZZ_PEER_PID       4242
+#define FUZZ_OWN_BASE       0x2f0000000000ull
+#define FUZZ_OWN_SIZE       (256u * 1024u)
+#define FUZZ_SEG_BASE       0x300000000000ull
+#define FUZZ_AREA_BASE      0x310000000000ull
+#define FUZZ_AREA_STRIDE    0x100000000ull
+#define FUZZ_GUARD          (1u << 20)
 #define FUZZ_SEG_PAGES_MAX  32u
 #define FUZZ_AREA_PAGES_MAX 16u
-#define FUZZ_HELD_MAX    1100u /* more than AGN_MAX_HOLDS: the limit is reached, too */
-#define FUZZ_CALL_CPU_NS 1000000000ull
+#define FUZZ_HELD_MAX       1100u /* more than AGN_MAX_HOLDS: the limit is reached, too */
+#define FUZZ_CALL_CPU_NS    1000000000ull
 /* Written into the segment's reserved_areas field and at the start of every growth area the
  * target means to be mappable; a different mark on a mapped object means the library mapped a
  * descriptor it should have refused. */
-#define FUZZ_MARK_GOOD   0x600du
-#define FUZZ_MARK_BAD    0x0badu
+#define FUZZ_MARK_GOOD 0x600du
+#define FUZZ_MARK_BAD  0x0badu
 
 /* What the memfd of the forged segment or an area is like. */
 enum fuzz_fd_kind {
@@ -109,8 +109,8 @@ struct fuzz_world {
     unsigned delivered_in_dispatch;
     void (*in_callback)(void);
     /* bookkeeping for the checks */
-    uint64_t max_word;        /* largest 64-bit word ever in a forged segment or ring */
-    unsigned instances[2];    /* sources each subscription may have had */
+    uint64_t max_word;                /* largest 64-bit word ever in a forged segment or ring */
+    unsigned instances[2];            /* sources each subscription may have had */
     uint64_t start[2][4], prev[2][4]; /* received, missed, corrupt, unreachable */
     uint64_t last_seq[2][2][AGN_MAX_PUBS]; /* [sub][own?][index] */
     int fds_before, maps_before;
@@ -131,8 +131,8 @@ void fuzz_world_init(void);
  * `depth`: the subscriptions' depth (1..1024); `flags`: FUZZ_BEGIN_*. */
 #define FUZZ_BEGIN_TRANSIENT_LOCAL 0x1u /* subscriptions are transient-local */
 #define FUZZ_BEGIN_IGNORE_LOCAL    0x2u
-#define FUZZ_BEGIN_MISSED_HIGH     0x4u /* `missed` starts near 2^64 */
-#define FUZZ_BEGIN_CREATED_NOW     0x8u /* subscriptions made now, not at time 0 */
+#define FUZZ_BEGIN_MISSED_HIGH     0x4u  /* `missed` starts near 2^64 */
+#define FUZZ_BEGIN_CREATED_NOW     0x8u  /* subscriptions made now, not at time 0 */
 #define FUZZ_BEGIN_PENDING_PUB     0x10u /* the local publisher's ADD_PUBLISHER is in flight */
 void fuzz_world_begin(unsigned depth, unsigned flags, uint64_t missed_below_max);
 /* Ends an input: releases everything, says the peer is gone, checks nothing is left. */

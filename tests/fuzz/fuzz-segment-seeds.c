@@ -1,7 +1,6 @@
 /* The forged-segment target's seed corpus (fuzz-segment-replay --make-seeds DIR). */
 #include "fuzz-segment.h"
 
-
 static unsigned char seed[4096];
 static size_t seed_len;
 

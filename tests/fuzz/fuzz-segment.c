@@ -11,7 +11,6 @@
 
 const char fuzz_target_name[] = "segment";
 
-
 static struct {
     const uint8_t *p, *end;
     bool over;
@@ -83,7 +82,7 @@ static uint64_t value(void)
 }
 
 #define HDR(field) offsetof(struct agn_seg_header, field)
-#define SLOT_OFF(i, field) \
+#define SLOT_OFF(i, field)                                                                         \
     (HDR(pubs) + (uint64_t)(i) * sizeof(struct agn_pub_slot) + offsetof(struct agn_pub_slot, field))
 
 static void put64(uint64_t off, uint64_t v)
@@ -122,8 +121,8 @@ static void op_publish(void)
         uint64_t asize = a->fd >= 0 ? a->size : 4096;
         addr = FUZZ_AREA_BASE + ((where / 8) % AGN_MAX_AREAS) * FUZZ_AREA_STRIDE +
                64 * (n % (asize / 64));
-        size %= FUZZ_AREA_BASE + ((where / 8) % AGN_MAX_AREAS) * FUZZ_AREA_STRIDE + asize -
-                    addr + 1;
+        size %=
+            FUZZ_AREA_BASE + ((where / 8) % AGN_MAX_AREAS) * FUZZ_AREA_STRIDE + asize - addr + 1;
         break;
     }
     case 2: /* just past the segment */
@@ -150,8 +149,10 @@ static void op_publish(void)
     put64(e + offsetof(struct agn_ring_entry, seq), 0);
     put64(e + offsetof(struct agn_ring_entry, addr), addr);
     put64(e + offsetof(struct agn_ring_entry, size), size);
-    put64(e + offsetof(struct agn_ring_entry, timestamp_ns),
-          (flags & 2) ? 0 : (flags & 16) ? fuzz.now + 1000000000ull : fuzz.now);
+    put64(e + offsetof(struct agn_ring_entry, timestamp_ns), (flags & 2) ? 0
+                                                             : (flags & 16)
+                                                                 ? fuzz.now + 1000000000ull
+                                                                 : fuzz.now);
     if (!(flags & 4)) /* else: left torn, seq 0 */
         put64(e + offsetof(struct agn_ring_entry, seq), (flags & 8) ? n - depth : n);
     if (!(flags & 1)) /* else: the entry only (the reader's fast path) */
@@ -322,7 +323,8 @@ static void run_op(bool in_callback)
     }
     case OP_ENTRY: {
         unsigned idx = u8() % AGN_MAX_PUBS, n = u16();
-        uint64_t depth = get32(SLOT_OFF(idx, depth)), ring = fuzz_seg_read64(SLOT_OFF(idx, ring_off));
+        uint64_t depth = get32(SLOT_OFF(idx, depth)),
+                 ring = fuzz_seg_read64(SLOT_OFF(idx, ring_off));
         uint64_t e, f[4];
         if (depth < 1 || depth > AGNOCAST_DEPTH_MAX)
             depth = 64;
@@ -402,8 +404,7 @@ static void run_op(bool in_callback)
         break;
     }
     case OP_GONE: {
-        struct agnocast_wire_notice_process p = {
-            .pid = (u8() & 1) ? FUZZ_SELF_PID : FUZZ_PEER_PID};
+        struct agnocast_wire_notice_process p = {.pid = (u8() & 1) ? FUZZ_SELF_PID : FUZZ_PEER_PID};
         fuzz_notice(AGNOCAST_MSG_NOTICE_PROCESS_GONE, &p, sizeof(p), NULL, 0);
         break;
     }
@@ -472,8 +473,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kind = setup & 3;
     fuzz_world_begin(depth, setup >> 3, below);
     fuzz_seg_create((1 + pages % FUZZ_SEG_PAGES_MAX) * 4096ull,
-                    kind == 1 ? FUZZ_FD_UNSEALED : kind == 2 ? FUZZ_FD_SHORT : FUZZ_FD_GOOD, raw,
-                    raw_len);
+                    kind == 1   ? FUZZ_FD_UNSEALED
+                    : kind == 2 ? FUZZ_FD_SHORT
+                                : FUZZ_FD_GOOD,
+                    raw, raw_len);
     while (!cur.over)
         run_op(false);
     fuzz_world_end();

@@ -29,28 +29,28 @@
  */
 
 enum op {
-    OP_POKE64,    /* u16 word, V: the peer writes a word anywhere in its segment */
-    OP_POKE32,    /* u16 index, u32 */
-    OP_SLOT,      /* u8 index, u8 active, u16 depth, u8 transient_local, V ring_off */
-    OP_HEAD,      /* u8 index, u8 how (set, add, subtract, +1), V */
-    OP_ENTRY,     /* u8 index, u16 entry, V seq, V addr, V size, V timestamp */
-    OP_PUBLISH,   /* u8 index, u8 where, u8 flags, u16 size: a seqlock publish */
-    OP_AREA,      /* u8 i, V base, V size: the header's growth-area table */
-    OP_NAREAS,    /* u32 */
-    OP_AREA_GIVE, /* u8 j, u8 pages, u8 descriptor, u8 notice: NOTICE_AREA_ADDED */
-    OP_ACCEPT,    /* u8 k, u8 on: accepted_pids[k] = our pid or 0 */
-    OP_ADD,       /* u8 flags, u8 index: NOTICE_PUBLISHER_ADDED */
-    OP_REMOVE,    /* u8 flags, u8 index: NOTICE_PUBLISHER_REMOVED */
-    OP_TAKE,      /* u8 flags: subscription, keep, latest */
-    OP_DISPATCH,  /* u8 n, u32 keep mask, u8 drain */
-    OP_RELEASE,   /* u8 k */
-    OP_CONTAINS,  /* u8 k, V ptr, V len */
-    OP_CLOCK,     /* u32 ms (0: past the growth-area wait) */
-    OP_GONE,      /* u8 who: NOTICE_PROCESS_GONE */
-    OP_SUBSCRIBER, /* u8 flags, u8 index: NOTICE_SUBSCRIBER_ADDED (the peer subscribes to us) */
+    OP_POKE64,        /* u16 word, V: the peer writes a word anywhere in its segment */
+    OP_POKE32,        /* u16 index, u32 */
+    OP_SLOT,          /* u8 index, u8 active, u16 depth, u8 transient_local, V ring_off */
+    OP_HEAD,          /* u8 index, u8 how (set, add, subtract, +1), V */
+    OP_ENTRY,         /* u8 index, u16 entry, V seq, V addr, V size, V timestamp */
+    OP_PUBLISH,       /* u8 index, u8 where, u8 flags, u16 size: a seqlock publish */
+    OP_AREA,          /* u8 i, V base, V size: the header's growth-area table */
+    OP_NAREAS,        /* u32 */
+    OP_AREA_GIVE,     /* u8 j, u8 pages, u8 descriptor, u8 notice: NOTICE_AREA_ADDED */
+    OP_ACCEPT,        /* u8 k, u8 on: accepted_pids[k] = our pid or 0 */
+    OP_ADD,           /* u8 flags, u8 index: NOTICE_PUBLISHER_ADDED */
+    OP_REMOVE,        /* u8 flags, u8 index: NOTICE_PUBLISHER_REMOVED */
+    OP_TAKE,          /* u8 flags: subscription, keep, latest */
+    OP_DISPATCH,      /* u8 n, u32 keep mask, u8 drain */
+    OP_RELEASE,       /* u8 k */
+    OP_CONTAINS,      /* u8 k, V ptr, V len */
+    OP_CLOCK,         /* u32 ms (0: past the growth-area wait) */
+    OP_GONE,          /* u8 who: NOTICE_PROCESS_GONE */
+    OP_SUBSCRIBER,    /* u8 flags, u8 index: NOTICE_SUBSCRIBER_ADDED (the peer subscribes to us) */
     OP_LOCAL_PUBLISH, /* u16 size: our publisher publishes (a reclaim scans the peer's holds) */
-    OP_HOLDS,     /* u16 k, u8 what, V: the peer's hold table */
-    OP_FILL,      /* u16 offset, u16 length, u8 byte */
+    OP_HOLDS,         /* u16 k, u8 what, V: the peer's hold table */
+    OP_FILL,          /* u16 offset, u16 length, u8 byte */
     OP_COUNT
 };
 

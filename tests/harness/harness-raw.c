@@ -216,9 +216,9 @@ int raw_add(struct raw_peer *p, bool publisher, uint32_t index, const char *topi
     req.qos.reliability = AGNOCAST_RELIABILITY_RELIABLE;
     if (agnocast_topic_field_set(req.topic, topic) < 0)
         return -EINVAL;
-    uint32_t id = raw_request(p, publisher ? AGNOCAST_MSG_ADD_PUBLISHER
-                                           : AGNOCAST_MSG_ADD_SUBSCRIPTION,
-                              &req, sizeof(req), NULL, 0);
+    uint32_t id =
+        raw_request(p, publisher ? AGNOCAST_MSG_ADD_PUBLISHER : AGNOCAST_MSG_ADD_SUBSCRIPTION, &req,
+                    sizeof(req), NULL, 0);
     return raw_reply_to(p, id, AGNOCAST_MSG_OK, why, cap);
 }
 

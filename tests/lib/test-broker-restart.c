@@ -60,8 +60,7 @@ static void on_message(struct agnocast_subscription *s, struct agnocast_message 
 
     (void)s;
     c->received++;
-    if (agnocast_message_size(msg) != 64 || m[1] != ~m[0] ||
-        m[0] != agnocast_message_sequence(msg))
+    if (agnocast_message_size(msg) != 64 || m[1] != ~m[0] || m[0] != agnocast_message_sequence(msg))
         c->corrupt++;
 }
 

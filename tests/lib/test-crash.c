@@ -302,8 +302,8 @@ int main(void)
                                         harness_broker_teardown),
         cmocka_unit_test_setup_teardown(test_crash_publisher_killed_holder_keeps_data,
                                         harness_broker_setup, harness_broker_teardown),
-        cmocka_unit_test_setup_teardown(test_crash_squatted_names_do_not_stop_a_start, harness_broker_setup,
-                                        harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_squatted_names_do_not_stop_a_start,
+                                        harness_broker_setup, harness_broker_teardown),
         cmocka_unit_test_setup_teardown(test_crash_corrupting_publisher, harness_broker_setup,
                                         harness_broker_teardown),
     };

@@ -212,8 +212,15 @@ static int flat_role(void *arg, int out, int in)
 /* agnocastctl echo maps the growth area a message lies in and shows its bytes. */
 static void test_growth_ctl_echo_reads_areas(void **state)
 {
-    char *argv[] = {getenv("AGNOCAST_TEST_CTL"), "echo", "/grow/flat", "--count", "2",
-                    "--bytes", "8", "--json", NULL};
+    char *argv[] = {getenv("AGNOCAST_TEST_CTL"),
+                    "echo",
+                    "/grow/flat",
+                    "--count",
+                    "2",
+                    "--bytes",
+                    "8",
+                    "--json",
+                    NULL};
     static char out[64 << 10];
     char line[256];
     struct role pub;

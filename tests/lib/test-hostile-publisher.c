@@ -185,9 +185,8 @@ static uint64_t run_pair(const char *mode, char *said, size_t cap)
     assert_true(t.honest > before);
     corrupt = agnocast_subscription_corrupt(sub);
     missed = agnocast_subscription_missed(sub);
-    print_message("%s: honest %lu, from the liar %lu, corrupt %llu, missed %llu\n", mode,
-                  t.honest, t.from_liar, (unsigned long long)corrupt,
-                  (unsigned long long)missed);
+    print_message("%s: honest %lu, from the liar %lu, corrupt %llu, missed %llu\n", mode, t.honest,
+                  t.from_liar, (unsigned long long)corrupt, (unsigned long long)missed);
     /* Missed counts messages, not what a head claims: no wrap, no 2^64. */
     assert_true(missed < (1ull << 40));
     send_line(liar.to_child, "quit");

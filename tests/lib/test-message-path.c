@@ -146,9 +146,9 @@ struct sub_args {
     const char *topic;
     unsigned depth;
     unsigned flags;
-    int publishers;    /* distinct publishers expected */
-    uint64_t per_pub;  /* messages expected from each */
-    bool no_mqueue;    /* start with RLIMIT_MSGQUEUE 0, so the system refuses the mqueue */
+    int publishers;   /* distinct publishers expected */
+    uint64_t per_pub; /* messages expected from each */
+    bool no_mqueue;   /* start with RLIMIT_MSGQUEUE 0, so the system refuses the mqueue */
 };
 
 /* Receives by callback until per_pub messages from each publisher arrived; checks each arrives
@@ -187,8 +187,8 @@ static void on_message(struct agnocast_subscription *s, struct agnocast_message 
     }
     if (seq != st->last[k] + 1 && !st->bad) {
         st->bad = 1;
-        snprintf(st->why, sizeof(st->why), "from %d: got %" PRIu64 " after %" PRIu64, (int)pid,
-                 seq, st->last[k]);
+        snprintf(st->why, sizeof(st->why), "from %d: got %" PRIu64 " after %" PRIu64, (int)pid, seq,
+                 st->last[k]);
     }
     if (!check_nested(msg) && !st->bad) {
         st->bad = 1;
@@ -455,8 +455,7 @@ static int dispatch_role(void *arg, int out, int in)
     char line[128];
 
     if (agnocast_context_new(&ctx) < 0 ||
-        agnocast_subscription_new(ctx, a->topic, a->depth, a->flags, on_dispatched, &d, &sub) <
-            0) {
+        agnocast_subscription_new(ctx, a->topic, a->depth, a->flags, on_dispatched, &d, &sub) < 0) {
         send_line(out, "error %s", agnocast_last_error());
         return 1;
     }
@@ -597,8 +596,7 @@ static void keep_first(struct agnocast_subscription *s, struct agnocast_message 
 }
 
 /* Runs a single-process role to its end and returns the one line it answers in `line`. */
-static void run_role(int (*fn)(void *arg, int out, int in), char *line, size_t cap,
-                     int timeout_ms)
+static void run_role(int (*fn)(void *arg, int out, int in), char *line, size_t cap, int timeout_ms)
 {
     struct role r;
 
@@ -641,8 +639,8 @@ static int local_role(void *arg, int out, int in)
     (void)arg;
     (void)in;
     if (agnocast_context_new(&ctx) < 0 ||
-        agnocast_subscription_new(ctx, "/mpath/local", 10, AGNOCAST_IGNORE_LOCAL, keep_first,
-                                  &ign, &ignoring) < 0 ||
+        agnocast_subscription_new(ctx, "/mpath/local", 10, AGNOCAST_IGNORE_LOCAL, keep_first, &ign,
+                                  &ignoring) < 0 ||
         agnocast_subscription_new(ctx, "/mpath/local", 10, 0, keep_first, &hear, &hearing) < 0 ||
         agnocast_publisher_new(ctx, "/mpath/local", 1, 0, &pub) < 0) {
         send_line(out, "error %s", agnocast_last_error());
@@ -650,8 +648,8 @@ static int local_role(void *arg, int out, int in)
     }
     /* Message 1 is retained by the callback: it must stay intact and allocated. */
     int intact = hold_through_five(ctx, pub, &hear.kept, &held, &after);
-    send_line(out, "ignoring %d hearing %d intact %d held %zu after %zu", ign.calls,
-              hear.calls > 0, intact, held, after);
+    send_line(out, "ignoring %d hearing %d intact %d held %zu after %zu", ign.calls, hear.calls > 0,
+              intact, held, after);
     agnocast_context_free(ctx);
     return 0;
 }
@@ -771,8 +769,7 @@ static int freeing_role(void *arg, int out, int in)
     (void)in;
     if (agnocast_context_new(&ctx) < 0 ||
         agnocast_subscription_new(ctx, "/mpath/free", 10, 0, free_victim, &st, &freeing) < 0 ||
-        agnocast_subscription_new(ctx, "/mpath/free", 10, 0, count_victim, &st, &st.victim) <
-            0 ||
+        agnocast_subscription_new(ctx, "/mpath/free", 10, 0, count_victim, &st, &st.victim) < 0 ||
         agnocast_publisher_new(ctx, "/mpath/free", 4, 0, &pub) < 0) {
         send_line(out, "error %s", agnocast_last_error());
         return 1;

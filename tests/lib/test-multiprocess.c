@@ -21,7 +21,7 @@
 #include "harness.h"
 #include "reachable.h"
 
-#define TOPIC "/mp/topic"
+#define TOPIC   "/mp/topic"
 #define PAYLOAD "hello from the publisher"
 
 static int publisher_role(void *arg, int out, int in)

@@ -203,16 +203,16 @@ ssize_t proto_sample_payload(uint16_t kind, void *payload, size_t cap)
     case AGNOCAST_MSG_NOTICE_PUBLISHER_REMOVED:
         notice_fill(
             payload, 1002, 3,
-            qos_make(10, AGNOCAST_DURABILITY_TRANSIENT_LOCAL, AGNOCAST_RELIABILITY_RELIABLE, 1),
-            0, "/chatter");
+            qos_make(10, AGNOCAST_DURABILITY_TRANSIENT_LOCAL, AGNOCAST_RELIABILITY_RELIABLE, 1), 0,
+            "/chatter");
         return sizeof(struct agnocast_wire_notice_endpoint);
     case AGNOCAST_MSG_NOTICE_PROCESS_GONE:
     case AGNOCAST_MSG_HAND_WAKE:
     case AGNOCAST_MSG_NOTICE_WAKE_ADDED: {
         struct agnocast_wire_notice_process *m = payload;
         m->pid = kind == AGNOCAST_MSG_NOTICE_PROCESS_GONE ? 1003
-                 : kind == AGNOCAST_MSG_HAND_WAKE     ? 1001
-                                                      : 1002;
+                 : kind == AGNOCAST_MSG_HAND_WAKE         ? 1001
+                                                          : 1002;
         return sizeof(*m);
     }
     case AGNOCAST_MSG_LIST_TOPICS:

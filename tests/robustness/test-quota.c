@@ -54,7 +54,7 @@ static int report_occupied(struct raw_peer *p, uint64_t base, uint64_t size, uin
     struct agnocast_wire_range req = {.base = base, .size = size, .owner_pid = owner};
 
     return raw_reply_to(p, raw_request(p, AGNOCAST_MSG_REPORT_OCCUPIED, &req, sizeof(req), NULL, 0),
-                    AGNOCAST_MSG_OK, why, cap);
+                        AGNOCAST_MSG_OK, why, cap);
 }
 
 /* One more growth area of `size` bytes (its range only; nothing is attached). */
@@ -62,8 +62,9 @@ static int grow(struct raw_peer *p, uint64_t size, char *why, size_t cap)
 {
     struct agnocast_wire_register req = {.pool_size = size, .flags = AGNOCAST_REGISTER_GROW};
 
-    return raw_reply_to(p, raw_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0),
-                    AGNOCAST_MSG_REGISTER_REPLY, why, cap);
+    return raw_reply_to(p,
+                        raw_request(p, AGNOCAST_MSG_REGISTER_PROCESS, &req, sizeof(req), NULL, 0),
+                        AGNOCAST_MSG_REGISTER_REPLY, why, cap);
 }
 
 /* A new process (an agent) with a connection that said HELLO. */
@@ -362,7 +363,7 @@ static void test_quota_endpoints_per_uid(void **state)
     assert_non_null(strstr(why, "--max-endpoints-per-uid"));
     assert_int_equal(
         raw_reply_to(&p1, raw_request(&p1, AGNOCAST_MSG_REMOVE_PUBLISHER, &rm, sizeof(rm), NULL, 0),
-                 AGNOCAST_MSG_OK, why, sizeof(why)),
+                     AGNOCAST_MSG_OK, why, sizeof(why)),
         0);
     assert_int_equal(raw_add(&p2, false, 99, "/e/again", why, sizeof(why)), 0);
     agent_peer_stop(&a2, &p2);

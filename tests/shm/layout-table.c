@@ -5,8 +5,14 @@
 
 #include "shm-layout.h"
 
-#define STRUCT(s) {#s, "", 0, sizeof(struct s)}
-#define FIELD(s, f) {#s, #f, offsetof(struct s, f), sizeof(((struct s *)0)->f)}
+#define STRUCT(s)                                                                                  \
+    {                                                                                              \
+#s, "", 0, sizeof(struct s)                                                                \
+    }
+#define FIELD(s, f)                                                                                \
+    {                                                                                              \
+#s, #f, offsetof(struct s, f), sizeof(((struct s *)0)->f)                                  \
+    }
 
 static const struct layout_line lines[] = {
     STRUCT(agn_ring_entry),

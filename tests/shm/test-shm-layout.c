@@ -49,8 +49,7 @@ static void test_layout_matches_golden(void **state)
     snprintf(path, sizeof(path), "%s/layout-%u.txt", golden_dir, (unsigned)AGN_SEG_LAYOUT);
     f = fopen(path, "r");
     if (!f)
-        fail_msg("no golden file %s: a new layout needs one (test-shm-layout --print > it)",
-                 path);
+        fail_msg("no golden file %s: a new layout needs one (test-shm-layout --print > it)", path);
     fseek(f, 0, SEEK_END);
     size = ftell(f);
     rewind(f);
@@ -70,7 +69,7 @@ static void test_layout_matches_golden(void **state)
 /* A forged segment: owner address BASE, mapped here at `mem`. */
 #define BASE 0x7e0000000000ull
 #define SIZE (1u << 20)
-#define PID 4242u
+#define PID  4242u
 
 struct forged {
     unsigned char *mem;
@@ -185,8 +184,8 @@ static void test_ring_bounds_and_entries_read_through_the_mapping(void **state)
     assert_true(agn_shm_entry_still(&ring, 5));
     entries[1].seq = 0; /* being rewritten */
     assert_false(agn_shm_entry_still(&ring, 5));
-    assert_false(agn_shm_in_heap(&v, BASE + 8, 8));             /* the header */
-    assert_false(agn_shm_in_heap(&v, BASE + SIZE - 8, 16));     /* past the end */
+    assert_false(agn_shm_in_heap(&v, BASE + 8, 8));                 /* the header */
+    assert_false(agn_shm_in_heap(&v, BASE + SIZE - 8, 16));         /* past the end */
     assert_false(agn_shm_in_heap(&v, BASE + SIZE - 8, UINT64_MAX)); /* wraps */
 }
 
