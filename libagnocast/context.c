@@ -49,14 +49,18 @@ static int start(struct agnocast_context *ctx)
         (r = agn_size_from_env("MEMPOOL_MAX_SIZE", AGN_SEG_ALIGN, &ctx->pool_limit)) < 0)
         return r;
     ctx->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ctx->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     ctx->epoll = epoll_create1(EPOLL_CLOEXEC);
     ctx->wake_set = epoll_create1(EPOLL_CLOEXEC);
-    if (ctx->doorbell < 0 || ctx->epoll < 0 || ctx->wake_set < 0 ||
+    if (ctx->doorbell < 0 || ctx->stop_fd < 0 || ctx->epoll < 0 || ctx->wake_set < 0 ||
         pipe2(ctx->stop_pipe, O_CLOEXEC) < 0)
         return agn_fail(-errno, "cannot create descriptors: %s", strerror(errno));
     {
-        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0}; /* wake.c: the doorbell */
-        if (epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, ctx->doorbell, &ev) < 0)
+        /* wake.c: tag 0 the doorbell, AGN_WAKE_TAG_STOP the stop eventfd */
+        struct epoll_event bell = {.events = EPOLLIN, .data.u64 = 0};
+        struct epoll_event stop = {.events = EPOLLIN, .data.u64 = AGN_WAKE_TAG_STOP};
+        if (epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, ctx->doorbell, &bell) < 0 ||
+            epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, ctx->stop_fd, &stop) < 0)
             return agn_fail(-errno, "cannot watch the doorbell: %s", strerror(errno));
     }
     ctx->on_notice = agn_control_on_notice;
@@ -120,6 +124,9 @@ static void teardown(struct agnocast_context *ctx)
         close(ctx->wake_set);
     if (ctx->doorbell >= 0)
         close(ctx->doorbell);
+    if (ctx->stop_fd >= 0)
+        close(ctx->stop_fd);
+    pthread_cond_destroy(&ctx->matched_cond);
     munmap(ctx, sizeof(*ctx));
 }
 
@@ -144,7 +151,7 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
     }
     ctx->pid = ctx->os_pid = getpid(); /* ctx->pid: the broker's word once registered */
     ctx->fork_generation = agn_fork_generation();
-    ctx->sock = ctx->doorbell = ctx->wake_set = ctx->epoll = ctx->seg_fd = -1;
+    ctx->sock = ctx->doorbell = ctx->stop_fd = ctx->wake_set = ctx->epoll = ctx->seg_fd = -1;
     for (int i = 0; i < AGN_MAX_AREAS; i++)
         ctx->area_fd[i] = -1;
     ctx->stop_pipe[0] = ctx->stop_pipe[1] = -1;
@@ -154,6 +161,14 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
     pthread_mutex_init(&ctx->create_lock, NULL);
     pthread_mutex_init(&ctx->reply_lock, NULL);
     pthread_cond_init(&ctx->reply_cond, NULL);
+    {
+        /* Deadlines are CLOCK_MONOTONIC (agn_now_ns): a clock change must not cut a wait. */
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&ctx->matched_cond, &attr);
+        pthread_condattr_destroy(&attr);
+    }
     for (int i = 0; i < AGN_MAX_HOLDS; i++)
         ctx->messages[i].ctx = ctx;
     r = start(ctx);
@@ -233,7 +248,12 @@ AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx,
     if (agn_context_forked(ctx))
         return -ECHILD;
     atomic_store(&ctx->busy_poll, enabled != 0);
-    agn_wake(ctx, NULL); /* a spin asleep changes mode */
+    /* Publishers stop (1) or resume (0) waking us. Resuming: the fence orders the flag before
+     * the doorbell and whatever looks at the rings after it, so a message whose wake-up was
+     * skipped while we polled is seen (wake.c, agn_wake_for_message). */
+    atomic_store_explicit(&ctx->seg->polling, enabled != 0, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    agn_wake(ctx, NULL); /* a spin asleep changes mode; a loop polling the fd looks again */
     return 0;
 }
 
@@ -246,7 +266,17 @@ AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx)
     if (!ctx || ctx->fork_generation != agn_fork_generation())
         return;
     atomic_store(&ctx->stopping, true);
-    (void)!write(ctx->doorbell, &one, sizeof(one));
+    (void)!write(ctx->stop_fd, &one, sizeof(one));
+}
+
+/* A spin honours a stop: the flag goes, and with it the stop's wake-up, so the next wait
+ * sleeps (the doorbell, which also carries this process's own messages, is left alone). */
+static void stop_taken(struct agnocast_context *ctx)
+{
+    uint64_t count;
+
+    atomic_store(&ctx->stopping, false);
+    (void)!read(ctx->stop_fd, &count, sizeof(count));
 }
 
 /*
@@ -276,7 +306,8 @@ static int spin_blocking(struct agnocast_context *ctx)
     }
     if (r == 0 && atomic_load(&ctx->busy_poll) && !atomic_load(&ctx->stopping))
         return agnocast_context_spin(ctx, -1); /* switched to busy polling meanwhile */
-    atomic_store(&ctx->stopping, false);
+    if (atomic_load(&ctx->stopping))
+        stop_taken(ctx);
     return r;
 }
 
@@ -312,6 +343,50 @@ AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int time
         if (r < 0 && r != -ENOBUFS)
             return r;
     }
-    atomic_store(&ctx->stopping, false);
+    if (atomic_load(&ctx->stopping))
+        stop_taken(ctx);
     return 0;
+}
+
+AGNOCAST_EXPORT int agnocast_context_spin_once(struct agnocast_context *ctx, int timeout_ms)
+{
+    uint64_t deadline = timeout_ms > 0 ? agn_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+    unsigned spins = 0;
+    int r;
+
+    if (!ctx)
+        return agn_fail(-EINVAL, "agnocast_context_spin_once: NULL context");
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    /* What is there already is a round of its own: no wait. */
+    r = agn_dispatch(ctx, !atomic_load(&ctx->busy_poll));
+    while (r == 0 && !atomic_load(&ctx->stopping) && timeout_ms != 0) {
+        if (atomic_load_explicit(&ctx->busy_poll, memory_order_relaxed)) {
+            if (timeout_ms > 0 && (spins++ & 1023) == 0 && agn_now_ns() >= deadline)
+                break;
+        } else {
+            struct epoll_event ev[16];
+            int wait_ms = -1, n;
+            if (timeout_ms > 0) {
+                uint64_t now = agn_now_ns();
+                if (now >= deadline)
+                    break;
+                wait_ms = (int)((deadline - now + 999999) / 1000000);
+            }
+            n = epoll_wait(ctx->wake_set, ev, 16, wait_ms);
+            if (n < 0 && errno != EINTR)
+                return agn_fail(-errno, "epoll_wait on the wake set: %s", strerror(errno));
+            if (n > 0)
+                agn_wake_drain(ctx, ev, n);
+            r = agn_dispatch(ctx, false);
+            /* One round: a wake-up for a take subscription (or a coalesced one) ends it too. */
+            if (n > 0)
+                break;
+            continue;
+        }
+        r = agn_dispatch(ctx, false);
+    }
+    if (atomic_load(&ctx->stopping))
+        stop_taken(ctx);
+    return r;
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "agnocast.h"
 #include "agnocast-proto.h"
@@ -140,6 +141,7 @@ struct agnocast_context {
     void (*on_notice)(struct agnocast_context *ctx, const struct agnocast_frame *f, int *fds,
                       int nfds);
     int doorbell;       /* own eventfd: wakes from this process only (never handed out) */
+    int stop_fd;        /* eventfd in the wake set: agnocast_context_stop(); spin empties it */
     int wake_set;       /* epoll: the doorbell and every wake_rx; agnocast_context_fd() */
     uint32_t wake_gens; /* last wake_gen given out */
     int epoll;          /* the control thread's */
@@ -173,6 +175,8 @@ struct agnocast_context {
 
     /* everything below: under lock */
     pthread_mutex_t lock;
+    /* Broadcast after every notice (under lock): agnocast_*_wait_matched() wait on it. */
+    pthread_cond_t matched_cond;
     struct agnocast_wire_range occupied[8]; /* to report to the broker (control thread) */
     unsigned noccupied;
     uintptr_t retired; /* messages out of their rings that someone still holds */
@@ -198,6 +202,22 @@ struct agnocast_context {
 
 /* The process's context, if it has one (the heap hook's whole-heap mode uses it). */
 struct agnocast_context *agn_context_current(void);
+
+/* One wait for the next notice, under ctx->lock: false once deadline_ns (CLOCK_MONOTONIC, 0 for
+ * none) has passed. For the *_wait_matched() calls, which re-check their count after each. */
+static inline bool agn_matched_wait(struct agnocast_context *ctx, uint64_t deadline_ns)
+{
+    struct timespec ts;
+
+    if (deadline_ns == 0)
+        return pthread_cond_wait(&ctx->matched_cond, &ctx->lock) == 0;
+    if (agn_now_ns() >= deadline_ns)
+        return false;
+    ts.tv_sec = (time_t)(deadline_ns / 1000000000ull);
+    ts.tv_nsec = (long)(deadline_ns % 1000000000ull);
+    pthread_cond_timedwait(&ctx->matched_cond, &ctx->lock, &ts);
+    return true;
+}
 
 /* Whether a handle of ctx is used in a forked child (then -ECHILD is recorded as the last
  * error): the context belongs to the parent. */

@@ -1,6 +1,6 @@
 /* The control thread: reads the broker connection (notices), reconnects after a broker
  * restart with a bounded back-off and registers everything again, reports ranges found
- * occupied, and reclaims retired messages while they wait. */
+ * occupied. It sleeps while there is nothing to do: no timer wakes an idle process. */
 #include "control.h"
 
 #include <errno.h>
@@ -15,9 +15,9 @@
 #include "context.h"
 #include "log.h"
 #include "notice.h"
-#include "ring.h"
 #include "segment.h"
 #include "util.h"
+#include "wake.h"
 
 #define RECONNECT_FIRST_MS 50
 #define RECONNECT_MAX_MS   2000
@@ -150,13 +150,9 @@ static void *control_thread(void *arg)
     uint64_t next_try = 0;
 
     for (;;) {
-        int timeout, n;
-        agn_lock(&ctx->lock);
-        timeout = ctx->retired ? 100 : -1;
-        agn_unlock(&ctx->lock);
-        if (backoff_ms > 0 && (timeout < 0 || timeout > backoff_ms))
-            timeout = backoff_ms;
-        n = epoll_wait(ctx->epoll, ev, 4, timeout);
+        /* Asleep unless the broker is away: retired messages wait for the publish path or a
+         * loan that needs their memory (ring.c), not for a timer on the process's CPU. */
+        int n = epoll_wait(ctx->epoll, ev, 4, backoff_ms > 0 ? backoff_ms : -1);
         if (n < 0 && errno != EINTR)
             break;
         for (int i = 0; i < n; i++) {
@@ -175,10 +171,6 @@ static void *control_thread(void *arg)
             try_reconnect(ctx, &backoff_ms, &next_try);
         else if (ctx->noccupied)
             agn_broker_report_occupied(ctx);
-        /* Messages released since the last publish go back to the pool. */
-        agn_lock(&ctx->lock);
-        agn_ring_reclaim(ctx);
-        agn_unlock(&ctx->lock);
     }
     return NULL;
 }
@@ -188,6 +180,11 @@ void agn_control_on_notice(struct agnocast_context *ctx, const struct agnocast_f
 {
     agn_lock(&ctx->lock);
     agn_notice_handle(ctx, f, fds, nfds);
+    /* Matches may have changed: the context fd turns readable for a program that watches the
+     * counts from its own loop (before the waiters go, so one that returns finds it so), and
+     * waiters count again. */
+    agn_wake(ctx, NULL);
+    pthread_cond_broadcast(&ctx->matched_cond);
     agn_unlock(&ctx->lock);
 }
 

@@ -1,4 +1,4 @@
-/* The control thread (reconnection, notices, occupied ranges, reclaim while messages wait). */
+/* The control thread (reconnection, notices, occupied ranges). */
 #ifndef AGNOCAST_CONTROL_H
 #define AGNOCAST_CONTROL_H
 

@@ -60,8 +60,10 @@ static void subscriber_added(struct agnocast_context *ctx,
             }
         }
     }
-    /* It may now read our rings: let it look. */
-    agn_wake(ctx, peer);
+    /* It may now read our rings: let it look, unless it busy-polls (then it looks anyway; the
+     * fence orders our accept before reading its flag, as a publish does). */
+    atomic_thread_fence(memory_order_seq_cst);
+    agn_wake_for_message(ctx, peer);
 }
 
 static void publisher_added(struct agnocast_context *ctx,

@@ -249,8 +249,12 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
     ts = agn_now_ns();
     agn_ring_write(e, &pub->slot->head, n, data, h->size, h->size + h->nested, ts);
 
-    for (unsigned i = 0; i < pub->ntargets; i++)
-        agn_wake(ctx, pub->targets[i].peer);
+    if (pub->ntargets > 0) {
+        /* Orders the head store before reading the targets' polling flags (ring.c). */
+        atomic_thread_fence(memory_order_seq_cst);
+        for (unsigned i = 0; i < pub->ntargets; i++)
+            agn_wake_for_message(ctx, pub->targets[i].peer);
+    }
     if (old)
         agn_ring_retire(ctx, (void *)old);
     /* Scanning reads every subscriber's hold table, which pulls those cache lines away from
@@ -289,4 +293,59 @@ AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher 
     n = pub->published;
     agn_unlock(&pub->ctx->lock);
     return n;
+}
+
+/* Under ctx->lock. Our own subscriptions that ignore local messages are not reached. */
+static int subscription_count(struct agnocast_publisher *pub)
+{
+    int n = 0;
+
+    for (unsigned i = 0; i < pub->ntargets; i++) {
+        uint64_t bits = pub->targets[i].subscriptions;
+        if (pub->targets[i].peer == NULL) {
+            for (unsigned s = 0; s < AGN_MAX_SUBS; s++)
+                if ((bits & (1ull << s)) && pub->ctx->subs[s].in_use &&
+                    pub->ctx->subs[s].qos.ignore_local)
+                    bits &= ~(1ull << s);
+        }
+        n += __builtin_popcountll(bits);
+    }
+    return n;
+}
+
+AGNOCAST_EXPORT int agnocast_publisher_subscription_count(struct agnocast_publisher *pub)
+{
+    int n;
+
+    if (!pub)
+        return agn_fail(-EINVAL, "agnocast_publisher_subscription_count: NULL publisher");
+    if (agn_context_forked(pub->ctx))
+        return -ECHILD;
+    agn_lock(&pub->ctx->lock);
+    n = subscription_count(pub);
+    agn_unlock(&pub->ctx->lock);
+    return n;
+}
+
+AGNOCAST_EXPORT int agnocast_publisher_wait_matched(struct agnocast_publisher *pub, unsigned n,
+                                                    int timeout_ms)
+{
+    struct agnocast_context *ctx;
+    uint64_t deadline;
+    int count;
+
+    if (!pub)
+        return agn_fail(-EINVAL, "agnocast_publisher_wait_matched: NULL publisher");
+    ctx = pub->ctx;
+    if (agn_context_forked(ctx))
+        return -ECHILD;
+    deadline = timeout_ms < 0 ? 0 : agn_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
+    agn_lock(&ctx->lock);
+    while ((count = subscription_count(pub)) < (int)n && agn_matched_wait(ctx, deadline))
+        ;
+    agn_unlock(&ctx->lock);
+    if (count >= (int)n)
+        return count;
+    return agn_fail(-ETIMEDOUT, "publisher on %s reaches %d subscriptions, not %u, after %d ms",
+                    pub->topic, count, n, timeout_ms);
 }

@@ -49,10 +49,26 @@ void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer)
 }
 
 /*
- * What an epoll event of the wake set names: 0 the doorbell, else a peer slot (+1) and the
- * generation of its channel. Not the descriptor itself: the control thread may close a peer's
- * channel between epoll_wait() and the drain, and its number may already belong to another
- * descriptor (the broker socket, say), which a drain must never read from.
+ * A process that busy-polls says so in its segment (shm-layout.h, `polling`) and looks at every
+ * ring without being told: the write would cost us a system call per message for nothing.
+ * The flag is read after the head store and a seq_cst fence; agnocast_context_set_busy_poll(0)
+ * clears it, fences and rings its own doorbell, so a message whose wake-up we skipped is seen
+ * (ring.c has the argument).
+ */
+void agn_wake_for_message(struct agnocast_context *ctx, struct agn_peer *peer)
+{
+    const struct agn_shm_view *view = peer ? &peer->view : &ctx->seg_view;
+
+    if ((peer == NULL || peer->base != 0) && agn_shm_polling(view))
+        return;
+    agn_wake(ctx, peer);
+}
+
+/*
+ * What an epoll event of the wake set names: AGN_WAKE_TAG_STOP the stop eventfd, 0 the doorbell,
+ * else a peer slot (+1) and the generation of its channel. Not the descriptor itself: the control
+ * thread may close a peer's channel between epoll_wait() and the drain, and its number may already
+ * belong to another descriptor (the broker socket, say), which a drain must never read from.
  */
 static uint64_t wake_tag(struct agnocast_context *ctx, struct agn_peer *peer)
 {
@@ -69,8 +85,8 @@ static void drain_one(struct agnocast_context *ctx, uint64_t tag, uint32_t event
     uint64_t count, slot = tag & 0xffffffffu;
     struct agn_peer *peer;
 
-    if (tag == 0) {
-        (void)!read(ctx->doorbell, &count, sizeof(count));
+    if (tag == 0 || tag == AGN_WAKE_TAG_STOP) {
+        (void)!read(tag == 0 ? ctx->doorbell : ctx->stop_fd, &count, sizeof(count));
         return;
     }
     if (slot > AGN_MAX_PEERS)
@@ -101,8 +117,9 @@ int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready
             return errno == EINTR ? 0 : -errno;
         ready = ev;
     }
-    if (nready == 1 && ready[0].data.u64 == 0) {
-        drain_one(ctx, 0, ready[0].events); /* only our own doorbell: no lock needed */
+    if (nready == 1 && (ready[0].data.u64 == 0 || ready[0].data.u64 == AGN_WAKE_TAG_STOP)) {
+        /* only our own eventfds: no lock needed */
+        drain_one(ctx, ready[0].data.u64, ready[0].events);
         return 0;
     }
     agn_lock(&ctx->lock);

@@ -10,6 +10,10 @@ struct agn_peer;
 
 /* Wakes a subscriber process (peer) or, for NULL, this one; never blocks. */
 void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer);
+/* After a publish (and a seq_cst fence, see ring.c): wakes it unless it busy-polls. */
+void agn_wake_for_message(struct agnocast_context *ctx, struct agn_peer *peer);
+/* The tag of the stop eventfd in the wake set (wake.c names the others). */
+#define AGN_WAKE_TAG_STOP (1ull << 63)
 /* Empties the wake channels that are ready (`ready` from an epoll_wait on the wake set, or
  * NULL: look first). Returns 0 or a negative errno. */
 int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready, int nready);

@@ -24,7 +24,7 @@
 
 #define AGN_SEG_MAGIC 0x31474553474e4741ull /* "AGNSEG1" */
 /* Bumped at every change of a size or offset below; tests/shm/golden/layout-N pins each. */
-#define AGN_SEG_LAYOUT 4
+#define AGN_SEG_LAYOUT 5
 #define AGN_MAX_PUBS   64     /* publishers per process */
 #define AGN_MAX_SUBS   64     /* subscriptions per process */
 #define AGN_MAX_PEERS  256    /* processes whose holds a process honours */
@@ -87,6 +87,12 @@ struct agn_seg_header {
     _Atomic uint32_t nareas; /* growth areas published in `areas` */
     uint32_t reserved_areas;
     struct agn_seg_area areas[AGN_MAX_AREAS];
+    /* 1 while the owner busy-polls (agnocast_context_set_busy_poll): its publishers then skip
+     * the wake-up write, which only a sleeping subscriber needs. Written only when the mode
+     * changes, so the line stays in every publisher's cache. Untrusted like the rest: a
+     * subscriber that lies here only loses its own wake-ups. */
+    _Atomic uint32_t polling;
+    uint32_t reserved_polling;
     _Atomic uint32_t accepted_pids[AGN_MAX_PEERS]; /* 0 = free entry */
     struct agn_pub_slot pubs[AGN_MAX_PUBS];
     struct agn_sub_slot subs[AGN_MAX_SUBS];

@@ -62,6 +62,12 @@ static inline const struct agn_seg_header *agn_shm_header(const struct agn_shm_v
     return (const struct agn_seg_header *)(const void *)view->map;
 }
 
+/* Whether the owner says it busy-polls: a publisher then need not wake it (shm-layout.h). */
+static inline bool agn_shm_polling(const struct agn_shm_view *view)
+{
+    return atomic_load_explicit(&agn_shm_header(view)->polling, memory_order_relaxed) != 0;
+}
+
 /* Whether [addr, addr + len) lies in the heap of the first segment. */
 static inline bool agn_shm_in_heap(const struct agn_shm_view *view, uint64_t addr, uint64_t len)
 {

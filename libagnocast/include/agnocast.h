@@ -178,11 +178,14 @@ AGNOCAST_EXPORT int agnocast_context_segment(struct agnocast_context *ctx, void 
 AGNOCAST_EXPORT int agnocast_context_pool_usage(struct agnocast_context *ctx, size_t *used,
                                                 size_t *capacity);
 
-/* A descriptor that becomes readable when a subscription may have messages; poll it for
- * POLLIN/EPOLLIN and then call agnocast_context_dispatch(), which empties it (also when the
- * context has only take subscriptions: then it runs no callback, and the program takes). It is
- * an epoll instance: do not read it. Owned by the context. A readable fd with nothing to
- * deliver can happen (a coalesced wake-up); dispatch then returns 0. */
+/* A descriptor that becomes readable when a subscription may have messages, when the
+ * publishers or subscriptions matched with this process's may have changed (see the _count and
+ * _wait_matched calls), and after agnocast_context_stop(). Poll it for POLLIN/EPOLLIN and then
+ * call agnocast_context_dispatch(), which empties it in the same call: that is also the one
+ * call for a context with only take subscriptions (it runs no callback; take afterwards). It
+ * is an epoll instance: do not read it. Owned by the context. A readable fd with nothing to
+ * deliver can happen (a coalesced wake-up); dispatch then returns 0. While busy polling is on
+ * (agnocast_context_set_busy_poll), new messages do not make it readable. */
 AGNOCAST_EXPORT int agnocast_context_fd(struct agnocast_context *ctx);
 
 /* Runs the callbacks of every callback subscription for the messages now available; returns
@@ -195,12 +198,25 @@ AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx);
  * Returns 0 on stop or timeout, or a negative errno. */
 AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int timeout_ms);
 
-/* Makes spin return; if no spin runs, the next one returns at once. Async-signal-safe; any
- * thread. */
+/* Waits up to timeout_ms (-1: no limit; 0: no wait) for one round: dispatches what is available
+ * now, or else waits for the next wake-up (or, busy polling, the next message) and dispatches
+ * once. Returns how many callbacks ran: 0 on timeout, on agnocast_context_stop(), or after a
+ * wake-up that brought nothing for a callback (a take subscription may have a message: take
+ * it). A negative errno on failure (-ENOBUFS: this process holds too many messages). For
+ * request/response code outside callbacks. Same thread rules as spin. */
+AGNOCAST_EXPORT int agnocast_context_spin_once(struct agnocast_context *ctx, int timeout_ms);
+
+/* Makes spin (or spin_once) return; if none runs, the next one returns at once. The spin that
+ * returns takes the stop with it: afterwards agnocast_context_fd() is not left readable by it.
+ * Async-signal-safe; any thread. */
 AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx);
 
-/* Busy polling in spin (1) for the lowest latency at the price of a full core, or sleeping on
- * the descriptor (0, the default). */
+/* Busy polling (1) for the lowest latency at the price of a full core, or sleeping on the
+ * descriptor (0, the default). With busy polling on, spin spins instead of sleeping, and this
+ * process tells its publishers so: they skip the wake-up (a write() per message) that only a
+ * sleeping subscriber needs, so agnocast_context_fd() no longer turns readable for messages;
+ * look with spin, spin_once, dispatch or take. Turning it off makes the fd readable once, so a
+ * loop that sleeps on it next looks at what arrived meanwhile. */
 AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx, int enabled);
 
 /* ---- publisher ---------------------------------------------------------------------------- */
@@ -245,6 +261,17 @@ AGNOCAST_EXPORT int agnocast_publisher_drop(struct agnocast_publisher *pub, void
  * first). */
 AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher *pub);
 
+/* How many subscriptions this publisher reaches now, in every process (this one's included,
+ * except those with AGNOCAST_IGNORE_LOCAL). A subscription counts once the broker has told this
+ * process about it: from then on it sees every message published. Negative errno on failure. */
+AGNOCAST_EXPORT int agnocast_publisher_subscription_count(struct agnocast_publisher *pub);
+
+/* Waits until the publisher reaches at least `n` subscriptions, up to timeout_ms (-1: no
+ * limit). Returns the count (>= n), or -ETIMEDOUT with the count reached in
+ * agnocast_last_error(). Any thread except the library's own (never from the log callback). */
+AGNOCAST_EXPORT int agnocast_publisher_wait_matched(struct agnocast_publisher *pub, unsigned n,
+                                                    int timeout_ms);
+
 /* ---- subscription ------------------------------------------------------------------------- */
 
 typedef void (*agnocast_callback_fn)(struct agnocast_subscription *sub,
@@ -277,6 +304,16 @@ AGNOCAST_EXPORT int agnocast_subscription_take(struct agnocast_subscription *sub
 /* Like take, but the newest message; older unseen ones count as missed. */
 AGNOCAST_EXPORT int agnocast_subscription_take_latest(struct agnocast_subscription *sub,
                                                       struct agnocast_message **msg);
+
+/* How many publishers this subscription reads now (not counting unreachable or corrupt
+ * ones). A publisher counts once it is mapped here: its next message arrives (and, for
+ * transient-local, its history). Negative errno on failure. */
+AGNOCAST_EXPORT int agnocast_subscription_publisher_count(struct agnocast_subscription *sub);
+
+/* Waits until the subscription reads at least `n` publishers, up to timeout_ms (-1: no
+ * limit); as agnocast_publisher_wait_matched. */
+AGNOCAST_EXPORT int agnocast_subscription_wait_matched(struct agnocast_subscription *sub,
+                                                       unsigned n, int timeout_ms);
 
 /* Messages delivered, skipped by keep-last (missed), and dropped as corrupt. */
 AGNOCAST_EXPORT uint64_t agnocast_subscription_received(struct agnocast_subscription *sub);

@@ -144,6 +144,7 @@ CHECK(agnocast_context_pool_usage,
 CHECK(agnocast_context_fd, return agnocast_context_fd(h->ctx) == -ECHILD;)
 CHECK(agnocast_context_dispatch, return agnocast_context_dispatch(h->ctx) == -ECHILD;)
 CHECK(agnocast_context_spin, return agnocast_context_spin(h->ctx, 0) == -ECHILD;)
+CHECK(agnocast_context_spin_once, return agnocast_context_spin_once(h->ctx, 0) == -ECHILD;)
 CHECK(agnocast_context_stop, agnocast_context_stop(h->ctx); return true;)
 CHECK(agnocast_context_set_busy_poll, return agnocast_context_set_busy_poll(h->ctx, 1) == -ECHILD;)
 CHECK(agnocast_publisher_new, struct agnocast_publisher *p = NULL;
@@ -155,6 +156,10 @@ CHECK(agnocast_loan_alloc, void *d = NULL;
 CHECK(agnocast_publisher_publish, return agnocast_publisher_publish(h->pub, h->loan) == -ECHILD;)
 CHECK(agnocast_publisher_drop, return agnocast_publisher_drop(h->pub, h->loan) == -ECHILD;)
 CHECK(agnocast_publisher_published, return agnocast_publisher_published(h->pub) == 0;)
+CHECK(agnocast_publisher_subscription_count,
+      return agnocast_publisher_subscription_count(h->pub) == -ECHILD;)
+CHECK(agnocast_publisher_wait_matched,
+      return agnocast_publisher_wait_matched(h->pub, 1, 0) == -ECHILD;)
 CHECK(agnocast_subscription_new, struct agnocast_subscription *s = NULL;
       int r = agnocast_subscription_new(h->ctx, "/contract/other", 1, 0, ignore_message, NULL, &s);
       return r == -ECHILD && !s;)
@@ -166,6 +171,10 @@ CHECK(agnocast_subscription_received, return agnocast_subscription_received(h->s
 CHECK(agnocast_subscription_missed, return agnocast_subscription_missed(h->sub) == 0;)
 CHECK(agnocast_subscription_corrupt, return agnocast_subscription_corrupt(h->sub) == 0;)
 CHECK(agnocast_subscription_unreachable, return agnocast_subscription_unreachable(h->sub) == 0;)
+CHECK(agnocast_subscription_publisher_count,
+      return agnocast_subscription_publisher_count(h->sub) == -ECHILD;)
+CHECK(agnocast_subscription_wait_matched,
+      return agnocast_subscription_wait_matched(h->sub, 1, 0) == -ECHILD;)
 CHECK(agnocast_message_data, return agnocast_message_data(h->msg) == NULL;)
 CHECK(agnocast_message_size, return agnocast_message_size(h->msg) == 0;)
 CHECK(agnocast_message_publisher_pid, return agnocast_message_publisher_pid(h->msg) == 0;)
@@ -202,6 +211,7 @@ static const struct {
     ENTRY(agnocast_context_fd),
     ENTRY(agnocast_context_dispatch),
     ENTRY(agnocast_context_spin),
+    ENTRY(agnocast_context_spin_once),
     ENTRY(agnocast_context_stop),
     ENTRY(agnocast_context_set_busy_poll),
     ENTRY(agnocast_publisher_new),
@@ -210,6 +220,8 @@ static const struct {
     ENTRY(agnocast_publisher_publish),
     ENTRY(agnocast_publisher_drop),
     ENTRY(agnocast_publisher_published),
+    ENTRY(agnocast_publisher_subscription_count),
+    ENTRY(agnocast_publisher_wait_matched),
     ENTRY(agnocast_subscription_new),
     ENTRY(agnocast_subscription_take),
     ENTRY(agnocast_subscription_take_latest),
@@ -217,6 +229,8 @@ static const struct {
     ENTRY(agnocast_subscription_missed),
     ENTRY(agnocast_subscription_corrupt),
     ENTRY(agnocast_subscription_unreachable),
+    ENTRY(agnocast_subscription_publisher_count),
+    ENTRY(agnocast_subscription_wait_matched),
     ENTRY(agnocast_message_data),
     ENTRY(agnocast_message_size),
     ENTRY(agnocast_message_publisher_pid),

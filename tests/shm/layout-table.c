@@ -50,6 +50,8 @@ static const struct layout_line lines[] = {
     FIELD(agn_seg_header, nareas),
     FIELD(agn_seg_header, reserved_areas),
     FIELD(agn_seg_header, areas),
+    FIELD(agn_seg_header, polling),
+    FIELD(agn_seg_header, reserved_polling),
     FIELD(agn_seg_header, accepted_pids),
     FIELD(agn_seg_header, pubs),
     FIELD(agn_seg_header, subs),

@@ -1,0 +1,430 @@
+/*
+ * What a program's own loop needs: matched counts and waiting for them, one dispatch round with
+ * a timeout, a stop that leaves nothing behind, and wake-ups written only to subscribers that
+ * may sleep (counted with strace on a publisher run as its own program).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <agnocast.h>
+
+#include "harness.h"
+
+#define WAKE_MESSAGES 10000
+
+static const char *self_path;
+
+
+static bool fd_readable(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    return poll(&p, 1, timeout_ms) == 1;
+}
+
+static int publish_u64(struct agnocast_publisher *pub, uint64_t v)
+{
+    uint64_t *m;
+    int r = agnocast_publisher_loan(pub, sizeof(*m), (void **)&m);
+
+    if (r < 0)
+        return r;
+    *m = v;
+    return agnocast_publisher_publish(pub, m);
+}
+
+static void count_message(struct agnocast_subscription *sub, struct agnocast_message *msg,
+                          void *userdata)
+{
+    (void)sub;
+    (void)msg;
+    (*(uint64_t *)userdata)++;
+}
+
+/* ---- a subscriber in its own process ------------------------------------------------------ */
+
+struct sub_args {
+    const char *topic;
+    bool busy; /* busy-poll: publishers should not wake it */
+};
+
+struct sub_state {
+    struct agnocast_context *ctx;
+    uint64_t received;
+};
+
+static void *spin_thread(void *arg)
+{
+    struct sub_state *st = arg;
+
+    agnocast_context_spin(st->ctx, -1);
+    return NULL;
+}
+
+/* Subscribes, answers "matched N" once it reads a publisher (or "joined" when asked not to
+ * wait), then spins until "quit" and answers "received N missed M". "free" frees the
+ * subscription and answers "freed". */
+static int subscriber_role(void *arg, int out, int in)
+{
+    struct sub_args *a = arg;
+    struct sub_state st = {0};
+    struct agnocast_subscription *sub;
+    pthread_t thread;
+    char line[64];
+    uint64_t missed = 0;
+
+    if (agnocast_context_new(&st.ctx) < 0 || agnocast_context_set_busy_poll(st.ctx, a->busy) < 0 ||
+        agnocast_subscription_new(st.ctx, a->topic, 1024, 0, count_message, &st.received, &sub) <
+            0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    send_line(out, "joined");
+    pthread_create(&thread, NULL, spin_thread, &st);
+    while (recv_line(in, line, sizeof(line), 60000) >= 0) {
+        if (strcmp(line, "wait") == 0) {
+            int n = agnocast_subscription_wait_matched(sub, 1, 10000);
+            send_line(out, "matched %d", n);
+        } else if (strcmp(line, "free") == 0) {
+            missed = agnocast_subscription_missed(sub);
+            sub = agnocast_subscription_free(sub);
+            send_line(out, "freed");
+        } else if (strcmp(line, "quit") == 0) {
+            break;
+        }
+    }
+    agnocast_context_stop(st.ctx);
+    pthread_join(thread, NULL);
+    if (sub)
+        missed = agnocast_subscription_missed(sub);
+    send_line(out, "received %" PRIu64 " missed %" PRIu64, st.received, missed);
+    agnocast_subscription_free(sub);
+    agnocast_context_free(st.ctx);
+    return 0;
+}
+
+static void expect_line(struct role *r, const char *want)
+{
+    char line[256];
+
+    assert_true(recv_line(r->from_child, line, sizeof(line), 30000) >= 0);
+    assert_string_equal(line, want);
+}
+
+/* ---- matched counts ---------------------------------------------------------------------- */
+
+static void test_loop_matched_counts_and_waits(void **state)
+{
+    struct sub_args a = {.topic = "/loop/matched"};
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    struct agnocast_subscription *local, *ignoring;
+    uint64_t got = 0;
+    struct role sub;
+    uint64_t t0;
+
+    (void)state;
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    assert_int_equal(agnocast_publisher_new(ctx, a.topic, 4, 0, &pub), 0);
+    assert_int_equal(agnocast_publisher_subscription_count(pub), 0);
+    /* Nobody there: the wait ends at its timeout and says how far it got. */
+    t0 = now_ms();
+    assert_int_equal(agnocast_publisher_wait_matched(pub, 1, 200), -ETIMEDOUT);
+    assert_true(now_ms() - t0 >= 190);
+    assert_non_null(strstr(agnocast_last_error(), "reaches 0 subscriptions, not 1"));
+    assert_int_equal(agnocast_publisher_wait_matched(pub, 0, 0), 0);
+
+    /* A subscription in another process: the wait returns once it is known here, the fd
+     * turned readable for a loop that watches it, and the other side sees us too. */
+    while (agnocast_context_dispatch(ctx) > 0)
+        ;
+    assert_false(fd_readable(agnocast_context_fd(ctx), 0));
+    assert_int_equal(role_start(&sub, subscriber_role, &a), 0);
+    expect_line(&sub, "joined");
+    assert_int_equal(agnocast_publisher_wait_matched(pub, 1, 10000), 1);
+    assert_int_equal(agnocast_publisher_subscription_count(pub), 1);
+    assert_true(fd_readable(agnocast_context_fd(ctx), 0));
+    send_line(sub.to_child, "wait");
+    expect_line(&sub, "matched 1");
+
+    /* Our own subscriptions count, except one that ignores local messages. */
+    assert_int_equal(agnocast_subscription_new(ctx, a.topic, 4, 0, count_message, &got, &local), 0);
+    assert_int_equal(agnocast_subscription_new(ctx, a.topic, 4, AGNOCAST_IGNORE_LOCAL,
+                                               count_message, &got, &ignoring),
+                     0);
+    assert_int_equal(agnocast_publisher_wait_matched(pub, 2, 10000), 2);
+    assert_int_equal(agnocast_subscription_wait_matched(local, 1, 10000), 1);
+    assert_int_equal(agnocast_subscription_publisher_count(ignoring), 0);
+    assert_int_equal(agnocast_publisher_subscription_count(pub), 2);
+
+    /* The other process leaves its subscription: the count comes down. */
+    send_line(sub.to_child, "free");
+    expect_line(&sub, "freed");
+    t0 = now_ms();
+    while (agnocast_publisher_subscription_count(pub) != 1 && now_ms() - t0 < 10000)
+        usleep(1000);
+    assert_int_equal(agnocast_publisher_subscription_count(pub), 1);
+    send_line(sub.to_child, "quit");
+    assert_int_equal(role_wait(&sub), 0);
+
+    agnocast_subscription_free(ignoring);
+    agnocast_subscription_free(local);
+    agnocast_publisher_free(pub);
+    agnocast_context_free(ctx);
+    /* NULL handles get a sentence, not a crash. */
+    assert_int_equal(agnocast_publisher_subscription_count(NULL), -EINVAL);
+    assert_int_equal(agnocast_subscription_wait_matched(NULL, 1, 0), -EINVAL);
+}
+
+/* ---- one round with a timeout ------------------------------------------------------------ */
+
+static void test_loop_spin_once(void **state)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    struct agnocast_subscription *sub, *take;
+    struct agnocast_message *msg = NULL;
+    uint64_t got = 0, t0;
+
+    (void)state;
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    assert_int_equal(agnocast_publisher_new(ctx, "/loop/once", 4, 0, &pub), 0);
+    assert_int_equal(agnocast_subscription_new(ctx, "/loop/once", 4, 0, count_message, &got, &sub),
+                     0);
+    assert_int_equal(agnocast_subscription_wait_matched(sub, 1, 10000), 1);
+    while (agnocast_context_spin_once(ctx, 0) > 0)
+        ;
+    /* Nothing there: 0 at once without a wait, 0 after the timeout with one. */
+    t0 = now_ms();
+    assert_int_equal(agnocast_context_spin_once(ctx, 0), 0);
+    assert_true(now_ms() - t0 < 100);
+    t0 = now_ms();
+    assert_int_equal(agnocast_context_spin_once(ctx, 150), 0);
+    assert_true(now_ms() - t0 >= 140);
+
+    /* A message: one round runs its callback and returns. */
+    assert_int_equal(publish_u64(pub, 7), 0);
+    assert_int_equal(agnocast_context_spin_once(ctx, 5000), 1);
+    assert_int_equal(got, 1);
+
+    /* A take subscription: the round that its wake-up ends runs no callback; take then has it. */
+    agnocast_subscription_free(sub);
+    assert_int_equal(agnocast_subscription_new(ctx, "/loop/once", 4, 0, NULL, NULL, &take), 0);
+    assert_int_equal(agnocast_subscription_wait_matched(take, 1, 10000), 1);
+    while (agnocast_context_spin_once(ctx, 0) > 0)
+        ;
+    assert_int_equal(publish_u64(pub, 8), 0);
+    assert_int_equal(agnocast_context_spin_once(ctx, 5000), 0);
+    assert_int_equal(agnocast_subscription_take(take, &msg), 1);
+    assert_int_equal(*(const uint64_t *)agnocast_message_data(msg), 8);
+    agnocast_message_release(msg);
+
+    /* Busy polling: the round spins until a message, or the timeout. */
+    assert_int_equal(agnocast_subscription_new(ctx, "/loop/once", 4, 0, count_message, &got, &sub),
+                     0);
+    assert_int_equal(agnocast_subscription_wait_matched(sub, 1, 10000), 1);
+    assert_int_equal(agnocast_context_set_busy_poll(ctx, 1), 0);
+    t0 = now_ms();
+    assert_int_equal(agnocast_context_spin_once(ctx, 100), 0);
+    assert_true(now_ms() - t0 >= 90);
+    assert_int_equal(publish_u64(pub, 9), 0);
+    assert_int_equal(agnocast_context_spin_once(ctx, 5000), 1);
+    assert_int_equal(got, 2);
+
+    agnocast_subscription_free(take);
+    agnocast_subscription_free(sub);
+    agnocast_publisher_free(pub);
+    agnocast_context_free(ctx);
+}
+
+/* ---- stop -------------------------------------------------------------------------------- */
+
+struct stopper {
+    struct agnocast_context *ctx;
+    int delay_ms;
+};
+
+static void *stop_later(void *arg)
+{
+    struct stopper *s = arg;
+
+    usleep((useconds_t)s->delay_ms * 1000);
+    agnocast_context_stop(s->ctx);
+    return NULL;
+}
+
+static void test_loop_stop_leaves_no_wakeup(void **state)
+{
+    struct agnocast_context *ctx;
+    struct stopper s;
+    pthread_t thread;
+    uint64_t t0;
+
+    (void)state;
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    while (agnocast_context_dispatch(ctx) > 0)
+        ;
+    assert_false(fd_readable(agnocast_context_fd(ctx), 0));
+
+    /* A stop before the spin: the spin returns at once and takes the stop with it. */
+    agnocast_context_stop(ctx);
+    assert_true(fd_readable(agnocast_context_fd(ctx), 0));
+    t0 = now_ms();
+    assert_int_equal(agnocast_context_spin(ctx, -1), 0);
+    assert_true(now_ms() - t0 < 1000);
+    assert_false(fd_readable(agnocast_context_fd(ctx), 0));
+
+    /* A stop during the spin, from another thread: the same. */
+    s = (struct stopper){.ctx = ctx, .delay_ms = 50};
+    pthread_create(&thread, NULL, stop_later, &s);
+    assert_int_equal(agnocast_context_spin(ctx, -1), 0);
+    pthread_join(thread, NULL);
+    assert_false(fd_readable(agnocast_context_fd(ctx), 0));
+
+    /* And for spin_once: the next wait sleeps its full timeout. */
+    agnocast_context_stop(ctx);
+    assert_int_equal(agnocast_context_spin_once(ctx, -1), 0);
+    t0 = now_ms();
+    assert_int_equal(agnocast_context_spin_once(ctx, 100), 0);
+    assert_true(now_ms() - t0 >= 90);
+    agnocast_context_free(ctx);
+}
+
+/* ---- wake-up writes, counted by strace ---------------------------------------------------- */
+
+/* The publisher, run as its own program under strace: waits for its subscriber, publishes
+ * `count` messages 20 µs apart (a subscriber that sleeps sleeps between them), exits. */
+static int publisher_main(const char *topic, uint64_t count)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    int r;
+
+    if ((r = agnocast_context_new(&ctx)) < 0 ||
+        (r = agnocast_publisher_new(ctx, topic, 16, 0, &pub)) < 0 ||
+        (r = agnocast_publisher_wait_matched(pub, 1, 10000)) < 0) {
+        fprintf(stderr, "publisher: %s\n", agnocast_last_error());
+        return 1;
+    }
+    for (uint64_t i = 1; i <= count; i++) {
+        while ((r = publish_u64(pub, i)) == -ENOMEM)
+            usleep(100);
+        if (r < 0) {
+            fprintf(stderr, "publisher: %s\n", agnocast_last_error());
+            return 1;
+        }
+        usleep(20);
+    }
+    agnocast_publisher_free(pub);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+/* Runs the publisher under strace and counts its wake-up writes: one byte "\1" to a pipe (the
+ * control thread's stop pipe gets "x", eventfds 8 bytes). -1 if strace could not run it. */
+static long traced_wake_writes(const char *topic)
+{
+    char out[512], count[32], cmd[1536], line[512];
+    long writes = 0;
+    FILE *f;
+    int status;
+
+    snprintf(out, sizeof(out), "%s/strace.out", harness_broker.dir);
+    snprintf(count, sizeof(count), "%d", WAKE_MESSAGES);
+    snprintf(cmd, sizeof(cmd),
+             "strace -f -qq -y -e trace=write -e signal=none -o '%s' '%s' --publish '%s' %s", out,
+             self_path, topic, count);
+    status = system(cmd);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "'%s' ended with status %d\n", cmd, status);
+        return -1;
+    }
+    f = fopen(out, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, "write(") && strstr(line, "<pipe:[") && strstr(line, ", \"\\1\", 1)"))
+            writes++;
+    fclose(f);
+    return writes;
+}
+
+static void wake_writes_case(bool busy, long *writes, uint64_t *received)
+{
+    struct sub_args a = {.topic = busy ? "/loop/wake_busy" : "/loop/wake_sleep", .busy = busy};
+    unsigned long long got = 0, missed = 0;
+    struct role sub;
+    char line[128];
+
+    assert_int_equal(role_start(&sub, subscriber_role, &a), 0);
+    expect_line(&sub, "joined");
+    *writes = traced_wake_writes(a.topic);
+    send_line(sub.to_child, "quit");
+    assert_true(recv_line(sub.from_child, line, sizeof(line), 30000) >= 0);
+    assert_int_equal(sscanf(line, "received %llu missed %llu", &got, &missed), 2);
+    assert_int_equal(role_wait(&sub), 0);
+    assert_true(*writes >= 0);
+    /* Keep-last may skip some when the subscriber was descheduled; nothing else is lost. */
+    assert_int_equal(got + missed, WAKE_MESSAGES);
+    *received = got;
+}
+
+static void test_loop_no_wake_writes_to_busy_subscriber(void **state)
+{
+    long writes;
+    uint64_t received;
+
+    (void)state;
+    wake_writes_case(true, &writes, &received);
+    fprintf(stderr,
+            "busy-polling subscriber: %ld wake-up writes for %d messages (%" PRIu64 " received)\n",
+            writes, WAKE_MESSAGES, received);
+    assert_int_equal(writes, 0);
+    assert_true(received > 0);
+}
+
+static void test_loop_wake_writes_to_sleeping_subscriber(void **state)
+{
+    long writes;
+    uint64_t received;
+
+    (void)state;
+    wake_writes_case(false, &writes, &received);
+    fprintf(stderr,
+            "sleeping subscriber: %ld wake-up writes for %d messages (%" PRIu64 " received)\n",
+            writes, WAKE_MESSAGES, received);
+    /* At most one per message, plus the one that tells it it may read us once it is matched
+     * (notice.c); and it was woken: it received what it did by them. */
+    assert_true(writes <= WAKE_MESSAGES + 1);
+    assert_true(writes > 0);
+    assert_true(received > 0);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loop_matched_counts_and_waits),
+        cmocka_unit_test(test_loop_spin_once),
+        cmocka_unit_test(test_loop_stop_leaves_no_wakeup),
+        cmocka_unit_test(test_loop_no_wake_writes_to_busy_subscriber),
+        cmocka_unit_test(test_loop_wake_writes_to_sleeping_subscriber),
+    };
+
+    if (argc == 4 && strcmp(argv[1], "--publish") == 0)
+        return publisher_main(argv[2], strtoull(argv[3], NULL, 10));
+    self_path = argv[0];
+    return cmocka_run_group_tests(tests, harness_broker_setup, harness_broker_teardown);
+}
