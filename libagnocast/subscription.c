@@ -209,16 +209,25 @@ static int take_oldest(struct agnocast_subscription *sub, struct agnocast_messag
 
     for (unsigned i = 0; i < sub->nsources; i++) {
         struct agn_source *src = &sub->sources[i];
-        uint64_t head, seq;
+        uint64_t head, seq = src->next, found, ts;
         if (src->corrupt || (!src->ready && !source_accepted(sub->ctx, src)))
             continue;
         src->ready = true;
-        head = agn_shm_ring_head(&src->ring);
-        if (src->next > head)
+        /* As in source_next: the entry we want answers alone when it holds an older message
+         * (nothing new) or, with the whole ring as window, the one we want; only otherwise is
+         * the head read, a line the publisher writes at every publish. The timestamp is on
+         * the entry's own line. */
+        found = agn_shm_entry_seq(&src->ring, src->next);
+        if (found != 0 && found < src->next)
             continue;
-        seq = head - src->next >= src->window ? head - src->window + 1 : src->next;
-        uint64_t ts = atomic_load_explicit(&agn_shm_ring_entry(&src->ring, seq)->timestamp_ns,
-                                           memory_order_relaxed);
+        if (found != src->next || src->window < src->ring.depth) {
+            head = agn_shm_ring_head(&src->ring);
+            if (src->next > head)
+                continue;
+            seq = head - src->next >= src->window ? head - src->window + 1 : src->next;
+        }
+        ts = atomic_load_explicit(&agn_shm_ring_entry(&src->ring, seq)->timestamp_ns,
+                                  memory_order_relaxed);
         if (!best || ts < best_ts) {
             best = src;
             best_ts = ts;

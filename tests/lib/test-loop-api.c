@@ -27,7 +27,6 @@
 
 static const char *self_path;
 
-
 static bool fd_readable(int fd, int timeout_ms)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -303,6 +302,92 @@ static void test_loop_stop_leaves_no_wakeup(void **state)
     agnocast_context_free(ctx);
 }
 
+/* ---- pool sizing: a big message at depth 1 ---------------------------------------------- */
+
+#define BIG_MESSAGE (16u << 20)
+
+/* Takes each message, checks its first and last byte against its number, releases it and
+ * answers "got N"; "quit" ends. */
+static int big_taker_role(void *arg, int out, int in)
+{
+    const char *topic = arg;
+    struct agnocast_context *ctx;
+    struct agnocast_subscription *sub;
+    char line[64];
+
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_subscription_new(ctx, topic, 1, 0, NULL, NULL, &sub) < 0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    send_line(out, "joined");
+    for (;;) {
+        struct agnocast_message *msg;
+        int r = agnocast_subscription_take(sub, &msg);
+        if (r < 0)
+            return 1;
+        if (r == 0) {
+            if (fd_readable(in, 0) && recv_line(in, line, sizeof(line), 1000) >= 0 &&
+                strcmp(line, "quit") == 0)
+                break;
+            agnocast_context_spin_once(ctx, 10);
+            continue;
+        }
+        {
+            const unsigned char *d = agnocast_message_data(msg);
+            uint64_t seq = agnocast_message_sequence(msg);
+            bool ok = agnocast_message_size(msg) == BIG_MESSAGE && d[0] == (unsigned char)seq &&
+                      d[BIG_MESSAGE - 1] == (unsigned char)~seq;
+            agnocast_message_release(msg);
+            send_line(out, ok ? "got %" PRIu64 : "bad %" PRIu64, seq);
+        }
+    }
+    agnocast_subscription_free(sub);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+/* A 16 MiB publisher at depth 1 runs in a pool of three messages that cannot grow: the
+ * message in the ring, the one being filled, and the one the subscriber just gave back, which
+ * the loan that needs its memory reclaims. No loan ever fails. */
+static void test_loop_big_messages_in_three_message_pool(void **state)
+{
+    const char *topic = "/loop/big";
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    struct role sub;
+    char want[64];
+    size_t capacity = 0;
+
+    (void)state;
+    setenv("MEMPOOL_SIZE", "49M", 1); /* 3 x 16 MiB and 1 MiB for the segment's own bookkeeping */
+    setenv("MEMPOOL_MAX_SIZE", "49M", 1);
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    unsetenv("MEMPOOL_SIZE");
+    unsetenv("MEMPOOL_MAX_SIZE");
+    assert_int_equal(agnocast_context_pool_usage(ctx, NULL, &capacity), 0);
+    assert_true(capacity < 4 * (size_t)BIG_MESSAGE);
+    assert_int_equal(agnocast_publisher_new(ctx, topic, 1, 0, &pub), 0);
+    assert_int_equal(role_start(&sub, big_taker_role, (void *)topic), 0);
+    expect_line(&sub, "joined");
+    assert_int_equal(agnocast_publisher_wait_matched(pub, 1, 10000), 1);
+    for (uint64_t seq = 1; seq <= 40; seq++) {
+        unsigned char *d;
+        int r = agnocast_publisher_loan(pub, BIG_MESSAGE, (void **)&d);
+        if (r < 0)
+            fail_msg("loan %" PRIu64 " failed: %s", seq, agnocast_last_error());
+        d[0] = (unsigned char)seq;
+        d[BIG_MESSAGE - 1] = (unsigned char)~seq;
+        assert_int_equal(agnocast_publisher_publish(pub, d), 0);
+        snprintf(want, sizeof(want), "got %" PRIu64, seq);
+        expect_line(&sub, want);
+    }
+    send_line(sub.to_child, "quit");
+    assert_int_equal(role_wait(&sub), 0);
+    agnocast_publisher_free(pub);
+    agnocast_context_free(ctx);
+}
+
 /* ---- wake-up writes, counted by strace ---------------------------------------------------- */
 
 /* The publisher, run as its own program under strace: waits for its subscriber, publishes
@@ -419,6 +504,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_loop_matched_counts_and_waits),
         cmocka_unit_test(test_loop_spin_once),
         cmocka_unit_test(test_loop_stop_leaves_no_wakeup),
+        cmocka_unit_test(test_loop_big_messages_in_three_message_pool),
         cmocka_unit_test(test_loop_no_wake_writes_to_busy_subscriber),
         cmocka_unit_test(test_loop_wake_writes_to_sleeping_subscriber),
     };
