@@ -172,6 +172,9 @@ struct agnocast_context {
     bool reply_ready;
     union agnocast_frame_buffer reply;
     size_t reply_len;
+    /* the frame the control thread reads (in the context, not in thread-local storage: the
+     * library's static TLS must stay small enough for dlopen, see log.c) */
+    union agnocast_frame_buffer in;
 
     /* everything below: under lock */
     pthread_mutex_t lock;
