@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Example subscriber in Python: receives the pointer-rich messages of examples/talker.c (or
 talker.py) in place, follows their nested pointers after checking them, verifies each
 checksum, and prints the counters at exit (after --count messages, --timeout seconds of

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Example publisher in Python: the pointer-rich messages of examples/talker.c, written in
 place into loans (nested payload and text allocations included), so examples/listener (C) or
 listener.py verifies them."""
