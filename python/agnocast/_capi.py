@@ -133,6 +133,9 @@ class Error(OSError):
         self.function = function
 
 
+Error.__module__ = "agnocast"
+
+
 def check(r, function):
     """Returns r, or raises Error with the calling thread's last error sentence if r < 0. Call
     it right after the C call, on the same thread (the sentence is per thread)."""
