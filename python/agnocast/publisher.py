@@ -97,6 +97,9 @@ class Publisher:
         any buffer) into a new loan and publishes that: one copy, no more. Returns the
         message's sequence number."""
         if isinstance(data, Loan):
+            if data._pub is not self:
+                raise Error(errno.EINVAL, "the loan belongs to the publisher on %s, not to this "
+                            "one on %s" % (data._pub.topic, self.topic), None)
             return data.publish()
         src = memoryview(data)
         if not src.c_contiguous:
