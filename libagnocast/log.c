@@ -40,11 +40,7 @@ static _Thread_local char last_error[512];
 #define LOG_QUEUED    8
 #define LOG_FLUSH_MAX (2 * LOG_QUEUED)
 
-static __thread struct {
-    unsigned locks;  /* library locks this thread holds */
-    unsigned queued; /* lines waiting in log_queue */
-    bool delivering; /* inside the callback (or the write to stderr) */
-} log_thread __attribute__((tls_model("initial-exec")));
+__thread struct agn_log_thread agn_log_thread __attribute__((tls_model("initial-exec")));
 
 static _Thread_local struct {
     unsigned head, dropped;
@@ -110,7 +106,7 @@ static void emit(enum agnocast_log_level level, const char *text)
     pthread_mutex_unlock(&log_sink.lock);
     if ((int)level > max)
         return;
-    log_thread.delivering = true;
+    agn_log_thread.delivering = true;
     if (fn) {
         memcpy(saved_error, last_error, sizeof(saved_error));
         fn(level, text, userdata);
@@ -118,7 +114,7 @@ static void emit(enum agnocast_log_level level, const char *text)
     } else {
         dprintf(2, "agnocast[%d]: %s: %s\n", (int)getpid(), prefix[level], text);
     }
-    log_thread.delivering = false;
+    agn_log_thread.delivering = false;
     errno = saved_errno;
 }
 
@@ -128,15 +124,15 @@ static void flush(void)
     unsigned budget = LOG_FLUSH_MAX;
     char text[LOG_LINE];
 
-    while (log_thread.queued > 0 && budget-- > 0) {
+    while (agn_log_thread.queued > 0 && budget-- > 0) {
         enum agnocast_log_level level = log_queue.line[log_queue.head].level;
         memcpy(text, log_queue.line[log_queue.head].text, sizeof(text));
         log_queue.head = (log_queue.head + 1) % LOG_QUEUED;
-        log_thread.queued--;
+        agn_log_thread.queued--;
         emit(level, text);
     }
-    log_queue.dropped += log_thread.queued;
-    log_thread.queued = 0;
+    log_queue.dropped += agn_log_thread.queued;
+    agn_log_thread.queued = 0;
     if (log_queue.dropped > 0) {
         snprintf(text, sizeof(text),
                  "%u log lines dropped (logged while a library lock was held, or from the log "
@@ -145,15 +141,9 @@ static void flush(void)
         log_queue.dropped = 0;
         emit(AGNOCAST_LOG_WARNING, text);
         /* What the callback logged about that is counted for the next time. */
-        log_queue.dropped += log_thread.queued;
-        log_thread.queued = 0;
+        log_queue.dropped += agn_log_thread.queued;
+        agn_log_thread.queued = 0;
     }
-}
-
-void agn_lock(pthread_mutex_t *m)
-{
-    pthread_mutex_lock(m);
-    log_thread.locks++;
 }
 
 int agn_trylock(pthread_mutex_t *m)
@@ -161,15 +151,13 @@ int agn_trylock(pthread_mutex_t *m)
     int r = pthread_mutex_trylock(m);
 
     if (r == 0)
-        log_thread.locks++;
+        agn_log_thread.locks++;
     return r;
 }
 
-void agn_unlock(pthread_mutex_t *m)
+void agn_log_flush_queued(void)
 {
-    pthread_mutex_unlock(m);
-    if (--log_thread.locks == 0 && log_thread.queued > 0 && !log_thread.delivering)
-        flush();
+    flush();
 }
 
 void agn_log(enum agnocast_log_level level, const char *fmt, ...)
@@ -188,15 +176,15 @@ void agn_log(enum agnocast_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    if (log_thread.locks > 0 || log_thread.delivering) {
-        if (log_thread.queued == LOG_QUEUED) {
+    if (agn_log_thread.locks > 0 || agn_log_thread.delivering) {
+        if (agn_log_thread.queued == LOG_QUEUED) {
             log_queue.dropped++;
             return;
         }
-        unsigned at = (log_queue.head + log_thread.queued) % LOG_QUEUED;
+        unsigned at = (log_queue.head + agn_log_thread.queued) % LOG_QUEUED;
         log_queue.line[at].level = level;
         memcpy(log_queue.line[at].text, line, sizeof(line));
-        log_thread.queued++;
+        agn_log_thread.queued++;
         return;
     }
     emit(level, line);

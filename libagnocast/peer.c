@@ -156,16 +156,15 @@ void agn_peer_gone(struct agnocast_context *ctx, struct agn_peer *peer)
     agn_peer_maybe_release(ctx, peer);
 }
 
-/* Whether any process we honour (ourselves included) holds the message at addr. The caller
- * has removed it from its ring and issued a seq_cst fence. */
-bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr)
+unsigned agn_peer_hold_tables(struct agnocast_context *ctx, const struct agn_shm_view **views)
 {
-    if (agn_shm_holds(&ctx->seg_view, addr))
-        return true;
+    unsigned n = 0;
+
+    views[n++] = &ctx->seg_view;
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
         const struct agn_peer *p = &ctx->peers[i];
-        if (p->in_use && p->accepted && agn_shm_holds(&p->view, addr))
-            return true;
+        if (p->in_use && p->accepted)
+            views[n++] = &p->view;
     }
-    return false;
+    return n;
 }

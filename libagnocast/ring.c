@@ -60,18 +60,30 @@ void agn_ring_retire(struct agnocast_context *ctx, void *data)
     ctx->nretired++;
 }
 
+/* Whether any of the hold tables holds the message at addr. */
+static bool held(const struct agn_shm_view *const *tables, unsigned ntables, uintptr_t addr)
+{
+    for (unsigned i = 0; i < ntables; i++)
+        if (agn_shm_holds(tables[i], addr))
+            return true;
+    return false;
+}
+
 void agn_ring_reclaim(struct agnocast_context *ctx)
 {
+    const struct agn_shm_view *tables[AGN_MAX_PEERS + 1];
     uintptr_t *link = &ctx->retired;
+    unsigned ntables;
 
     if (!ctx->retired)
         return;
     /* Pairs with the fence a subscriber issues between publishing a hold and re-checking the
      * ring entry: either we see its hold, or it sees the entry gone. */
     atomic_thread_fence(memory_order_seq_cst);
+    ntables = agn_peer_hold_tables(ctx, tables);
     while (*link) {
         struct agn_msg_header *h = (struct agn_msg_header *)*link;
-        if (agn_peer_holds(ctx, (uintptr_t)(h + 1))) {
+        if (held(tables, ntables, (uintptr_t)(h + 1))) {
             link = &h->next_retired;
             continue;
         }
