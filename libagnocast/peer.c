@@ -91,8 +91,9 @@ void agn_peer_accept(struct agnocast_context *ctx, struct agn_peer *peer)
     if (peer->accepted)
         return;
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
-        if (atomic_load_explicit(&ctx->seg->accepted_pids[i], memory_order_relaxed) == 0) {
-            atomic_store_explicit(&ctx->seg->accepted_pids[i], (uint32_t)peer->pid,
+        if (atomic_load_explicit(&ctx->segment.header->accepted_pids[i], memory_order_relaxed) ==
+            0) {
+            atomic_store_explicit(&ctx->segment.header->accepted_pids[i], (uint32_t)peer->pid,
                                   memory_order_release);
             peer->accepted = true;
             return;
@@ -104,9 +105,10 @@ static void peer_release(struct agnocast_context *ctx, struct agn_peer *peer)
 {
     if (peer->accepted) {
         for (int i = 0; i < AGN_MAX_PEERS; i++)
-            if (atomic_load_explicit(&ctx->seg->accepted_pids[i], memory_order_relaxed) ==
-                (uint32_t)peer->pid)
-                atomic_store_explicit(&ctx->seg->accepted_pids[i], 0, memory_order_release);
+            if (atomic_load_explicit(&ctx->segment.header->accepted_pids[i],
+                                     memory_order_relaxed) == (uint32_t)peer->pid)
+                atomic_store_explicit(&ctx->segment.header->accepted_pids[i], 0,
+                                      memory_order_release);
         peer->accepted = false;
     }
     if (peer->wake_tx >= 0)
@@ -148,9 +150,10 @@ void agn_peer_gone(struct agnocast_context *ctx, struct agn_peer *peer)
     peer->refs = 0;
     if (peer->accepted) {
         for (int i = 0; i < AGN_MAX_PEERS; i++)
-            if (atomic_load_explicit(&ctx->seg->accepted_pids[i], memory_order_relaxed) ==
-                (uint32_t)peer->pid)
-                atomic_store_explicit(&ctx->seg->accepted_pids[i], 0, memory_order_release);
+            if (atomic_load_explicit(&ctx->segment.header->accepted_pids[i],
+                                     memory_order_relaxed) == (uint32_t)peer->pid)
+                atomic_store_explicit(&ctx->segment.header->accepted_pids[i], 0,
+                                      memory_order_release);
         peer->accepted = false;
     }
     agn_peer_maybe_release(ctx, peer);
@@ -160,7 +163,7 @@ unsigned agn_peer_hold_tables(struct agnocast_context *ctx, const struct agn_shm
 {
     unsigned n = 0;
 
-    views[n++] = &ctx->seg_view;
+    views[n++] = &ctx->segment.view;
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
         const struct agn_peer *p = &ctx->peers[i];
         if (p->in_use && p->accepted)
