@@ -21,7 +21,7 @@
  * run inside malloc under the heap hook). "gid N" when it is not there. */
 static void group_name(gid_t gid, char *out, size_t cap)
 {
-    static _Thread_local char buf[16384];
+    char buf[16384]; /* not thread-local: the static TLS must stay small (log.c) */
     int fd = open("/etc/group", O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 
@@ -336,11 +336,11 @@ static void deliver_reply(struct agnocast_context *ctx, const void *buf, size_t 
 
 int agn_broker_read(struct agnocast_context *ctx)
 {
-    static _Thread_local union agnocast_frame_buffer in;
+    union agnocast_frame_buffer *in = &ctx->broker.in; /* only the control thread reads */
     struct agnocast_frame f;
     int fds[AGNOCAST_PROTO_FDS_MAX];
     int nfds = AGNOCAST_PROTO_FDS_MAX;
-    ssize_t n = agnocast_proto_recv(ctx->broker.sock, in.bytes, sizeof(in.bytes), fds, &nfds);
+    ssize_t n = agnocast_proto_recv(ctx->broker.sock, in->bytes, sizeof(in->bytes), fds, &nfds);
     int r;
 
     if (n == -EAGAIN || n == -EINTR)
@@ -355,11 +355,11 @@ int agn_broker_read(struct agnocast_context *ctx)
                 ctx->broker.socket_path);
         return n == 0 ? -ECONNRESET : (int)n;
     }
-    r = agnocast_proto_decode(in.bytes, (size_t)n, &f);
+    r = agnocast_proto_decode(in->bytes, (size_t)n, &f);
     if (r == 0 && f.request_id != 0) {
-        deliver_reply(ctx, in.bytes, (size_t)n, f.request_id);
+        deliver_reply(ctx, in->bytes, (size_t)n, f.request_id);
     } else if (r == -EPROTONOSUPPORT && f.request_id != 0) {
-        deliver_reply(ctx, in.bytes, (size_t)n, f.request_id);
+        deliver_reply(ctx, in->bytes, (size_t)n, f.request_id);
     } else if (r == 0) {
         ctx->broker.on_notice(ctx, &f, fds, nfds);
     } else {

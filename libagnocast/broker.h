@@ -28,6 +28,9 @@ struct agn_broker_conn {
     bool reply_ready;
     union agnocast_frame_buffer reply;
     size_t reply_len;
+    /* The frame the control thread reads (here, not in thread-local storage: the library's
+     * static TLS must stay small enough for dlopen, see log.c). */
+    union agnocast_frame_buffer in;
     _Atomic bool lost; /* the connection broke: requests fail until the control thread is back */
 };
 

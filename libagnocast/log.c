@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -22,8 +23,6 @@ static struct {
     bool env_reported; /* an unknown AGNOCAST_LOG_LEVEL was reported */
 } log_sink = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, LEVEL_UNREAD, false};
 
-static _Thread_local char last_error[512];
-
 /*
  * The log callback never runs while the thread holds a library lock, so it may call the
  * library (agnocast.h). Every library lock but the allocator's (which logs nothing) is taken
@@ -33,22 +32,68 @@ static _Thread_local char last_error[512];
  * most, and one flush delivers at most LOG_FLUSH_MAX; the rest is counted and reported as
  * dropped, so a callback that logs through the library cannot loop for ever.
  *
- * The counters are initial-exec (two instructions per lock, and the heap hook's malloc reaches
- * them); the queue is touched only when a line is logged.
+ * Thread-local storage: the counters are initial-exec (two instructions per lock, and the heap
+ * hook's malloc reaches them), which makes the library's whole TLS block static: a program that
+ * loads the library with dlopen() (Python's ctypes, a plugin) must find room for it in the few
+ * hundred bytes glibc keeps spare, or dlopen fails ("cannot allocate memory in static TLS
+ * block"). So the TLS holds only the counters and a pointer; the last error and the queue live
+ * in a per-thread area mapped on first use (mmap, never malloc: this may run inside malloc
+ * under the heap hook) and unmapped when the thread exits.
  */
 #define LOG_LINE      512
 #define LOG_QUEUED    8
 #define LOG_FLUSH_MAX (2 * LOG_QUEUED)
+#define ERROR_LEN     512
 
-__thread struct agn_log_thread agn_log_thread __attribute__((tls_model("initial-exec")));
-
-static _Thread_local struct {
-    unsigned head, dropped;
+struct agn_log_area {
+    char last_error[ERROR_LEN];
+    unsigned head; /* the queue's oldest line */
     struct {
         enum agnocast_log_level level;
         char text[LOG_LINE];
     } line[LOG_QUEUED];
-} log_queue;
+};
+
+__thread struct agn_log_thread agn_log_thread __attribute__((tls_model("initial-exec")));
+
+static pthread_once_t area_once = PTHREAD_ONCE_INIT;
+static pthread_key_t area_key;
+static bool area_key_ok;
+
+/* At thread exit (the key's destructor, on the exiting thread). */
+static void area_unmap(void *area)
+{
+    if (agn_log_thread.area == area)
+        agn_log_thread.area = NULL;
+    munmap(area, sizeof(struct agn_log_area));
+}
+
+static void area_key_create(void)
+{
+    area_key_ok = pthread_key_create(&area_key, area_unmap) == 0;
+}
+
+/* This thread's area, mapped on first use; NULL if it cannot be (the sentence or the line is
+ * then lost, the failure itself still returned). */
+static struct agn_log_area *area_get(void)
+{
+    struct agn_log_area *a = agn_log_thread.area;
+
+    if (a)
+        return a;
+    pthread_once(&area_once, area_key_create);
+    if (!area_key_ok)
+        return NULL;
+    a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (a == MAP_FAILED)
+        return NULL;
+    if (pthread_setspecific(area_key, a) != 0) {
+        munmap(a, sizeof(*a));
+        return NULL;
+    }
+    agn_log_thread.area = a;
+    return a;
+}
 
 /* The stderr level: warnings and errors unless AGNOCAST_LOG_LEVEL says otherwise. Called with
  * the lock held. */
@@ -97,7 +142,8 @@ static void emit(enum agnocast_log_level level, const char *text)
     agnocast_log_fn fn;
     void *userdata;
     int max, saved_errno = errno;
-    char saved_error[sizeof(last_error)];
+    char saved_error[ERROR_LEN];
+    struct agn_log_area *a = agn_log_thread.area;
 
     pthread_mutex_lock(&log_sink.lock);
     fn = log_sink.fn;
@@ -108,9 +154,14 @@ static void emit(enum agnocast_log_level level, const char *text)
         return;
     agn_log_thread.delivering = true;
     if (fn) {
-        memcpy(saved_error, last_error, sizeof(saved_error));
+        if (a)
+            memcpy(saved_error, a->last_error, sizeof(saved_error));
         fn(level, text, userdata);
-        memcpy(last_error, saved_error, sizeof(last_error));
+        /* The callback may have mapped the area (a failing call): keep its "" then. */
+        if (a)
+            memcpy(a->last_error, saved_error, sizeof(saved_error));
+        else if (agn_log_thread.area)
+            agn_log_thread.area->last_error[0] = '\0';
     } else {
         dprintf(2, "agnocast[%d]: %s: %s\n", (int)getpid(), prefix[level], text);
     }
@@ -125,23 +176,24 @@ static void flush(void)
     char text[LOG_LINE];
 
     while (agn_log_thread.queued > 0 && budget-- > 0) {
-        enum agnocast_log_level level = log_queue.line[log_queue.head].level;
-        memcpy(text, log_queue.line[log_queue.head].text, sizeof(text));
-        log_queue.head = (log_queue.head + 1) % LOG_QUEUED;
+        struct agn_log_area *a = agn_log_thread.area; /* queued > 0: mapped */
+        enum agnocast_log_level level = a->line[a->head].level;
+        memcpy(text, a->line[a->head].text, sizeof(text));
+        a->head = (a->head + 1) % LOG_QUEUED;
         agn_log_thread.queued--;
         emit(level, text);
     }
-    log_queue.dropped += agn_log_thread.queued;
+    agn_log_thread.dropped += agn_log_thread.queued;
     agn_log_thread.queued = 0;
-    if (log_queue.dropped > 0) {
+    if (agn_log_thread.dropped > 0) {
         snprintf(text, sizeof(text),
                  "%u log lines dropped (logged while a library lock was held, or from the log "
                  "callback, faster than they could be delivered)",
-                 log_queue.dropped);
-        log_queue.dropped = 0;
+                 agn_log_thread.dropped);
+        agn_log_thread.dropped = 0;
         emit(AGNOCAST_LOG_WARNING, text);
         /* What the callback logged about that is counted for the next time. */
-        log_queue.dropped += agn_log_thread.queued;
+        agn_log_thread.dropped += agn_log_thread.queued;
         agn_log_thread.queued = 0;
     }
 }
@@ -177,13 +229,14 @@ void agn_log(enum agnocast_log_level level, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (agn_log_thread.locks > 0 || agn_log_thread.delivering) {
-        if (agn_log_thread.queued == LOG_QUEUED) {
-            log_queue.dropped++;
+        struct agn_log_area *a = area_get();
+        if (!a || agn_log_thread.queued == LOG_QUEUED) {
+            agn_log_thread.dropped++;
             return;
         }
-        unsigned at = (log_queue.head + agn_log_thread.queued) % LOG_QUEUED;
-        log_queue.line[at].level = level;
-        memcpy(log_queue.line[at].text, line, sizeof(line));
+        unsigned at = (a->head + agn_log_thread.queued) % LOG_QUEUED;
+        a->line[at].level = level;
+        memcpy(a->line[at].text, line, sizeof(line));
         agn_log_thread.queued++;
         return;
     }
@@ -195,23 +248,27 @@ void agn_log(enum agnocast_log_level level, const char *fmt, ...)
  * only, so that it is not printed twice. */
 int agn_fail(int err, const char *fmt, ...)
 {
+    struct agn_log_area *a = area_get();
     va_list ap;
 
+    if (!a)
+        return err;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    vsnprintf(a->last_error, sizeof(a->last_error), fmt, ap);
     va_end(ap);
-    agn_log(AGNOCAST_LOG_DEBUG, "%s", last_error);
+    agn_log(AGNOCAST_LOG_DEBUG, "%s", a->last_error);
     return err;
 }
 
 void agn_clear_error(void)
 {
-    last_error[0] = '\0';
+    if (agn_log_thread.area)
+        agn_log_thread.area->last_error[0] = '\0';
 }
 
 AGNOCAST_EXPORT const char *agnocast_last_error(void)
 {
-    return last_error;
+    return agn_log_thread.area ? agn_log_thread.area->last_error : "";
 }
 
 AGNOCAST_EXPORT const char *agnocast_strerror(int err)

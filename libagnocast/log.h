@@ -14,10 +14,13 @@ int agn_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 void agn_clear_error(void);
 /* Per thread (initial-exec TLS: two instructions per lock, and the heap hook's malloc reaches
  * it); log.c owns it, the lock wrappers below count in it. */
+struct agn_log_area;
 struct agn_log_thread {
-    unsigned locks;  /* library locks this thread holds */
-    unsigned queued; /* lines waiting in the thread's queue */
-    bool delivering; /* inside the callback (or the write to stderr) */
+    unsigned locks;            /* library locks this thread holds */
+    unsigned queued;           /* lines waiting in the area's queue */
+    unsigned dropped;          /* lines that found no room */
+    bool delivering;           /* inside the callback (or the write to stderr) */
+    struct agn_log_area *area; /* NULL until this thread fails or queues a line (log.c) */
 };
 extern __thread struct agn_log_thread agn_log_thread __attribute__((tls_model("initial-exec")));
 /* Delivers the lines this thread queued while it held locks. */
