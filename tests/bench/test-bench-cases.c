@@ -114,7 +114,7 @@ static void test_bench_scene_layout_gives_every_topic_two_readers(void **state)
         assert_int_equal(readers[t], 2);
 }
 
-/* A small scene: 8 topics, 2 publisher and 4 subscriber processes, 200 Hz, half a second. */
+/* A small scene: 8 topics, 2 publisher and 4 subscriber processes, 200 Hz, 0.3 s. */
 static void small_scene(struct bench_scene *sc, const char *transport)
 {
     bench_scene_defaults(sc);
@@ -122,8 +122,8 @@ static void small_scene(struct bench_scene *sc, const char *transport)
     sc->publishers = 2;
     sc->subscribers = 4;
     sc->rate_hz = 200;
-    sc->seconds = 0.5;
-    sc->warm = 0.1;
+    sc->seconds = 0.3;
+    sc->warm = 0.05;
     sc->transport = transport;
 }
 
