@@ -13,6 +13,7 @@ struct bench_case {
     const char *transport; /* as printed: "agnocast-event", "uds", ... */
     size_t size;           /* message size in bytes */
     bool busy;             /* subscribers busy-poll instead of sleeping */
+    bool take;             /* agnocast: the subscriber takes in a loop instead of callbacks */
     uint64_t count, warm;
     unsigned nsubs;
     bool fanout;    /* report first/last lines even for one subscriber */

@@ -8,14 +8,19 @@
 #include "bench-baseline.h"
 #include "bench-callgrind.h"
 #include "bench-control.h"
+#include "bench-scene.h"
 
 static void usage(FILE *out)
 {
     fputs("usage: agnocast-bench CASE [options]\n"
-          "  latency    --transport T --size BYTES [--busy] [--count N] [--warm N]\n"
+          "  latency    --transport T --size BYTES [--busy [--take]] [--count N] [--warm N]\n"
           "             T: agnocast, uds, shm-copy, mqueue, eventfd, eventfd-poll, cacheline\n"
+          "             --take (agnocast, with --busy): a loop of take and release, no callback\n"
           "  fanout     --transport agnocast|eventfd --subs N --size BYTES [--count N]\n"
-          "  throughput --size BYTES [--busy] [--count N]\n"
+          "  throughput --size BYTES [--busy] [--subs N] [--count N]\n"
+          "  scene      --transport agnocast|uds --size BYTES [--seconds S] [--topics N]\n"
+          "             [--publishers N] [--subscribers N] [--rate HZ] [--warm-seconds S]\n"
+          "             [--daemon-pid PID] (the broker, counted in the CPU time)\n"
           "  control    --processes N --per-process K --broker-pid PID\n"
           "  cg-pub     --in FD --out FD --size BYTES --count N   (under callgrind)\n"
           "  cg-sub     --in FD --out FD --count N                (under callgrind)\n"
@@ -30,6 +35,8 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         BENCH_CASE_OPTIONS,
         {"transport", required_argument, NULL, 't'},
+        {"take", no_argument, NULL, 'T'},
+        BENCH_SCENE_OPTIONS,
         {"subs", required_argument, NULL, 'S'},
         {"processes", required_argument, NULL, 'P'},
         {"per-process", required_argument, NULL, 'K'},
@@ -41,6 +48,7 @@ int main(int argc, char **argv)
     };
     struct bench_case c = {
         .transport = "agnocast", .size = 64, .count = 1000, .warm = 100, .nsubs = 1};
+    struct bench_scene scene;
     unsigned processes = 200, per_process = 5;
     long broker = 0;
     int in = -1, out = -1, opt, rc;
@@ -50,12 +58,16 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    bench_scene_defaults(&scene);
     name = argv[1];
     optind = 2;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
         case 't':
             c.transport = optarg;
+            break;
+        case 'T':
+            c.take = true;
             break;
         case 'S':
             c.nsubs = (unsigned)atoi(optarg);
@@ -79,7 +91,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            if (!bench_case_option(&c, opt, optarg)) {
+            if (!bench_case_option(&c, opt, optarg) && !bench_scene_option(&scene, opt, optarg)) {
                 usage(stderr);
                 return 2;
             }
@@ -96,8 +108,14 @@ int main(int argc, char **argv)
             c.nsubs = 1;
         else
             c.fanout = true;
+        if (c.take && (strcmp(c.transport, "agnocast") != 0 || !c.busy || c.fanout)) {
+            fputs("agnocast-bench: --take is for latency --transport agnocast --busy\n", stderr);
+            return 2;
+        }
         if (strcmp(c.transport, "agnocast") == 0) {
-            c.transport = c.busy ? "agnocast-busy" : "agnocast-event";
+            c.transport = c.take   ? "agnocast-take-busy"
+                          : c.busy ? "agnocast-busy"
+                                   : "agnocast-event";
             rc = bench_agnocast_latency(&c);
         } else {
             rc = bench_baseline_latency(&c);
@@ -105,6 +123,18 @@ int main(int argc, char **argv)
     } else if (strcmp(name, "throughput") == 0) {
         c.transport = c.busy ? "agnocast-busy" : "agnocast-event";
         rc = bench_agnocast_throughput(&c);
+    } else if (strcmp(name, "scene") == 0) {
+        scene.size = c.size;
+        if (strcmp(c.transport, "agnocast") == 0) {
+            scene.transport = "agnocast-event";
+            rc = bench_scene_run(&scene, &bench_scene_agnocast);
+        } else if (strcmp(c.transport, "uds") == 0) {
+            scene.transport = "uds";
+            rc = bench_scene_run(&scene, &bench_scene_uds);
+        } else {
+            fprintf(stderr, "agnocast-bench scene: --transport agnocast or uds\n");
+            return 2;
+        }
     } else if (strcmp(name, "control") == 0) {
         if (broker <= 0) {
             fputs("agnocast-bench control: --broker-pid is required (the broker's RSS is read)\n",

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,14 +196,15 @@ int main(int argc, char **argv)
     }
     agnocast_context_set_busy_poll(l.ctx, busy);
     if (take) {
-        /* Take mode drives its own loop: wait on the descriptor, let dispatch empty it (it
-         * runs no callback here: this subscription has none), then take until empty. */
+        /* Take mode drives its own loop: one call waits for a wake-up and empties the
+         * descriptor (it runs no callback here: this subscription has none), then take until
+         * empty. A program with its own poll loop calls agnocast_context_dispatch() when the
+         * descriptor is readable instead. */
         uint64_t deadline = timeout >= 0 ? now_ns() + (uint64_t)(timeout * 1e9) : UINT64_MAX;
-        struct pollfd pfd = {.fd = agnocast_context_fd(l.ctx), .events = POLLIN};
         while (!(l.want && l.received >= l.want) && now_ns() < deadline) {
             struct agnocast_message *msg;
-            if (!busy && poll(&pfd, 1, 100) > 0)
-                agnocast_context_dispatch(l.ctx);
+            if (!busy)
+                agnocast_context_spin_once(l.ctx, 100);
             while ((r = agnocast_subscription_take(sub, &msg)) == 1) {
                 handle(&l, msg);
                 agnocast_message_release(msg);

@@ -79,14 +79,14 @@ static int fail_connect(const char *path, int err)
 /* Reads the next frame synchronously (before the control thread runs). */
 static ssize_t recv_sync(struct agnocast_context *ctx, void *buf, size_t cap, int *fds, int *nfds)
 {
-    struct pollfd pfd = {.fd = ctx->sock, .events = POLLIN};
+    struct pollfd pfd = {.fd = ctx->broker.sock, .events = POLLIN};
     int r = poll(&pfd, 1, AGN_REQUEST_TIMEOUT_MS);
 
     if (r == 0)
         return -ETIMEDOUT;
     if (r < 0)
         return -errno;
-    return agnocast_proto_recv(ctx->sock, buf, cap, fds, nfds);
+    return agnocast_proto_recv(ctx->broker.sock, buf, cap, fds, nfds);
 }
 
 static int reply_error(const struct agnocast_frame *f)
@@ -105,22 +105,23 @@ int agn_broker_connect(struct agnocast_context *ctx)
     struct agnocast_frame reply;
     int r;
 
-    if (strlen(ctx->socket_path) >= sizeof(addr.sun_path))
-        return agn_fail(-ENAMETOOLONG, "broker socket path %s is too long", ctx->socket_path);
-    strcpy(addr.sun_path, ctx->socket_path);
-    if (ctx->sock >= 0)
-        close(ctx->sock);
-    ctx->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (ctx->sock < 0)
+    if (strlen(ctx->broker.socket_path) >= sizeof(addr.sun_path))
+        return agn_fail(-ENAMETOOLONG, "broker socket path %s is too long",
+                        ctx->broker.socket_path);
+    strcpy(addr.sun_path, ctx->broker.socket_path);
+    if (ctx->broker.sock >= 0)
+        close(ctx->broker.sock);
+    ctx->broker.sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (ctx->broker.sock < 0)
         return agn_fail(-errno, "cannot create a socket: %s", strerror(errno));
-    if (connect(ctx->sock, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-        return fail_connect(ctx->socket_path, -errno);
+    if (connect(ctx->broker.sock, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+        return fail_connect(ctx->broker.socket_path, -errno);
     r = agn_broker_request(ctx, AGNOCAST_MSG_HELLO, &hello, sizeof(hello), NULL, 0, &reply);
     if (r == -EPROTONOSUPPORT)
         return agn_fail(r,
                         "the broker at %s speaks protocol version %u, this library version %u: "
                         "use a client and broker from the same release",
-                        ctx->socket_path, reply.version, AGNOCAST_PROTO_VERSION);
+                        ctx->broker.socket_path, reply.version, AGNOCAST_PROTO_VERSION);
     if (r < 0)
         return r;
     if (reply.kind != AGNOCAST_MSG_HELLO_REPLY)
@@ -136,17 +137,17 @@ static int wait_reply(struct agnocast_context *ctx)
 
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += AGN_REQUEST_TIMEOUT_MS / 1000;
-    agn_lock(&ctx->reply_lock);
-    while (!ctx->reply_ready && !ctx->broker_lost && r == 0)
-        r = pthread_cond_timedwait(&ctx->reply_cond, &ctx->reply_lock, &deadline);
-    if (ctx->reply_ready)
+    agn_lock(&ctx->broker.reply_lock);
+    while (!ctx->broker.reply_ready && !ctx->broker.lost && r == 0)
+        r = pthread_cond_timedwait(&ctx->broker.reply_cond, &ctx->broker.reply_lock, &deadline);
+    if (ctx->broker.reply_ready)
         r = 0;
-    else if (ctx->broker_lost)
+    else if (ctx->broker.lost)
         r = -ENOTCONN;
     else
         r = -ETIMEDOUT;
-    ctx->waiting_id = 0;
-    agn_unlock(&ctx->reply_lock);
+    ctx->broker.waiting_id = 0;
+    agn_unlock(&ctx->broker.reply_lock);
     return r;
 }
 
@@ -161,54 +162,55 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
     uint32_t id;
     int r;
     /* The control thread reads the socket itself: before it runs, and when it re-registers. */
-    bool on_control = ctx->thread_started && pthread_equal(pthread_self(), ctx->thread);
-    bool sync = !ctx->thread_started || on_control;
+    bool on_control = ctx->control.started && pthread_equal(pthread_self(), ctx->control.thread);
+    bool sync = !ctx->control.started || on_control;
 
-    if (ctx->broker_lost && !on_control)
+    if (ctx->broker.lost && !on_control)
         return agn_fail(-ENOTCONN,
                         "the broker at %s is gone; publishers and subscriptions already set up "
                         "keep working, new ones need it back (`systemctl start agnocastd`)",
-                        ctx->socket_path);
-    agn_lock(&ctx->request_lock);
-    id = ++ctx->next_request_id;
+                        ctx->broker.socket_path);
+    agn_lock(&ctx->broker.request_lock);
+    id = ++ctx->broker.next_request_id;
     if (id == 0)
-        id = ++ctx->next_request_id;
+        id = ++ctx->broker.next_request_id;
     flen = agnocast_proto_encode(out.bytes, sizeof(out.bytes), kind, id, payload, len);
     if (flen < 0) {
-        agn_unlock(&ctx->request_lock);
+        agn_unlock(&ctx->broker.request_lock);
         return agn_fail((int)flen, "cannot encode %s", agnocast_proto_kind_name(kind));
     }
-    agn_lock(&ctx->reply_lock);
-    ctx->waiting_id = id;
-    ctx->reply_ready = false;
-    agn_unlock(&ctx->reply_lock);
-    r = agnocast_proto_send(ctx->sock, out.bytes, (size_t)flen, fds, nfds);
+    agn_lock(&ctx->broker.reply_lock);
+    ctx->broker.waiting_id = id;
+    ctx->broker.reply_ready = false;
+    agn_unlock(&ctx->broker.reply_lock);
+    r = agnocast_proto_send(ctx->broker.sock, out.bytes, (size_t)flen, fds, nfds);
     if (r < 0) {
-        agn_unlock(&ctx->request_lock);
+        agn_unlock(&ctx->broker.request_lock);
         return agn_fail(r, "cannot send %s to the broker at %s: %s", agnocast_proto_kind_name(kind),
-                        ctx->socket_path, strerror(-r));
+                        ctx->broker.socket_path, strerror(-r));
     }
     if (!sync) {
         r = wait_reply(ctx);
     } else {
         for (;;) {
             int in_fds[AGNOCAST_PROTO_FDS_MAX], nfd = AGNOCAST_PROTO_FDS_MAX;
-            ssize_t n = recv_sync(ctx, ctx->reply.bytes, sizeof(ctx->reply.bytes), in_fds, &nfd);
+            ssize_t n = recv_sync(ctx, ctx->broker.reply.bytes, sizeof(ctx->broker.reply.bytes),
+                                  in_fds, &nfd);
             struct agnocast_frame f;
             if (n <= 0) {
                 r = n == 0 ? -ECONNRESET : (int)n;
                 break;
             }
-            r = agnocast_proto_decode(ctx->reply.bytes, (size_t)n, &f);
+            r = agnocast_proto_decode(ctx->broker.reply.bytes, (size_t)n, &f);
             if ((r == 0 || r == -EPROTONOSUPPORT) && f.request_id == id) {
                 for (int i = 0; i < nfd; i++)
                     close(in_fds[i]);
-                ctx->reply_len = (size_t)n;
+                ctx->broker.reply_len = (size_t)n;
                 break;
             }
             if (r == 0 && f.request_id == 0) {
                 /* A notice in between (re-registration makes the broker send them). */
-                ctx->on_notice(ctx, &f, in_fds, nfd);
+                ctx->broker.on_notice(ctx, &f, in_fds, nfd);
                 for (int i = 0; i < nfd; i++)
                     if (in_fds[i] >= 0)
                         close(in_fds[i]);
@@ -221,7 +223,7 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
         }
     }
     if (r == 0 || r == -EPROTONOSUPPORT) {
-        int d = agnocast_proto_decode(ctx->reply.bytes, ctx->reply_len, reply);
+        int d = agnocast_proto_decode(ctx->broker.reply.bytes, ctx->broker.reply_len, reply);
         if (d == -EPROTONOSUPPORT ||
             (d == 0 && reply->kind == AGNOCAST_MSG_ERROR &&
              ((const struct agnocast_wire_error *)reply->payload)->code == -EPROTONOSUPPORT)) {
@@ -234,13 +236,13 @@ int agn_broker_request(struct agnocast_context *ctx, uint16_t kind, const void *
             r = reply_error(reply);
         }
     } else if (r == -ETIMEDOUT) {
-        agn_fail(r, "the broker at %s did not answer %s within %d ms", ctx->socket_path,
+        agn_fail(r, "the broker at %s did not answer %s within %d ms", ctx->broker.socket_path,
                  agnocast_proto_kind_name(kind), AGN_REQUEST_TIMEOUT_MS);
     } else {
-        agn_fail(r, "lost the broker at %s during %s: %s", ctx->socket_path,
+        agn_fail(r, "lost the broker at %s during %s: %s", ctx->broker.socket_path,
                  agnocast_proto_kind_name(kind), strerror(-r));
     }
-    agn_unlock(&ctx->request_lock);
+    agn_unlock(&ctx->broker.request_lock);
     return r;
 }
 
@@ -265,7 +267,7 @@ int agn_broker_register(struct agnocast_context *ctx, uint64_t pool_size, uint64
     /* Our id everywhere (registries, accepted_pids, notices) is the broker's word: in another
      * PID namespace getpid() means nothing to our peers. It cannot change once a segment says it.
      */
-    if (ctx->seg && (pid_t)rr->pid != ctx->pid)
+    if (ctx->segment.header && (pid_t)rr->pid != ctx->pid)
         return agn_fail(-EPROTO,
                         "the broker knows this process as %u, but it registered as %d before: a "
                         "broker in another PID namespace cannot take over",
@@ -316,41 +318,41 @@ void agn_broker_report_occupied(struct agnocast_context *ctx)
                 "its messages cannot reach us (told the broker)",
                 pending[i].owner_pid, (unsigned long long)pending[i].base);
         if (len > 0)
-            agnocast_proto_send(ctx->sock, out.bytes, (size_t)len, NULL, 0);
+            agnocast_proto_send(ctx->broker.sock, out.bytes, (size_t)len, NULL, 0);
     }
 }
 
 static void deliver_reply(struct agnocast_context *ctx, const void *buf, size_t len, uint32_t id)
 {
-    agn_lock(&ctx->reply_lock);
-    if (ctx->waiting_id == id && !ctx->reply_ready) {
-        memcpy(ctx->reply.bytes, buf, len);
-        ctx->reply_len = len;
-        ctx->reply_ready = true;
-        pthread_cond_broadcast(&ctx->reply_cond);
+    agn_lock(&ctx->broker.reply_lock);
+    if (ctx->broker.waiting_id == id && !ctx->broker.reply_ready) {
+        memcpy(ctx->broker.reply.bytes, buf, len);
+        ctx->broker.reply_len = len;
+        ctx->broker.reply_ready = true;
+        pthread_cond_broadcast(&ctx->broker.reply_cond);
     }
-    agn_unlock(&ctx->reply_lock);
+    agn_unlock(&ctx->broker.reply_lock);
 }
 
 int agn_broker_read(struct agnocast_context *ctx)
 {
-    union agnocast_frame_buffer *in = &ctx->in; /* only the control thread reads */
+    union agnocast_frame_buffer *in = &ctx->broker.in; /* only the control thread reads */
     struct agnocast_frame f;
     int fds[AGNOCAST_PROTO_FDS_MAX];
     int nfds = AGNOCAST_PROTO_FDS_MAX;
-    ssize_t n = agnocast_proto_recv(ctx->sock, in->bytes, sizeof(in->bytes), fds, &nfds);
+    ssize_t n = agnocast_proto_recv(ctx->broker.sock, in->bytes, sizeof(in->bytes), fds, &nfds);
     int r;
 
     if (n == -EAGAIN || n == -EINTR)
         return 0;
     if (n <= 0) {
-        agn_lock(&ctx->reply_lock);
-        ctx->broker_lost = true;
-        pthread_cond_broadcast(&ctx->reply_cond);
-        agn_unlock(&ctx->reply_lock);
+        agn_lock(&ctx->broker.reply_lock);
+        ctx->broker.lost = true;
+        pthread_cond_broadcast(&ctx->broker.reply_cond);
+        agn_unlock(&ctx->broker.reply_lock);
         agn_log(AGNOCAST_LOG_WARNING,
                 "lost the broker at %s; established publishers and subscriptions keep working",
-                ctx->socket_path);
+                ctx->broker.socket_path);
         return n == 0 ? -ECONNRESET : (int)n;
     }
     r = agnocast_proto_decode(in->bytes, (size_t)n, &f);
@@ -359,7 +361,7 @@ int agn_broker_read(struct agnocast_context *ctx)
     } else if (r == -EPROTONOSUPPORT && f.request_id != 0) {
         deliver_reply(ctx, in->bytes, (size_t)n, f.request_id);
     } else if (r == 0) {
-        ctx->on_notice(ctx, &f, fds, nfds);
+        ctx->broker.on_notice(ctx, &f, fds, nfds);
     } else {
         agn_log(AGNOCAST_LOG_WARNING, "dropping a malformed frame from the broker");
     }

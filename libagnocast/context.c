@@ -43,27 +43,27 @@ static int start(struct agnocast_context *ctx)
     uint64_t pool_size, base = 0, size = 0;
     int r;
 
-    snprintf(ctx->socket_path, sizeof(ctx->socket_path), "%s",
+    snprintf(ctx->broker.socket_path, sizeof(ctx->broker.socket_path), "%s",
              path && *path ? path : AGNOCAST_DEFAULT_SOCKET_PATH);
     if ((r = agn_size_from_env("MEMPOOL_SIZE", AGN_SEG_ALIGN, &pool_size)) < 0 ||
-        (r = agn_size_from_env("MEMPOOL_MAX_SIZE", AGN_SEG_ALIGN, &ctx->pool_limit)) < 0)
+        (r = agn_size_from_env("MEMPOOL_MAX_SIZE", AGN_SEG_ALIGN, &ctx->segment.limit)) < 0)
         return r;
-    ctx->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    ctx->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    ctx->epoll = epoll_create1(EPOLL_CLOEXEC);
-    ctx->wake_set = epoll_create1(EPOLL_CLOEXEC);
-    if (ctx->doorbell < 0 || ctx->stop_fd < 0 || ctx->epoll < 0 || ctx->wake_set < 0 ||
-        pipe2(ctx->stop_pipe, O_CLOEXEC) < 0)
+    ctx->wake.doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ctx->wake.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ctx->control.epoll = epoll_create1(EPOLL_CLOEXEC);
+    ctx->wake.set = epoll_create1(EPOLL_CLOEXEC);
+    if (ctx->wake.doorbell < 0 || ctx->wake.stop_fd < 0 || ctx->control.epoll < 0 ||
+        ctx->wake.set < 0 || pipe2(ctx->control.stop_pipe, O_CLOEXEC) < 0)
         return agn_fail(-errno, "cannot create descriptors: %s", strerror(errno));
     {
         /* wake.c: tag 0 the doorbell, AGN_WAKE_TAG_STOP the stop eventfd */
         struct epoll_event bell = {.events = EPOLLIN, .data.u64 = 0};
         struct epoll_event stop = {.events = EPOLLIN, .data.u64 = AGN_WAKE_TAG_STOP};
-        if (epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, ctx->doorbell, &bell) < 0 ||
-            epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, ctx->stop_fd, &stop) < 0)
+        if (epoll_ctl(ctx->wake.set, EPOLL_CTL_ADD, ctx->wake.doorbell, &bell) < 0 ||
+            epoll_ctl(ctx->wake.set, EPOLL_CTL_ADD, ctx->wake.stop_fd, &stop) < 0)
             return agn_fail(-errno, "cannot watch the doorbell: %s", strerror(errno));
     }
-    ctx->on_notice = agn_control_on_notice;
+    ctx->broker.on_notice = agn_control_on_notice;
     if ((r = agn_broker_connect(ctx)) < 0)
         return r;
     if ((r = agn_broker_register(ctx, pool_size, 0, 0, &base, &size)) < 0)
@@ -80,15 +80,15 @@ static int start(struct agnocast_context *ctx)
     if (r < 0)
         return r;
     /* The segment has no name anywhere: the broker holds it for the peers it allows. */
-    if ((r = agn_broker_attach(ctx, 0, base, size, ctx->seg_fd)) < 0)
+    if ((r = agn_broker_attach(ctx, 0, base, size, ctx->segment.fd)) < 0)
         return r;
     /* Growth may take the pool to four times its first size unless told otherwise. */
-    if (ctx->pool_limit == 0)
-        ctx->pool_limit = 4 * size;
+    if (ctx->segment.limit == 0)
+        ctx->segment.limit = 4 * size;
     if ((r = agn_control_start(ctx)) < 0)
         return r;
     agn_log(AGNOCAST_LOG_INFO, "registered with %s: pool 0x%" PRIx64 "-0x%" PRIx64,
-            ctx->socket_path, base, base + size);
+            ctx->broker.socket_path, base, base + size);
     return 0;
 }
 
@@ -112,20 +112,20 @@ static void teardown(struct agnocast_context *ctx)
     }
     /* Nothing has a name: closing the connection is the whole goodbye, and the broker's
      * clean-up has nothing of ours to remove but its own descriptors. */
-    if (ctx->sock >= 0)
-        close(ctx->sock);
+    if (ctx->broker.sock >= 0)
+        close(ctx->broker.sock);
     agn_segment_destroy(ctx);
     for (int i = 0; i < 2; i++)
-        if (ctx->stop_pipe[i] >= 0)
-            close(ctx->stop_pipe[i]);
-    if (ctx->epoll >= 0)
-        close(ctx->epoll);
-    if (ctx->wake_set >= 0)
-        close(ctx->wake_set);
-    if (ctx->doorbell >= 0)
-        close(ctx->doorbell);
-    if (ctx->stop_fd >= 0)
-        close(ctx->stop_fd);
+        if (ctx->control.stop_pipe[i] >= 0)
+            close(ctx->control.stop_pipe[i]);
+    if (ctx->control.epoll >= 0)
+        close(ctx->control.epoll);
+    if (ctx->wake.set >= 0)
+        close(ctx->wake.set);
+    if (ctx->wake.doorbell >= 0)
+        close(ctx->wake.doorbell);
+    if (ctx->wake.stop_fd >= 0)
+        close(ctx->wake.stop_fd);
     pthread_cond_destroy(&ctx->matched_cond);
     munmap(ctx, sizeof(*ctx));
 }
@@ -151,16 +151,17 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
     }
     ctx->pid = ctx->os_pid = getpid(); /* ctx->pid: the broker's word once registered */
     ctx->fork_generation = agn_fork_generation();
-    ctx->sock = ctx->doorbell = ctx->stop_fd = ctx->wake_set = ctx->epoll = ctx->seg_fd = -1;
+    ctx->broker.sock = ctx->wake.doorbell = ctx->wake.stop_fd = ctx->wake.set = ctx->control.epoll =
+        ctx->segment.fd = -1;
     for (int i = 0; i < AGN_MAX_AREAS; i++)
-        ctx->area_fd[i] = -1;
-    ctx->stop_pipe[0] = ctx->stop_pipe[1] = -1;
+        ctx->segment.area_fd[i] = -1;
+    ctx->control.stop_pipe[0] = ctx->control.stop_pipe[1] = -1;
     pthread_mutex_init(&ctx->lock, NULL);
-    pthread_mutex_init(&ctx->request_lock, NULL);
-    pthread_mutex_init(&ctx->grow_lock, NULL);
+    pthread_mutex_init(&ctx->broker.request_lock, NULL);
+    pthread_mutex_init(&ctx->segment.grow_lock, NULL);
     pthread_mutex_init(&ctx->create_lock, NULL);
-    pthread_mutex_init(&ctx->reply_lock, NULL);
-    pthread_cond_init(&ctx->reply_cond, NULL);
+    pthread_mutex_init(&ctx->broker.reply_lock, NULL);
+    pthread_cond_init(&ctx->broker.reply_cond, NULL);
     {
         /* Deadlines are CLOCK_MONOTONIC (agn_now_ns): a clock change must not cut a wait. */
         pthread_condattr_t attr;
@@ -209,9 +210,9 @@ AGNOCAST_EXPORT int agnocast_context_segment(struct agnocast_context *ctx, void 
     if (agn_context_forked(ctx))
         return -ECHILD;
     if (base)
-        *base = ctx->seg;
+        *base = ctx->segment.header;
     if (size)
-        *size = ctx->seg_size;
+        *size = ctx->segment.size;
     return 0;
 }
 
@@ -238,7 +239,7 @@ AGNOCAST_EXPORT int agnocast_context_fd(struct agnocast_context *ctx)
         return agn_fail(-EINVAL, "agnocast_context_fd: NULL context");
     if (agn_context_forked(ctx))
         return -ECHILD;
-    return ctx->wake_set;
+    return ctx->wake.set;
 }
 
 AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx, int enabled)
@@ -251,7 +252,7 @@ AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx,
     /* Publishers stop (1) or resume (0) waking us. Resuming: the fence orders the flag before
      * the doorbell and whatever looks at the rings after it, so a message whose wake-up was
      * skipped while we polled is seen (wake.c, agn_wake_for_message). */
-    atomic_store_explicit(&ctx->seg->polling, enabled != 0, memory_order_relaxed);
+    atomic_store_explicit(&ctx->segment.header->polling, enabled != 0, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     agn_wake(ctx, NULL); /* a spin asleep changes mode; a loop polling the fd looks again */
     return 0;
@@ -266,7 +267,7 @@ AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx)
     if (!ctx || ctx->fork_generation != agn_fork_generation())
         return;
     atomic_store(&ctx->stopping, true);
-    (void)!write(ctx->stop_fd, &one, sizeof(one));
+    (void)!write(ctx->wake.stop_fd, &one, sizeof(one));
 }
 
 /* A spin honours a stop: the flag goes, and with it the stop's wake-up, so the next wait
@@ -276,7 +277,7 @@ static void stop_taken(struct agnocast_context *ctx)
     uint64_t count;
 
     atomic_store(&ctx->stopping, false);
-    (void)!read(ctx->stop_fd, &count, sizeof(count));
+    (void)!read(ctx->wake.stop_fd, &count, sizeof(count));
 }
 
 /*
@@ -298,7 +299,7 @@ static int spin_blocking(struct agnocast_context *ctx)
         r = 0;
         if (atomic_load(&ctx->stopping) || atomic_load(&ctx->busy_poll))
             break;
-        n = epoll_wait(ctx->wake_set, ev, 16, -1);
+        n = epoll_wait(ctx->wake.set, ev, 16, -1);
         if (n < 0 && errno != EINTR) {
             r = agn_fail(-errno, "epoll_wait on the wake set: %s", strerror(errno));
             break;
@@ -333,7 +334,7 @@ AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int time
         }
         if (!busy) {
             struct epoll_event ev[16];
-            int n = epoll_wait(ctx->wake_set, ev, 16, wait_ms);
+            int n = epoll_wait(ctx->wake.set, ev, 16, wait_ms);
             if (n < 0 && errno != EINTR)
                 return agn_fail(-errno, "epoll_wait on the wake set: %s", strerror(errno));
             if (n > 0)
@@ -373,7 +374,7 @@ AGNOCAST_EXPORT int agnocast_context_spin_once(struct agnocast_context *ctx, int
                     break;
                 wait_ms = (int)((deadline - now + 999999) / 1000000);
             }
-            n = epoll_wait(ctx->wake_set, ev, 16, wait_ms);
+            n = epoll_wait(ctx->wake.set, ev, 16, wait_ms);
             if (n < 0 && errno != EINTR)
                 return agn_fail(-errno, "epoll_wait on the wake set: %s", strerror(errno));
             if (n > 0)

@@ -7,7 +7,8 @@
  *     -> message -> publisher -> subscription -> notice -> control -> context -> heaphook-loan
  *
  * Lock order (a thread holding one may take only those after it):
- *   create_lock -> grow_lock -> request_lock -> lock -> reply_lock -> pool.lock
+ *   create_lock -> segment.grow_lock -> broker.request_lock -> lock -> broker.reply_lock
+ *     -> pool.lock
  * None is held across a system call on a peer's object (docs/security.md); the log callback
  * never runs under any of them (log.c, agn_lock/agn_unlock).
  */
@@ -22,9 +23,14 @@
 
 #include "agnocast.h"
 #include "agnocast-proto.h"
+#include "broker.h"
+#include "control.h"
 #include "pool.h"
+#include "ring.h"
+#include "segment.h"
 #include "shm-reader.h"
 #include "util.h"
+#include "wake.h"
 
 #define AGN_MAX_SOURCES        32 /* publishers a subscription reads from */
 #define AGN_REQUEST_TIMEOUT_MS 5000
@@ -134,47 +140,16 @@ struct agnocast_context {
     pid_t pid;                /* as the broker knows it (its namespace): our id in every registry */
     pid_t os_pid;             /* getpid() when the context was made */
     unsigned fork_generation; /* see agn_context_forked() */
-    char socket_path[108];
-    int sock; /* broker connection (broker.c) */
-    /* What the connection does with a frame that is no reply (a notice): set by context.c to
-     * the control module's handler, so the connection never calls up into notice handling. */
-    void (*on_notice)(struct agnocast_context *ctx, const struct agnocast_frame *f, int *fds,
-                      int nfds);
-    int doorbell;       /* own eventfd: wakes from this process only (never handed out) */
-    int stop_fd;        /* eventfd in the wake set: agnocast_context_stop(); spin empties it */
-    int wake_set;       /* epoll: the doorbell and every wake_rx; agnocast_context_fd() */
-    uint32_t wake_gens; /* last wake_gen given out */
-    int epoll;          /* the control thread's */
-    int stop_pipe[2];
-    pthread_t thread;
-    bool thread_started;
-    _Atomic bool stopping; /* spin should return */
+    _Atomic bool stopping;    /* spin should return */
     _Atomic bool busy_poll;
-    _Atomic bool broker_lost;
 
-    /* own segment */
-    struct agn_seg_header *seg;
-    size_t seg_size;
-    struct agn_shm_view seg_view; /* how peers read it: our own reads of it (holds, rings) too */
-    int seg_fd;                   /* its sealed memfd, handed to the broker again after a restart */
-    int area_fd[AGN_MAX_AREAS];   /* the growth areas' memfds, -1 unused */
-    struct agn_pool pool;
-    uint64_t pool_limit;         /* total bytes growth may reach ($MEMPOOL_MAX_SIZE) */
-    pthread_mutex_t grow_lock;   /* one growth at a time */
-    pthread_mutex_t create_lock; /* one publisher creation at a time (see pending_pub) */
-
-    /* requests: one at a time; the control thread hands over the reply */
-    pthread_mutex_t request_lock;
-    pthread_mutex_t reply_lock;
-    pthread_cond_t reply_cond;
-    uint32_t next_request_id;
-    uint32_t waiting_id;
-    bool reply_ready;
-    union agnocast_frame_buffer reply;
-    size_t reply_len;
-    /* the frame the control thread reads (in the context, not in thread-local storage: the
-     * library's static TLS must stay small enough for dlopen, see log.c) */
-    union agnocast_frame_buffer in;
+    /* The parts a module owns, each defined in its header and written only by that module. */
+    struct agn_broker_conn broker; /* broker.c: the connection, requests and replies */
+    struct agn_segment segment;    /* segment.c: the own segment and its growth areas */
+    struct agn_pool pool;          /* pool.c: the allocator over them */
+    struct agn_wake_set wake;      /* wake.c: doorbell, stop eventfd, the wake set */
+    struct agn_control control;    /* control.c: the control thread */
+    pthread_mutex_t create_lock;   /* publisher.c: one creation at a time (see pending_pub) */
 
     /* everything below: under lock */
     pthread_mutex_t lock;
@@ -182,8 +157,7 @@ struct agnocast_context {
     pthread_cond_t matched_cond;
     struct agnocast_wire_range occupied[8]; /* to report to the broker (control thread) */
     unsigned noccupied;
-    uintptr_t retired; /* messages out of their rings that someone still holds */
-    unsigned nretired;
+    struct agn_retired retired;             /* ring.c */
     struct agnocast_publisher *pending_pub; /* its ADD_PUBLISHER is in flight */
     /* Each publisher slot keeps its ring after the publisher is freed and reuses it (a
      * subscriber that has not yet heard of the removal may still read it; it only ever holds

@@ -90,29 +90,30 @@ static int reconnect(struct agnocast_context *ctx)
     if ((r = agn_broker_connect(ctx)) < 0)
         return r;
     /* Clients are the source of truth: ask for the very range we live in. */
-    r = agn_broker_register(ctx, ctx->seg_size, (uint64_t)(uintptr_t)ctx->seg, 0, &base, &size);
-    if (r == 0 && (base != (uint64_t)(uintptr_t)ctx->seg || size != ctx->seg_size))
+    r = agn_broker_register(ctx, ctx->segment.size, (uint64_t)(uintptr_t)ctx->segment.header, 0,
+                            &base, &size);
+    if (r == 0 && (base != (uint64_t)(uintptr_t)ctx->segment.header || size != ctx->segment.size))
         r = agn_fail(-EADDRINUSE, "the restarted broker gave another range (0x%llx)",
                      (unsigned long long)base);
     if (r == 0)
-        r = agn_broker_attach(ctx, 0, base, size, ctx->seg_fd);
+        r = agn_broker_attach(ctx, 0, base, size, ctx->segment.fd);
     if (r == 0)
         r = agn_segment_reclaim_areas(ctx);
     if (r == 0)
         r = readd_endpoints(ctx, &npubs, &nsubs);
     if (r < 0) {
-        close(ctx->sock);
-        ctx->sock = -1;
+        close(ctx->broker.sock);
+        ctx->broker.sock = -1;
         return r;
     }
-    fcntl(ctx->sock, F_SETFL, fcntl(ctx->sock, F_GETFL) | O_NONBLOCK);
-    agn_lock(&ctx->reply_lock);
-    ctx->broker_lost = false;
-    agn_unlock(&ctx->reply_lock);
+    fcntl(ctx->broker.sock, F_SETFL, fcntl(ctx->broker.sock, F_GETFL) | O_NONBLOCK);
+    agn_lock(&ctx->broker.reply_lock);
+    ctx->broker.lost = false;
+    agn_unlock(&ctx->broker.reply_lock);
     agn_log(AGNOCAST_LOG_INFO,
             "reconnected to the broker at %s: re-registered the pool, %u publishers, %u "
             "subscriptions",
-            ctx->socket_path, npubs, nsubs);
+            ctx->broker.socket_path, npubs, nsubs);
     return 0;
 }
 
@@ -120,7 +121,7 @@ static int add_epoll(struct agnocast_context *ctx, int fd)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
 
-    return epoll_ctl(ctx->epoll, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+    return epoll_ctl(ctx->control.epoll, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
 /* Broker gone: the message path goes on; try to get it back with a bounded back-off. */
@@ -131,7 +132,7 @@ static void try_reconnect(struct agnocast_context *ctx, int *backoff_ms, uint64_
     if (agn_now_ns() < *next_try)
         return;
     r = reconnect(ctx);
-    if (r == 0 && add_epoll(ctx, ctx->sock) == 0) {
+    if (r == 0 && add_epoll(ctx, ctx->broker.sock) == 0) {
         *backoff_ms = 0;
         return;
     }
@@ -152,16 +153,16 @@ static void *control_thread(void *arg)
     for (;;) {
         /* Asleep unless the broker is away: retired messages wait for the publish path or a
          * loan that needs their memory (ring.c), not for a timer on the process's CPU. */
-        int n = epoll_wait(ctx->epoll, ev, 4, backoff_ms > 0 ? backoff_ms : -1);
+        int n = epoll_wait(ctx->control.epoll, ev, 4, backoff_ms > 0 ? backoff_ms : -1);
         if (n < 0 && errno != EINTR)
             break;
         for (int i = 0; i < n; i++) {
             int fd = ev[i].data.fd;
-            if (fd == ctx->stop_pipe[0])
+            if (fd == ctx->control.stop_pipe[0])
                 return NULL;
-            if (fd == ctx->sock && backoff_ms == 0) {
+            if (fd == ctx->broker.sock && backoff_ms == 0) {
                 if (agn_broker_read(ctx) < 0) {
-                    epoll_ctl(ctx->epoll, EPOLL_CTL_DEL, ctx->sock, NULL);
+                    epoll_ctl(ctx->control.epoll, EPOLL_CTL_DEL, ctx->broker.sock, NULL);
                     backoff_ms = RECONNECT_FIRST_MS;
                     next_try = agn_now_ns() + RECONNECT_FIRST_MS * 1000000ull;
                 }
@@ -192,21 +193,22 @@ int agn_control_start(struct agnocast_context *ctx)
 {
     int r;
 
-    if ((r = add_epoll(ctx, ctx->sock)) < 0 || (r = add_epoll(ctx, ctx->stop_pipe[0])) < 0)
+    if ((r = add_epoll(ctx, ctx->broker.sock)) < 0 ||
+        (r = add_epoll(ctx, ctx->control.stop_pipe[0])) < 0)
         return agn_fail(r, "epoll: %s", strerror(-r));
-    fcntl(ctx->sock, F_SETFL, fcntl(ctx->sock, F_GETFL) | O_NONBLOCK);
-    r = pthread_create(&ctx->thread, NULL, control_thread, ctx);
+    fcntl(ctx->broker.sock, F_SETFL, fcntl(ctx->broker.sock, F_GETFL) | O_NONBLOCK);
+    r = pthread_create(&ctx->control.thread, NULL, control_thread, ctx);
     if (r != 0)
         return agn_fail(-r, "cannot start the control thread: %s", strerror(r));
-    ctx->thread_started = true;
+    ctx->control.started = true;
     return 0;
 }
 
 void agn_control_stop(struct agnocast_context *ctx)
 {
-    if (!ctx->thread_started)
+    if (!ctx->control.started)
         return;
-    (void)!write(ctx->stop_pipe[1], "x", 1);
-    pthread_join(ctx->thread, NULL);
-    ctx->thread_started = false;
+    (void)!write(ctx->control.stop_pipe[1], "x", 1);
+    pthread_join(ctx->control.thread, NULL);
+    ctx->control.started = false;
 }

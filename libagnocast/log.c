@@ -45,7 +45,7 @@ static struct {
 #define LOG_FLUSH_MAX (2 * LOG_QUEUED)
 #define ERROR_LEN     512
 
-struct log_area {
+struct agn_log_area {
     char last_error[ERROR_LEN];
     unsigned head; /* the queue's oldest line */
     struct {
@@ -54,13 +54,7 @@ struct log_area {
     } line[LOG_QUEUED];
 };
 
-static __thread struct {
-    unsigned locks;        /* library locks this thread holds */
-    unsigned queued;       /* lines waiting in the area's queue */
-    unsigned dropped;      /* lines that found no room */
-    bool delivering;       /* inside the callback (or the write to stderr) */
-    struct log_area *area; /* NULL until this thread fails or queues a line */
-} log_thread __attribute__((tls_model("initial-exec")));
+__thread struct agn_log_thread agn_log_thread __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t area_once = PTHREAD_ONCE_INIT;
 static pthread_key_t area_key;
@@ -69,9 +63,9 @@ static bool area_key_ok;
 /* At thread exit (the key's destructor, on the exiting thread). */
 static void area_unmap(void *area)
 {
-    if (log_thread.area == area)
-        log_thread.area = NULL;
-    munmap(area, sizeof(struct log_area));
+    if (agn_log_thread.area == area)
+        agn_log_thread.area = NULL;
+    munmap(area, sizeof(struct agn_log_area));
 }
 
 static void area_key_create(void)
@@ -81,9 +75,9 @@ static void area_key_create(void)
 
 /* This thread's area, mapped on first use; NULL if it cannot be (the sentence or the line is
  * then lost, the failure itself still returned). */
-static struct log_area *area_get(void)
+static struct agn_log_area *area_get(void)
 {
-    struct log_area *a = log_thread.area;
+    struct agn_log_area *a = agn_log_thread.area;
 
     if (a)
         return a;
@@ -97,7 +91,7 @@ static struct log_area *area_get(void)
         munmap(a, sizeof(*a));
         return NULL;
     }
-    log_thread.area = a;
+    agn_log_thread.area = a;
     return a;
 }
 
@@ -149,7 +143,7 @@ static void emit(enum agnocast_log_level level, const char *text)
     void *userdata;
     int max, saved_errno = errno;
     char saved_error[ERROR_LEN];
-    struct log_area *a = log_thread.area;
+    struct agn_log_area *a = agn_log_thread.area;
 
     pthread_mutex_lock(&log_sink.lock);
     fn = log_sink.fn;
@@ -158,7 +152,7 @@ static void emit(enum agnocast_log_level level, const char *text)
     pthread_mutex_unlock(&log_sink.lock);
     if ((int)level > max)
         return;
-    log_thread.delivering = true;
+    agn_log_thread.delivering = true;
     if (fn) {
         if (a)
             memcpy(saved_error, a->last_error, sizeof(saved_error));
@@ -166,12 +160,12 @@ static void emit(enum agnocast_log_level level, const char *text)
         /* The callback may have mapped the area (a failing call): keep its "" then. */
         if (a)
             memcpy(a->last_error, saved_error, sizeof(saved_error));
-        else if (log_thread.area)
-            log_thread.area->last_error[0] = '\0';
+        else if (agn_log_thread.area)
+            agn_log_thread.area->last_error[0] = '\0';
     } else {
         dprintf(2, "agnocast[%d]: %s: %s\n", (int)getpid(), prefix[level], text);
     }
-    log_thread.delivering = false;
+    agn_log_thread.delivering = false;
     errno = saved_errno;
 }
 
@@ -181,33 +175,27 @@ static void flush(void)
     unsigned budget = LOG_FLUSH_MAX;
     char text[LOG_LINE];
 
-    while (log_thread.queued > 0 && budget-- > 0) {
-        struct log_area *a = log_thread.area; /* queued > 0: mapped */
+    while (agn_log_thread.queued > 0 && budget-- > 0) {
+        struct agn_log_area *a = agn_log_thread.area; /* queued > 0: mapped */
         enum agnocast_log_level level = a->line[a->head].level;
         memcpy(text, a->line[a->head].text, sizeof(text));
         a->head = (a->head + 1) % LOG_QUEUED;
-        log_thread.queued--;
+        agn_log_thread.queued--;
         emit(level, text);
     }
-    log_thread.dropped += log_thread.queued;
-    log_thread.queued = 0;
-    if (log_thread.dropped > 0) {
+    agn_log_thread.dropped += agn_log_thread.queued;
+    agn_log_thread.queued = 0;
+    if (agn_log_thread.dropped > 0) {
         snprintf(text, sizeof(text),
                  "%u log lines dropped (logged while a library lock was held, or from the log "
                  "callback, faster than they could be delivered)",
-                 log_thread.dropped);
-        log_thread.dropped = 0;
+                 agn_log_thread.dropped);
+        agn_log_thread.dropped = 0;
         emit(AGNOCAST_LOG_WARNING, text);
         /* What the callback logged about that is counted for the next time. */
-        log_thread.dropped += log_thread.queued;
-        log_thread.queued = 0;
+        agn_log_thread.dropped += agn_log_thread.queued;
+        agn_log_thread.queued = 0;
     }
-}
-
-void agn_lock(pthread_mutex_t *m)
-{
-    pthread_mutex_lock(m);
-    log_thread.locks++;
 }
 
 int agn_trylock(pthread_mutex_t *m)
@@ -215,15 +203,13 @@ int agn_trylock(pthread_mutex_t *m)
     int r = pthread_mutex_trylock(m);
 
     if (r == 0)
-        log_thread.locks++;
+        agn_log_thread.locks++;
     return r;
 }
 
-void agn_unlock(pthread_mutex_t *m)
+void agn_log_flush_queued(void)
 {
-    pthread_mutex_unlock(m);
-    if (--log_thread.locks == 0 && log_thread.queued > 0 && !log_thread.delivering)
-        flush();
+    flush();
 }
 
 void agn_log(enum agnocast_log_level level, const char *fmt, ...)
@@ -242,16 +228,16 @@ void agn_log(enum agnocast_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    if (log_thread.locks > 0 || log_thread.delivering) {
-        struct log_area *a = area_get();
-        if (!a || log_thread.queued == LOG_QUEUED) {
-            log_thread.dropped++;
+    if (agn_log_thread.locks > 0 || agn_log_thread.delivering) {
+        struct agn_log_area *a = area_get();
+        if (!a || agn_log_thread.queued == LOG_QUEUED) {
+            agn_log_thread.dropped++;
             return;
         }
-        unsigned at = (a->head + log_thread.queued) % LOG_QUEUED;
+        unsigned at = (a->head + agn_log_thread.queued) % LOG_QUEUED;
         a->line[at].level = level;
         memcpy(a->line[at].text, line, sizeof(line));
-        log_thread.queued++;
+        agn_log_thread.queued++;
         return;
     }
     emit(level, line);
@@ -262,7 +248,7 @@ void agn_log(enum agnocast_log_level level, const char *fmt, ...)
  * only, so that it is not printed twice. */
 int agn_fail(int err, const char *fmt, ...)
 {
-    struct log_area *a = area_get();
+    struct agn_log_area *a = area_get();
     va_list ap;
 
     if (!a)
@@ -276,13 +262,13 @@ int agn_fail(int err, const char *fmt, ...)
 
 void agn_clear_error(void)
 {
-    if (log_thread.area)
-        log_thread.area->last_error[0] = '\0';
+    if (agn_log_thread.area)
+        agn_log_thread.area->last_error[0] = '\0';
 }
 
 AGNOCAST_EXPORT const char *agnocast_last_error(void)
 {
-    return log_thread.area ? log_thread.area->last_error : "";
+    return agn_log_thread.area ? agn_log_thread.area->last_error : "";
 }
 
 AGNOCAST_EXPORT const char *agnocast_strerror(int err)

@@ -13,9 +13,11 @@ static struct agnocast_message *handle_alloc(struct agnocast_context *ctx)
 {
     for (int i = 0; i < AGN_MAX_HOLDS; i++) {
         if (!ctx->messages[i].in_use) {
-            uint32_t used = atomic_load_explicit(&ctx->seg->holds_used, memory_order_relaxed);
+            uint32_t used =
+                atomic_load_explicit(&ctx->segment.header->holds_used, memory_order_relaxed);
             if ((uint32_t)i + 1 > used)
-                atomic_store_explicit(&ctx->seg->holds_used, (uint32_t)i + 1, memory_order_release);
+                atomic_store_explicit(&ctx->segment.header->holds_used, (uint32_t)i + 1,
+                                      memory_order_release);
             ctx->messages[i].in_use = true;
             ctx->messages[i].generation++;
             return &ctx->messages[i];
@@ -26,7 +28,7 @@ static struct agnocast_message *handle_alloc(struct agnocast_context *ctx)
 
 static _Atomic uint64_t *hold_slot(struct agnocast_message *msg)
 {
-    return &msg->ctx->seg->holds[msg - msg->ctx->messages];
+    return &msg->ctx->segment.header->holds[msg - msg->ctx->messages];
 }
 
 /* Under ctx->lock. */

@@ -51,8 +51,8 @@ static void subscriber_added(struct agnocast_context *ctx,
                 self.pid = (uint32_t)ctx->pid;
                 self.index = pub->index;
                 self.qos = pub->qos;
-                self.seg_base = (uint64_t)(uintptr_t)ctx->seg;
-                self.seg_size = ctx->seg_size;
+                self.seg_base = (uint64_t)(uintptr_t)ctx->segment.header;
+                self.seg_size = ctx->segment.size;
                 memcpy(self.topic, pub->topic, sizeof(self.topic));
                 for (int s = 0; s < AGN_MAX_SUBS; s++)
                     if (ctx->subs[s].in_use && !strcmp(ctx->subs[s].topic, pub->topic))

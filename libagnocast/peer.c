@@ -91,8 +91,9 @@ void agn_peer_accept(struct agnocast_context *ctx, struct agn_peer *peer)
     if (peer->accepted)
         return;
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
-        if (atomic_load_explicit(&ctx->seg->accepted_pids[i], memory_order_relaxed) == 0) {
-            atomic_store_explicit(&ctx->seg->accepted_pids[i], (uint32_t)peer->pid,
+        if (atomic_load_explicit(&ctx->segment.header->accepted_pids[i], memory_order_relaxed) ==
+            0) {
+            atomic_store_explicit(&ctx->segment.header->accepted_pids[i], (uint32_t)peer->pid,
                                   memory_order_release);
             peer->accepted = true;
             return;
@@ -104,9 +105,10 @@ static void peer_release(struct agnocast_context *ctx, struct agn_peer *peer)
 {
     if (peer->accepted) {
         for (int i = 0; i < AGN_MAX_PEERS; i++)
-            if (atomic_load_explicit(&ctx->seg->accepted_pids[i], memory_order_relaxed) ==
-                (uint32_t)peer->pid)
-                atomic_store_explicit(&ctx->seg->accepted_pids[i], 0, memory_order_release);
+            if (atomic_load_explicit(&ctx->segment.header->accepted_pids[i],
+                                     memory_order_relaxed) == (uint32_t)peer->pid)
+                atomic_store_explicit(&ctx->segment.header->accepted_pids[i], 0,
+                                      memory_order_release);
         peer->accepted = false;
     }
     if (peer->wake_tx >= 0)
@@ -148,24 +150,24 @@ void agn_peer_gone(struct agnocast_context *ctx, struct agn_peer *peer)
     peer->refs = 0;
     if (peer->accepted) {
         for (int i = 0; i < AGN_MAX_PEERS; i++)
-            if (atomic_load_explicit(&ctx->seg->accepted_pids[i], memory_order_relaxed) ==
-                (uint32_t)peer->pid)
-                atomic_store_explicit(&ctx->seg->accepted_pids[i], 0, memory_order_release);
+            if (atomic_load_explicit(&ctx->segment.header->accepted_pids[i],
+                                     memory_order_relaxed) == (uint32_t)peer->pid)
+                atomic_store_explicit(&ctx->segment.header->accepted_pids[i], 0,
+                                      memory_order_release);
         peer->accepted = false;
     }
     agn_peer_maybe_release(ctx, peer);
 }
 
-/* Whether any process we honour (ourselves included) holds the message at addr. The caller
- * has removed it from its ring and issued a seq_cst fence. */
-bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr)
+unsigned agn_peer_hold_tables(struct agnocast_context *ctx, const struct agn_shm_view **views)
 {
-    if (agn_shm_holds(&ctx->seg_view, addr))
-        return true;
+    unsigned n = 0;
+
+    views[n++] = &ctx->segment.view;
     for (int i = 0; i < AGN_MAX_PEERS; i++) {
         const struct agn_peer *p = &ctx->peers[i];
-        if (p->in_use && p->accepted && agn_shm_holds(&p->view, addr))
-            return true;
+        if (p->in_use && p->accepted)
+            views[n++] = &p->view;
     }
-    return false;
+    return n;
 }

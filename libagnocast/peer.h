@@ -10,6 +10,7 @@
 
 struct agnocast_context;
 struct agn_peer;
+struct agn_shm_view;
 
 /* The peer record for `pid`; on first use its segment is mapped from `fd` (the caller's). */
 struct agn_peer *agn_peer_get(struct agnocast_context *ctx, pid_t pid, uint64_t base, uint64_t size,
@@ -22,6 +23,9 @@ void agn_peer_accept(struct agnocast_context *ctx, struct agn_peer *peer);
 void agn_peer_unref(struct agnocast_context *ctx, struct agn_peer *peer);
 void agn_peer_maybe_release(struct agnocast_context *ctx, struct agn_peer *peer);
 void agn_peer_gone(struct agnocast_context *ctx, struct agn_peer *peer);
-bool agn_peer_holds(struct agnocast_context *ctx, uintptr_t addr);
+/* The segments whose hold tables a reclaim pass scans: ours and every accepted peer's (the
+ * processes we honour), at most AGN_MAX_PEERS + 1, gathered once per pass rather than walking
+ * every peer slot per retired message. */
+unsigned agn_peer_hold_tables(struct agnocast_context *ctx, const struct agn_shm_view **views);
 
 #endif

@@ -118,9 +118,9 @@ AGNOCAST_EXPORT int agnocast_publisher_new(struct agnocast_context *ctx, const c
     pub->qos = req.qos;
     pub->ring = ring;
     pub->in_ring = ctx->slot_rings[r].in_ring;
-    pub->slot = &ctx->seg->pubs[pub->index];
+    pub->slot = &ctx->segment.header->pubs[pub->index];
     pub->slot->depth = depth;
-    pub->slot->ring_off = (uint64_t)((uintptr_t)ring - (uintptr_t)ctx->seg);
+    pub->slot->ring_off = (uint64_t)((uintptr_t)ring - (uintptr_t)ctx->segment.header);
     pub->slot->transient_local = (flags & AGNOCAST_TRANSIENT_LOCAL) ? 1 : 0;
     atomic_store_explicit(&pub->slot->head, 0, memory_order_relaxed);
     atomic_store_explicit(&pub->slot->active, 1, memory_order_release);
@@ -261,7 +261,7 @@ AGNOCAST_EXPORT int agnocast_publisher_publish(struct agnocast_publisher *pub, v
      * their owners just before they publish their next hold: scan once per batch instead of
      * once per message. A failed loan, the control thread (every 100 ms) and pool_usage scan
      * too, so at most a batch of retired messages waits beyond its time. */
-    if (ctx->nretired >= AGN_RECLAIM_BATCH)
+    if (ctx->retired.count >= AGN_RECLAIM_BATCH)
         agn_ring_reclaim(ctx);
     agn_unlock(&ctx->lock);
     return 0;

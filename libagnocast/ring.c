@@ -55,28 +55,40 @@ void agn_ring_retire(struct agnocast_context *ctx, void *data)
 {
     struct agn_msg_header *h = (struct agn_msg_header *)data - 1;
 
-    h->next_retired = ctx->retired;
-    ctx->retired = (uintptr_t)h;
-    ctx->nretired++;
+    h->next_retired = ctx->retired.list;
+    ctx->retired.list = (uintptr_t)h;
+    ctx->retired.count++;
+}
+
+/* Whether any of the hold tables holds the message at addr. */
+static bool held(const struct agn_shm_view *const *tables, unsigned ntables, uintptr_t addr)
+{
+    for (unsigned i = 0; i < ntables; i++)
+        if (agn_shm_holds(tables[i], addr))
+            return true;
+    return false;
 }
 
 void agn_ring_reclaim(struct agnocast_context *ctx)
 {
-    uintptr_t *link = &ctx->retired;
+    const struct agn_shm_view *tables[AGN_MAX_PEERS + 1];
+    uintptr_t *link = &ctx->retired.list;
+    unsigned ntables;
 
-    if (!ctx->retired)
+    if (!ctx->retired.list)
         return;
     /* Pairs with the fence a subscriber issues between publishing a hold and re-checking the
      * ring entry: either we see its hold, or it sees the entry gone. */
     atomic_thread_fence(memory_order_seq_cst);
+    ntables = agn_peer_hold_tables(ctx, tables);
     while (*link) {
         struct agn_msg_header *h = (struct agn_msg_header *)*link;
-        if (agn_peer_holds(ctx, (uintptr_t)(h + 1))) {
+        if (held(tables, ntables, (uintptr_t)(h + 1))) {
             link = &h->next_retired;
             continue;
         }
         *link = h->next_retired;
-        ctx->nretired--;
+        ctx->retired.count--;
         agn_ring_free_message(ctx, h);
     }
 }
@@ -101,13 +113,13 @@ void *agn_ring_alloc(struct agnocast_context *ctx, size_t align, size_t offset, 
             agn_unlock(&ctx->lock);
             continue;
         }
-        agn_lock(&ctx->grow_lock);
+        agn_lock(&ctx->segment.grow_lock);
         /* Another thread may have grown it meanwhile. */
         p = align > 16 ? agn_pool_memalign_offset(&ctx->pool, align, offset, size)
                        : agn_pool_alloc(&ctx->pool, size);
         if (!p)
             r = agn_segment_grow(ctx, size + align);
-        agn_unlock(&ctx->grow_lock);
+        agn_unlock(&ctx->segment.grow_lock);
         if (p)
             return p;
         if (r < 0)

@@ -12,6 +12,13 @@
 struct agnocast_context;
 struct agnocast_publisher;
 
+/* Its part of the context (ctx->retired, under ctx->lock): messages out of their rings that
+ * someone may still hold, linked through their headers. */
+struct agn_retired {
+    uintptr_t list;
+    unsigned count;
+};
+
 /*
  * Private bookkeeping in front of every loaned message, in the own segment. Subscribers never
  * read it (they get the data address from the ring). Nested allocations form a list from here.
@@ -20,7 +27,7 @@ struct agn_msg_header {
     uint64_t magic;
     struct agnocast_publisher *owner;
     uintptr_t children;     /* first nested allocation (struct agn_child_header) */
-    uintptr_t next_retired; /* in ctx->retired */
+    uintptr_t next_retired; /* in ctx->retired.list */
     uint64_t size;
     uint64_t nested; /* bytes asked for by its nested allocations (bw counts them) */
 };

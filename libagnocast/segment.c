@@ -129,7 +129,7 @@ int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t siz
                         (unsigned long long)base, (unsigned long long)size);
     if (r < 0)
         return r;
-    ctx->seg_fd = r;
+    ctx->segment.fd = r;
     h = (struct agn_seg_header *)(uintptr_t)base;
     h->layout = AGN_SEG_LAYOUT;
     h->pid = (uint32_t)ctx->pid;
@@ -138,9 +138,9 @@ int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t siz
     h->heap_off = hdr;
     h->heap_size = size - hdr;
     atomic_store_explicit((_Atomic uint64_t *)&h->magic, AGN_SEG_MAGIC, memory_order_release);
-    agn_shm_view_open(&ctx->seg_view, h, (uint32_t)ctx->pid, base, size, NULL);
-    ctx->seg = h;
-    ctx->seg_size = size;
+    agn_shm_view_open(&ctx->segment.view, h, (uint32_t)ctx->pid, base, size, NULL);
+    ctx->segment.header = h;
+    ctx->segment.size = size;
     agn_pool_init(&ctx->pool, (char *)h + hdr, size - hdr);
     return 0;
 }
@@ -150,22 +150,23 @@ void agn_segment_destroy(struct agnocast_context *ctx)
     unsigned n;
 
     for (unsigned i = 0; i < AGN_MAX_AREAS; i++)
-        if (ctx->area_fd[i] >= 0) {
-            close(ctx->area_fd[i]);
-            ctx->area_fd[i] = -1;
+        if (ctx->segment.area_fd[i] >= 0) {
+            close(ctx->segment.area_fd[i]);
+            ctx->segment.area_fd[i] = -1;
         }
-    if (ctx->seg_fd >= 0) {
-        close(ctx->seg_fd);
-        ctx->seg_fd = -1;
+    if (ctx->segment.fd >= 0) {
+        close(ctx->segment.fd);
+        ctx->segment.fd = -1;
     }
-    if (!ctx->seg)
+    if (!ctx->segment.header)
         return;
-    n = atomic_load(&ctx->seg->nareas);
+    n = atomic_load(&ctx->segment.header->nareas);
     for (unsigned i = 0; i < n && i < AGN_MAX_AREAS; i++)
-        munmap((void *)(uintptr_t)ctx->seg->areas[i].base, ctx->seg->areas[i].size);
+        munmap((void *)(uintptr_t)ctx->segment.header->areas[i].base,
+               ctx->segment.header->areas[i].size);
     agn_pool_fini(&ctx->pool);
-    munmap(ctx->seg, ctx->seg_size);
-    ctx->seg = NULL;
+    munmap(ctx->segment.header, ctx->segment.size);
+    ctx->segment.header = NULL;
 }
 
 /* A descriptor the broker vouched for is checked again: sealed against shrinking (else a
@@ -228,31 +229,31 @@ static int area_create(struct agnocast_context *ctx, unsigned n, uint64_t base, 
                         (unsigned long long)base);
     if (r < 0)
         return r;
-    ctx->area_fd[n - 1] = r;
-    r = agn_broker_attach(ctx, n, base, size, ctx->area_fd[n - 1]);
+    ctx->segment.area_fd[n - 1] = r;
+    r = agn_broker_attach(ctx, n, base, size, ctx->segment.area_fd[n - 1]);
     if (r < 0) {
         munmap((void *)(uintptr_t)base, size);
-        close(ctx->area_fd[n - 1]);
-        ctx->area_fd[n - 1] = -1;
+        close(ctx->segment.area_fd[n - 1]);
+        ctx->segment.area_fd[n - 1] = -1;
     }
     return r;
 }
 
 int agn_segment_grow(struct agnocast_context *ctx, size_t need)
 {
-    unsigned n = atomic_load_explicit(&ctx->seg->nareas, memory_order_relaxed);
-    uint64_t size = ctx->seg_size, base = 0, got = 0;
+    unsigned n = atomic_load_explicit(&ctx->segment.header->nareas, memory_order_relaxed);
+    uint64_t size = ctx->segment.size, base = 0, got = 0;
     int r;
 
     if (need + 65536 > size)
         size = (need + 65536 + AGN_SEG_ALIGN - 1) / AGN_SEG_ALIGN * AGN_SEG_ALIGN;
     if (n == AGN_MAX_AREAS)
         return agn_fail(-ENOMEM, "the pool is full and has grown %u times, the most it may", n);
-    if (ctx->pool.capacity + size > ctx->pool_limit)
+    if (ctx->pool.capacity + size > ctx->segment.limit)
         return agn_fail(-ENOMEM,
                         "the pool is full: growing it by %llu bytes would pass its limit of %llu "
                         "(MEMPOOL_MAX_SIZE); release messages or raise the limit",
-                        (unsigned long long)size, (unsigned long long)ctx->pool_limit);
+                        (unsigned long long)size, (unsigned long long)ctx->segment.limit);
     r = agn_broker_register(ctx, size, 0, AGNOCAST_REGISTER_GROW, &base, &got);
     if (r < 0) {
         /* Say first that this is about a full pool: the broker's words follow. */
@@ -264,9 +265,9 @@ int agn_segment_grow(struct agnocast_context *ctx, size_t need)
         return r;
     /* Published before the allocator hands out any of it: a message in the area is published
      * (release) after this, so a subscriber that reads it (acquire) finds the area. */
-    atomic_store_explicit(&ctx->seg->areas[n].base, base, memory_order_relaxed);
-    atomic_store_explicit(&ctx->seg->areas[n].size, got, memory_order_relaxed);
-    atomic_store_explicit(&ctx->seg->nareas, n + 1, memory_order_release);
+    atomic_store_explicit(&ctx->segment.header->areas[n].base, base, memory_order_relaxed);
+    atomic_store_explicit(&ctx->segment.header->areas[n].size, got, memory_order_relaxed);
+    atomic_store_explicit(&ctx->segment.header->nareas, n + 1, memory_order_release);
     agn_pool_add_area(&ctx->pool, (void *)(uintptr_t)base, got);
     agn_log(AGNOCAST_LOG_INFO, "pool grew by %llu bytes at 0x%llx (area %u)",
             (unsigned long long)got, (unsigned long long)base, n + 1);
@@ -275,17 +276,18 @@ int agn_segment_grow(struct agnocast_context *ctx, size_t need)
 
 int agn_segment_reclaim_areas(struct agnocast_context *ctx)
 {
-    unsigned n = atomic_load(&ctx->seg->nareas);
+    unsigned n = atomic_load(&ctx->segment.header->nareas);
 
     for (unsigned i = 0; i < n && i < AGN_MAX_AREAS; i++) {
-        uint64_t want = ctx->seg->areas[i].base, size = ctx->seg->areas[i].size, base = 0, got;
+        uint64_t want = ctx->segment.header->areas[i].base,
+                 size = ctx->segment.header->areas[i].size, base = 0, got;
         int r = agn_broker_register(ctx, size, want, AGNOCAST_REGISTER_GROW, &base, &got);
         if (r < 0)
             return r;
         if (base != want)
             return agn_fail(-EADDRINUSE, "the restarted broker gave growth area %u elsewhere",
                             i + 1);
-        if ((r = agn_broker_attach(ctx, i + 1, base, size, ctx->area_fd[i])) < 0)
+        if ((r = agn_broker_attach(ctx, i + 1, base, size, ctx->segment.area_fd[i])) < 0)
             return r;
     }
     return 0;
@@ -295,7 +297,7 @@ int agn_segment_area_check(struct agnocast_context *ctx, struct agn_peer *peer, 
                            uint64_t len)
 {
     uint64_t base, size;
-    int i = agn_shm_area_find(peer ? &peer->view : &ctx->seg_view, addr, len, &base, &size);
+    int i = agn_shm_area_find(peer ? &peer->view : &ctx->segment.view, addr, len, &base, &size);
     int r;
 
     if (i < 0)

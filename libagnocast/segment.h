@@ -2,12 +2,26 @@
 #ifndef AGNOCAST_SEGMENT_H
 #define AGNOCAST_SEGMENT_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shm-reader.h"
+
 struct agnocast_context;
 struct agn_peer;
-struct agn_shm_view;
+
+/* Its part of the context (ctx->segment): the own segment and its growth areas. The allocator
+ * over them is pool.c's (ctx->pool). */
+struct agn_segment {
+    struct agn_seg_header *header;
+    size_t size;
+    struct agn_shm_view view;   /* how peers read it: our own reads of it (holds, rings) too */
+    int fd;                     /* its sealed memfd, handed to the broker again after a restart */
+    int area_fd[AGN_MAX_AREAS]; /* the growth areas' memfds, -1 unused */
+    uint64_t limit;             /* total bytes growth may reach ($MEMPOOL_MAX_SIZE) */
+    pthread_mutex_t grow_lock;  /* one growth at a time */
+};
 
 /* Creates the own segment (a sealed memfd) mapped at base; the broker gets it separately. */
 int agn_segment_create(struct agnocast_context *ctx, uint64_t base, uint64_t size);

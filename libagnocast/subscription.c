@@ -49,7 +49,7 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
         }
         view = &peer->view;
     } else {
-        view = &ctx->seg_view;
+        view = &ctx->segment.view;
     }
     /* The slot lives in memory its owner writes: validated once, the validated copy kept. The
      * ring is bounded by the size the broker vouched for, not by the header's `size`: the
@@ -408,7 +408,7 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
     sub->callback = callback;
     sub->userdata = userdata;
     sub->created_ns = agn_now_ns();
-    sub->stats = &ctx->seg->subs[sub->index];
+    sub->stats = &ctx->segment.header->subs[sub->index];
     atomic_store_explicit(&sub->stats->received, 0, memory_order_relaxed);
     atomic_store_explicit(&sub->stats->missed, 0, memory_order_relaxed);
     atomic_store_explicit(&sub->stats->corrupt, 0, memory_order_relaxed);

@@ -9,12 +9,12 @@
 
 #include "log.h"
 
-static _Atomic unsigned fork_generation;
+_Atomic unsigned agn_fork_counter;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void on_fork_child(void)
 {
-    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&agn_fork_counter, 1, memory_order_relaxed);
 }
 
 static void install_atfork(void)
@@ -33,13 +33,11 @@ uint64_t agn_now_ns(void)
 unsigned agn_fork_generation(void)
 {
     pthread_once(&atfork_once, install_atfork);
-    return atomic_load_explicit(&fork_generation, memory_order_relaxed);
+    return atomic_load_explicit(&agn_fork_counter, memory_order_relaxed);
 }
 
-bool agn_forked_since(unsigned generation)
+bool agn_forked_report(void)
 {
-    if (generation == atomic_load_explicit(&fork_generation, memory_order_relaxed))
-        return false;
     agn_fail(-ECHILD, "this handle belongs to the parent process; create a new context after fork");
     return true;
 }

@@ -39,7 +39,7 @@ void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer)
     if (peer == NULL) {
         /* Our own eventfd: nobody else holds it, so it is non-blocking for good. EAGAIN: the
          * counter is saturated, we are awake anyway. */
-        (void)!write(ctx->doorbell, &one, sizeof(one));
+        (void)!write(ctx->wake.doorbell, &one, sizeof(one));
         return;
     }
     /* Our own non-blocking write end. EAGAIN: the pipe is full, it has wake-ups to read. Never
@@ -57,7 +57,7 @@ void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer)
  */
 void agn_wake_for_message(struct agnocast_context *ctx, struct agn_peer *peer)
 {
-    const struct agn_shm_view *view = peer ? &peer->view : &ctx->seg_view;
+    const struct agn_shm_view *view = peer ? &peer->view : &ctx->segment.view;
 
     if ((peer == NULL || peer->base != 0) && agn_shm_polling(view))
         return;
@@ -86,7 +86,7 @@ static void drain_one(struct agnocast_context *ctx, uint64_t tag, uint32_t event
     struct agn_peer *peer;
 
     if (tag == 0 || tag == AGN_WAKE_TAG_STOP) {
-        (void)!read(tag == 0 ? ctx->doorbell : ctx->stop_fd, &count, sizeof(count));
+        (void)!read(tag == 0 ? ctx->wake.doorbell : ctx->wake.stop_fd, &count, sizeof(count));
         return;
     }
     if (slot > AGN_MAX_PEERS)
@@ -112,7 +112,7 @@ int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready
     struct epoll_event ev[16];
 
     if (ready == NULL) {
-        nready = epoll_wait(ctx->wake_set, ev, 16, 0);
+        nready = epoll_wait(ctx->wake.set, ev, 16, 0);
         if (nready < 0)
             return errno == EINTR ? 0 : -errno;
         ready = ev;
@@ -145,9 +145,9 @@ void agn_wake_added(struct agnocast_context *ctx, pid_t pid, int fd)
     if (peer->wake_rx >= 0)
         close(peer->wake_rx); /* closing it takes it out of the wake set */
     peer->wake_rx = fd;
-    peer->wake_gen = ++ctx->wake_gens;
+    peer->wake_gen = ++ctx->wake.gens;
     ev.data.u64 = wake_tag(ctx, peer);
-    if (epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    if (epoll_ctl(ctx->wake.set, EPOLL_CTL_ADD, fd, &ev) < 0) {
         agn_log(AGNOCAST_LOG_WARNING, "cannot watch the wake channel of process %d: %s", (int)pid,
                 strerror(errno));
         close(fd);
@@ -180,7 +180,8 @@ void agn_wake_open(struct agnocast_context *ctx, struct agn_peer *peer)
     }
     len = agnocast_proto_encode(out.bytes, sizeof(out.bytes), AGNOCAST_MSG_HAND_WAKE, UINT32_MAX,
                                 &req, sizeof(req));
-    r = len < 0 ? (int)len : agnocast_proto_send(ctx->sock, out.bytes, (size_t)len, &sv[0], 1);
+    r = len < 0 ? (int)len
+                : agnocast_proto_send(ctx->broker.sock, out.bytes, (size_t)len, &sv[0], 1);
     if (r < 0) {
         close(sv[0]);
         /* The broker is away: re-registration opens it again (wake_tx stays -1). */

@@ -2,11 +2,20 @@
 #ifndef AGNOCAST_WAKE_H
 #define AGNOCAST_WAKE_H
 
+#include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/types.h>
 
 struct agnocast_context;
 struct agn_peer;
+
+/* Its part of the context (ctx->wake); the peers' channels live in their struct agn_peer. */
+struct agn_wake_set {
+    int doorbell;  /* own eventfd: wakes from this process only (never handed out) */
+    int stop_fd;   /* eventfd in the set: agnocast_context_stop(); the spin that stops empties it */
+    int set;       /* epoll: the doorbell, stop_fd and every wake_rx; agnocast_context_fd() */
+    uint32_t gens; /* last wake_gen given out */
+};
 
 /* Wakes a subscriber process (peer) or, for NULL, this one; never blocks. */
 void agn_wake(struct agnocast_context *ctx, struct agn_peer *peer);

@@ -36,9 +36,12 @@ unsigned agn_fork_generation(void)
     return 0;
 }
 
-bool agn_forked_since(unsigned generation)
+/* agn_forked_since() is inline over this counter: never bumped, no handle is a parent's. */
+_Atomic unsigned agn_fork_counter;
+
+bool agn_forked_report(void)
 {
-    return false;
+    return true;
 }
 
 int agn_size_from_env(const char *var, uint64_t align, uint64_t *size)
@@ -141,29 +144,29 @@ void fuzz_world_init(void)
     if (ctx == MAP_FAILED)
         fuzz_fail("cannot allocate the context");
     ctx->pid = ctx->os_pid = FUZZ_SELF_PID;
-    ctx->epoll = ctx->seg_fd = -1;
-    ctx->stop_pipe[0] = ctx->stop_pipe[1] = -1;
+    ctx->control.epoll = ctx->segment.fd = -1;
+    ctx->control.stop_pipe[0] = ctx->control.stop_pipe[1] = -1;
     for (int i = 0; i < AGN_MAX_AREAS; i++)
-        ctx->area_fd[i] = -1;
+        ctx->segment.area_fd[i] = -1;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
         fuzz_fail("socketpair: %s", strerror(errno));
-    ctx->sock = sv[0];
+    ctx->broker.sock = sv[0];
     fuzz.broker_end = sv[1];
-    ctx->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    ctx->wake_set = epoll_create1(EPOLL_CLOEXEC);
-    if (ctx->doorbell < 0 || ctx->wake_set < 0 ||
-        epoll_ctl(ctx->wake_set, EPOLL_CTL_ADD, ctx->doorbell, &ev) < 0)
+    ctx->wake.doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ctx->wake.set = epoll_create1(EPOLL_CLOEXEC);
+    if (ctx->wake.doorbell < 0 || ctx->wake.set < 0 ||
+        epoll_ctl(ctx->wake.set, EPOLL_CTL_ADD, ctx->wake.doorbell, &ev) < 0)
         fuzz_fail("cannot make the wake set: %s", strerror(errno));
     pthread_mutex_init(&ctx->lock, NULL);
-    pthread_mutex_init(&ctx->request_lock, NULL);
-    pthread_mutex_init(&ctx->grow_lock, NULL);
+    pthread_mutex_init(&ctx->broker.request_lock, NULL);
+    pthread_mutex_init(&ctx->segment.grow_lock, NULL);
     pthread_mutex_init(&ctx->create_lock, NULL);
-    pthread_mutex_init(&ctx->reply_lock, NULL);
-    pthread_cond_init(&ctx->reply_cond, NULL);
+    pthread_mutex_init(&ctx->broker.reply_lock, NULL);
+    pthread_cond_init(&ctx->broker.reply_cond, NULL);
     for (int i = 0; i < AGN_MAX_HOLDS; i++)
         ctx->messages[i].ctx = ctx;
     /* No broker: a request (pool growth) fails at once instead of waiting for a reply. */
-    ctx->broker_lost = true;
+    ctx->broker.lost = true;
     agnocast_set_log_callback(count_log, AGNOCAST_LOG_WARNING, NULL);
     r = agn_segment_create(ctx, FUZZ_OWN_BASE, FUZZ_OWN_SIZE);
     if (r < 0)
@@ -191,7 +194,7 @@ static void sub_setup(unsigned i, const char *topic, unsigned depth, unsigned fl
     sub->qos.ignore_local = (flags & FUZZ_BEGIN_IGNORE_LOCAL) ? 1 : 0;
     sub->callback = i == 0 ? fuzz_on_message : NULL;
     sub->created_ns = (flags & FUZZ_BEGIN_CREATED_NOW) ? fuzz.now : 0;
-    sub->stats = &ctx->seg->subs[i];
+    sub->stats = &ctx->segment.header->subs[i];
     atomic_store(&sub->stats->received, 0);
     atomic_store(&sub->stats->missed,
                  (flags & FUZZ_BEGIN_MISSED_HIGH) ? UINT64_MAX - missed_below_max : 0);
@@ -216,7 +219,7 @@ void fuzz_stats(unsigned i, uint64_t out[4])
 void fuzz_world_begin(unsigned depth, unsigned flags, uint64_t missed_below_max)
 {
     struct agnocast_context *ctx = fuzz.ctx;
-    struct agn_seg_header *h = ctx->seg;
+    struct agn_seg_header *h = ctx->segment.header;
     size_t hdr = (sizeof(*h) + 4095) & ~(size_t)4095;
     struct agnocast_publisher *pub = &ctx->pubs[0];
     size_t ring_bytes = 8 * sizeof(struct agn_ring_entry);
@@ -232,8 +235,8 @@ void fuzz_world_begin(unsigned depth, unsigned flags, uint64_t missed_below_max)
     memset(h->holds, 0, sizeof(h->holds));
     agn_pool_fini(&ctx->pool);
     agn_pool_init(&ctx->pool, (char *)h + hdr, FUZZ_OWN_SIZE - hdr);
-    ctx->retired = 0;
-    ctx->nretired = 0;
+    ctx->retired.list = 0;
+    ctx->retired.count = 0;
     ctx->noccupied = 0;
     memset(ctx->slot_rings, 0, sizeof(ctx->slot_rings));
     memset(ctx->peers, 0, sizeof(ctx->peers));

@@ -34,8 +34,8 @@
  *     when a notice hands it over, with PROT_NONE guards of FUZZ_GUARD bytes on both sides;
  *     growth areas are memfds for the addresses FUZZ_AREA_BASE + j * FUZZ_AREA_STRIDE, guarded
  *     the same way, handed over by NOTICE_AREA_ADDED;
- *   - ctx->sock is one end of a socket pair whose other end the target drains (HAND_WAKE and
- *     its descriptor); ctx->broker_lost is set, so a request (growth) fails at once instead of
+ *   - ctx->broker.sock is one end of a socket pair whose other end the target drains (HAND_WAKE and
+ *     its descriptor); ctx->broker.lost is set, so a request (growth) fails at once instead of
  *     waiting for a reply;
  *   - agn_now_ns() is a clock the input moves (context.c is not compiled in), so a growth area
  *     that never comes is given up after AGN_AREA_WAIT_NS without waiting two seconds.
