@@ -176,7 +176,7 @@ template <class T> constexpr void check_message_type()
 
 /* Throws agnocast::Error for a negative return of the C library, with the calling thread's
  * last error sentence (it is per thread, so it is still this call's). */
-[[noreturn]] inline void fail(int r, const char *what)
+[[noreturn]] inline void raise(int r, const char *what)
 {
     const char *detail = agnocast_last_error();
     std::string s(what);
@@ -188,7 +188,7 @@ template <class T> constexpr void check_message_type()
 inline int check(int r, const char *what)
 {
     if (r < 0)
-        fail(r, what);
+        raise(r, what);
     return r;
 }
 
