@@ -8,12 +8,14 @@
 #include "bench-baseline.h"
 #include "bench-callgrind.h"
 #include "bench-control.h"
+#include "bench-cxx.h"
 
 static void usage(FILE *out)
 {
     fputs("usage: agnocast-bench CASE [options]\n"
           "  latency    --transport T --size BYTES [--busy] [--count N] [--warm N]\n"
-          "             T: agnocast, uds, shm-copy, mqueue, eventfd, eventfd-poll, cacheline\n"
+          "             T: agnocast, agnocast-cxx (agnocast.hpp, --size 64), uds, shm-copy,\n"
+          "                mqueue, eventfd, eventfd-poll, cacheline\n"
           "  fanout     --transport agnocast|eventfd --subs N --size BYTES [--count N]\n"
           "  throughput --size BYTES [--busy] [--count N]\n"
           "  control    --processes N --per-process K --broker-pid PID\n"
@@ -99,6 +101,9 @@ int main(int argc, char **argv)
         if (strcmp(c.transport, "agnocast") == 0) {
             c.transport = c.busy ? "agnocast-busy" : "agnocast-event";
             rc = bench_agnocast_latency(&c);
+        } else if (strcmp(c.transport, "agnocast-cxx") == 0 && !c.fanout) {
+            c.transport = c.busy ? "agnocast-cxx-busy" : "agnocast-cxx-event";
+            rc = bench_cxx_latency(&c);
         } else {
             rc = bench_baseline_latency(&c);
         }
