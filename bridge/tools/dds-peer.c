@@ -87,6 +87,9 @@ static int bad(dds_entity_t pp, dds_entity_t topic, long n, double seconds, cons
 
     dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, DDS_MSECS(100));
     dds_qset_history(q, DDS_HISTORY_KEEP_ALL, 0);
+    /* Offers the most a reader may ask for: a transient-local reader matches no volatile
+     * writer. */
+    dds_qset_durability(q, DDS_DURABILITY_TRANSIENT_LOCAL);
     writer = dds_create_writer(pp, topic, q, NULL);
     dds_delete_qos(q);
     while (dds_time() < end && dds_get_publication_matched_status(writer, &st) == 0 &&
