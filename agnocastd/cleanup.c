@@ -21,7 +21,7 @@ void cleanup_process_leave(struct broker *b, struct reg_process *proc, struct cl
     pid_t pid = proc->pid;
     uint64_t base = proc->base;
     guint npubs = g_hash_table_size(proc->pubs), nsubs = g_hash_table_size(proc->subs);
-    GPtrArray *peers = registry_process_peers(b->reg, proc);
+    GPtrArray *peers = registry_process_met(b->reg, proc);
     struct agnocast_wire_notice_process gone = {.pid = (uint32_t)pid};
     uint64_t quarantine[G_N_ELEMENTS(proc->quarantine)], areas[G_N_ELEMENTS(proc->areas)];
     unsigned nquarantine = proc->nquarantine, nareas = proc->nareas;

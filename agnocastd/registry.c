@@ -39,6 +39,7 @@ static void process_free(gpointer p)
 
     g_hash_table_destroy(proc->pubs);
     g_hash_table_destroy(proc->subs);
+    g_hash_table_destroy(proc->met);
     for (guint i = 0; i < G_N_ELEMENTS(proc->area_fd); i++)
         if (proc->area_fd[i] >= 0)
             close(proc->area_fd[i]);
@@ -114,6 +115,7 @@ int registry_process_add(struct registry *reg, pid_t pid, uid_t uid, uint64_t ba
     proc->owner = owner;
     proc->pubs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     proc->subs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    proc->met = g_hash_table_new(g_direct_hash, g_direct_equal);
     g_tree_insert(reg->processes, GINT_TO_POINTER(pid), proc);
     usage(reg, uid, true)->processes++;
     if (out != NULL)
@@ -190,8 +192,17 @@ void registry_process_remove(struct registry *reg, struct reg_process *proc)
     uid_t uid = proc->uid;
     struct registry_usage *u;
 
+    GHashTableIter it;
+    gpointer key;
+
     detach_all(reg, proc->pubs);
     detach_all(reg, proc->subs);
+    g_hash_table_iter_init(&it, proc->met);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        struct reg_process *other = g_tree_lookup(reg->processes, key);
+        if (other != NULL)
+            g_hash_table_remove(other->met, GINT_TO_POINTER(proc->pid));
+    }
     g_tree_remove(reg->processes, GINT_TO_POINTER(proc->pid));
     u = usage(reg, uid, false);
     u->processes--;
@@ -225,6 +236,34 @@ static gint proc_ptr_cmp(gconstpointer a, gconstpointer b)
     const struct reg_process *pa = *(struct reg_process *const *)a;
     const struct reg_process *pb = *(struct reg_process *const *)b;
     return pa->pid < pb->pid ? -1 : pa->pid > pb->pid;
+}
+
+GPtrArray *registry_process_met(struct registry *reg, struct reg_process *proc)
+{
+    GPtrArray *out = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer key;
+
+    g_hash_table_iter_init(&it, proc->met);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        struct reg_process *other = g_tree_lookup(reg->processes, key);
+        if (other != NULL)
+            g_ptr_array_add(out, other);
+    }
+    g_ptr_array_sort(out, proc_ptr_cmp);
+    return out;
+}
+
+/* `proc` and each process with one of `endpoints` have met. */
+static void meet(struct reg_process *proc, GPtrArray *endpoints)
+{
+    for (guint i = 0; i < endpoints->len; i++) {
+        struct reg_process *other = ((struct reg_endpoint *)endpoints->pdata[i])->proc;
+        if (other != proc) {
+            g_hash_table_add(proc->met, GINT_TO_POINTER(other->pid));
+            g_hash_table_add(other->met, GINT_TO_POINTER(proc->pid));
+        }
+    }
 }
 
 GPtrArray *registry_process_peers(struct registry *reg, struct reg_process *proc)
@@ -277,6 +316,8 @@ int registry_endpoint_add(struct registry *reg, struct reg_process *proc, bool i
     ep->index = index;
     ep->qos = *qos;
     ep->is_publisher = is_publisher;
+    meet(proc, t->pubs);
+    meet(proc, t->subs);
     g_ptr_array_add(is_publisher ? t->pubs : t->subs, ep);
     g_hash_table_insert(table, GUINT_TO_POINTER(index), ep);
     if (out != NULL)

@@ -25,6 +25,11 @@ struct reg_process {
     void *owner;      /* the connection it came on; the registry never looks inside */
     GHashTable *pubs; /* index -> struct reg_endpoint */
     GHashTable *subs; /* index -> struct reg_endpoint */
+    /* Pids of the processes it has shared a topic with: they may still map its segment (a
+     * publisher keeps a subscriber it accepted mapped after the subscription is gone, for its
+     * holds), so they are told when it leaves even if no topic joins them any more. Otherwise
+     * they keep the mapping, and its range, handed to a newcomer, collides in them. */
+    GHashTable *met;
     /* Ranges it was given but found occupied in its own address space (RELOCATE): kept from
      * everyone until it leaves, so it is never handed the same one again. */
     uint64_t quarantine[8];
@@ -75,6 +80,9 @@ struct reg_process *registry_process_find(struct registry *reg, pid_t pid);
 void registry_process_remove(struct registry *reg, struct reg_process *proc);
 /* Other processes that have an endpoint on a topic where `proc` has one, sorted by pid. */
 GPtrArray *registry_process_peers(struct registry *reg, struct reg_process *proc);
+/* The live processes it has shared a topic with since both registered (a superset of its
+ * peers), sorted by pid: those to tell when it leaves. Free with g_ptr_array_free. */
+GPtrArray *registry_process_met(struct registry *reg, struct reg_process *proc);
 guint registry_process_count(struct registry *reg);
 /* Calls fn for every process, in pid order. */
 void registry_foreach_process(struct registry *reg, void (*fn)(struct reg_process *, void *),

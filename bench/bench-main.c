@@ -8,13 +8,15 @@
 #include "bench-baseline.h"
 #include "bench-callgrind.h"
 #include "bench-control.h"
+#include "bench-cxx.h"
 #include "bench-scene.h"
 
 static void usage(FILE *out)
 {
     fputs("usage: agnocast-bench CASE [options]\n"
           "  latency    --transport T --size BYTES [--busy [--take]] [--count N] [--warm N]\n"
-          "             T: agnocast, uds, shm-copy, mqueue, eventfd, eventfd-poll, cacheline\n"
+          "             T: agnocast, agnocast-cxx (agnocast.hpp, --size 64), uds, shm-copy,\n"
+          "                mqueue, eventfd, eventfd-poll, cacheline\n"
           "             --take (agnocast, with --busy): a loop of take and release, no callback\n"
           "  fanout     --transport agnocast|eventfd --subs N --size BYTES [--count N]\n"
           "  throughput --size BYTES [--busy] [--subs N] [--count N]\n"
@@ -117,6 +119,9 @@ int main(int argc, char **argv)
                           : c.busy ? "agnocast-busy"
                                    : "agnocast-event";
             rc = bench_agnocast_latency(&c);
+        } else if (strcmp(c.transport, "agnocast-cxx") == 0 && !c.fanout) {
+            c.transport = c.busy ? "agnocast-cxx-busy" : "agnocast-cxx-event";
+            rc = bench_cxx_latency(&c);
         } else {
             rc = bench_baseline_latency(&c);
         }

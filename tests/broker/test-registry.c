@@ -122,6 +122,34 @@ static void test_registry_process_remove_takes_endpoints(void **state)
     registry_free(reg);
 }
 
+/* A process that shared a topic with another stays among those told when the other leaves,
+ * after the endpoints that joined them are gone; a process that left is forgotten. */
+static void test_registry_met_outlives_endpoints(void **state)
+{
+    struct registry *reg = registry_new();
+    struct reg_process *p = add_proc(reg, 10), *q = add_proc(reg, 11), *r = add_proc(reg, 12);
+    struct reg_endpoint *sub = NULL;
+    GPtrArray *met;
+
+    (void)state;
+    assert_int_equal(registry_endpoint_add(reg, p, true, 0, &qos1, "/shared", NULL), 0);
+    assert_int_equal(registry_endpoint_add(reg, q, false, 0, &qos1, "/shared", &sub), 0);
+    assert_int_equal(registry_endpoint_add(reg, r, false, 0, &qos1, "/other", NULL), 0);
+    registry_endpoint_remove(reg, sub);
+    met = registry_process_peers(reg, q);
+    assert_int_equal(met->len, 0);
+    g_ptr_array_free(met, TRUE);
+    met = registry_process_met(reg, q);
+    assert_int_equal(met->len, 1);
+    assert_ptr_equal(met->pdata[0], p);
+    g_ptr_array_free(met, TRUE);
+    registry_process_remove(reg, p);
+    met = registry_process_met(reg, q);
+    assert_int_equal(met->len, 0);
+    g_ptr_array_free(met, TRUE);
+    registry_free(reg);
+}
+
 /* The per-uid counts the quotas read follow every add and removal. */
 static void test_registry_usage_per_uid(void **state)
 {
@@ -256,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_registry_endpoint_duplicate_index),
         cmocka_unit_test(test_registry_endpoint_remove_deletes_empty_topic),
         cmocka_unit_test(test_registry_process_remove_takes_endpoints),
+        cmocka_unit_test(test_registry_met_outlives_endpoints),
         cmocka_unit_test(test_registry_usage_per_uid),
         cmocka_unit_test(test_registry_list_topics_sorted_and_paged),
         cmocka_unit_test(test_registry_list_processes_sorted_and_paged),

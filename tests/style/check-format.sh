@@ -8,7 +8,7 @@ if ! command -v clang-format >/dev/null; then
   exit 77
 fi
 cd "$root"
-mapfile -t files < <(find agnocastd agnocastctl bench cli examples libagnocast proto shm tests \
+mapfile -t files < <(find agnocastd agnocastctl bench bridge cli examples libagnocast proto shm tests \
                        -type f \( -name '*.c' -o -name '*.h' -o -name '*.hpp' -o -name '*.cpp' \) \
                        -not -path '*/golden/*' | sort)
 # One clang-format for all files (one per file takes 20 s); its diagnostics name the files.
