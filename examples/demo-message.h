@@ -19,7 +19,7 @@ struct demo_message {
 
 static inline uint64_t demo_fnv(uint64_t h, const void *data, size_t len)
 {
-    const uint8_t *p = data;
+    const uint8_t *p = (const uint8_t *)data;
 
     for (size_t i = 0; i < len; i++) {
         h ^= p[i];

@@ -1,5 +1,6 @@
-"""Python against C, and Python against Python, in separate processes: every message and every
-nested pointer checked (the demo message of examples/demo-message.h)."""
+"""Python against C, C++ and Python, in separate processes: every message and every nested
+pointer checked (the demo message of examples/demo-message.h; the C++ talker's image, through
+its C-readable head, examples/image-message.h)."""
 
 import json
 import os
@@ -120,6 +121,77 @@ class PythonPublisherCSubscriber(BrokerTestCase):
             out, err = listener.communicate(timeout=60)
         self.assertEqual(listener.returncode, 1, err)  # a corrupt message: status 1
         self.assertEqual(json.loads(out)["corrupt"], 1)
+
+
+class CxxAndPython(BrokerTestCase):
+    """examples/cpp_talker (std::pmr members in the message) read by the Python image
+    listener; Python's demo messages read by a C++ subscriber (tests/cxx/demo-checker.cpp)."""
+
+    def test_python_image_listener_checks_cpp_talker(self):
+        listener = subprocess.Popen(
+            [sys.executable,
+             os.path.join(HERE, "..", "..", "examples", "python", "image_listener.py"),
+             "--topic", "/py/cpp_image", "--count", str(COUNT), "--depth", "64",
+             "--timeout", "20", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with agnocast.Context() as ctx:
+            probe = ctx.publisher("/py/cpp_image")
+            probe.wait_matched(1, timeout=20)
+        talker = subprocess.Popen(
+            [program("AGNOCAST_TEST_CPP_TALKER"), "--topic", "/py/cpp_image", "--count",
+             str(COUNT), "--rate", "200", "--width", "64", "--height", "48", "--depth", "64",
+             "--frame-id", "camera/front", "--linger", "3000"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = listener.communicate(timeout=60)
+        talker.terminate()
+        talker.communicate(timeout=20)
+        self.assertEqual(listener.returncode, 0, err)
+        res = json.loads(out)
+        self.assertEqual((res["received"], res["corrupt"], res["missed"]), (COUNT, 0, 0), err)
+
+    def test_python_image_check_catches_a_bad_pixel(self):
+        """The check can fail: an image head whose checksum does not match is reported."""
+        import image_message
+        with agnocast.Context() as ctx:
+            pub = ctx.publisher("/py/fake_image", 4)
+            sub = ctx.subscription("/py/fake_image", 4)
+            sub.wait_matched(1, timeout=10)
+            with pub.loan(ctypes_sizeof(image_message.ImageHeader)) as loan:
+                pix_addr, pix = loan.alloc(12)
+                fid_addr, fid = loan.alloc(4)
+                pix[:] = image_message.expected_pixels(12, 1)
+                fid[:] = b"cam\0"
+                h = image_message.ImageHeader.from_buffer(loan.view)
+                h.magic, h.version, h.width, h.height = image_message.IMAGE_MAGIC, 1, 4, 3
+                h.sequence, h.self_address = 1, loan.address
+                h.pixels_addr, h.pixels_len = pix_addr, 12
+                h.frame_id_addr, h.frame_id_len, h.frame_id = fid_addr, 3, b"cam"
+                h.checksum = 12345
+                del h
+                loan.publish()
+            msg = sub.take(timeout=5)
+            self.assertEqual(image_message.verify(msg), "bad checksum")
+            msg.release()
+
+    def test_cpp_subscriber_checks_python_messages(self):
+        checker = subprocess.Popen(
+            [program("AGNOCAST_TEST_DEMO_CHECKER"), "/py/to_cpp", str(COUNT), "20"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertEqual(checker.stdout.readline().strip(), "ready")
+        with agnocast.Context() as ctx:
+            pub = ctx.publisher("/py/to_cpp", 64)
+            pub.wait_matched(1, timeout=20)
+            for seq in range(1, COUNT + 1):
+                self.assertEqual(demo_message.publish(pub, seq, 2048), seq)
+            out, err = checker.communicate(timeout=60)  # our messages live while we do
+        self.assertEqual(checker.returncode, 0, err)
+        res = json.loads(out)
+        self.assertEqual((res["received"], res["corrupt"], res["missed"]), (COUNT, 0, 0), err)
+
+
+def ctypes_sizeof(t):
+    import ctypes
+    return ctypes.sizeof(t)
 
 
 class PythonPublisherPythonSubscriber(BrokerTestCase):
