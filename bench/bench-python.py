@@ -81,7 +81,9 @@ def receive(agnocast, size, count, rate, env):
             "latency_p50_us": round(percentile(warm[0], 0.5), 3),
             "latency_p99_us": round(percentile(warm[0], 0.99), 3),
             "receive_p50_us": round(percentile(warm[1], 0.5), 3),
-            "receive_p99_us": round(percentile(warm[1], 0.99), 3)}
+            "receive_p90_us": round(percentile(warm[1], 0.9), 3),
+            "receive_p99_us": round(percentile(warm[1], 0.99), 3),
+            "receive_max_us": round(max(warm[1]), 3) if warm[1] else 0.0}
 
 
 def main():
