@@ -45,6 +45,7 @@ static struct {
     char *socket;
     int timeout_s;
     gboolean json;
+    char *bridge_status;
     gboolean version;
 } ctl_opt = {.timeout_s = CTL_TIMEOUT_DEFAULT_S};
 
@@ -59,6 +60,14 @@ static const GOptionEntry ctl_broker_entries[] = {
 static const GOptionEntry ctl_json_entries[] = {
     {"json", 'j', 0, G_OPTION_ARG_NONE, &ctl_opt.json, "Print one JSON document (stable format)",
      NULL},
+    {NULL},
+};
+
+static const GOptionEntry ctl_bridge_entries[] = {
+    {"bridge-status", 0, 0, G_OPTION_ARG_FILENAME, &ctl_opt.bridge_status,
+     "agnocast-bridge's status file (default: $AGNOCAST_BRIDGE_STATUS, "
+     "else " AGNOCAST_BRIDGE_STATUS_FILE "; \"\": none)",
+     "FILE"},
     {NULL},
 };
 
@@ -117,6 +126,8 @@ static GOptionContext *ctl_cmd_context(const struct ctl_cmd *cmd)
         g_option_context_add_main_entries(ctx, ctl_json_entries, NULL);
     if (cmd->flags & CTL_CMD_BROKER)
         g_option_context_add_main_entries(ctx, ctl_broker_entries, NULL);
+    if (cmd->flags & CTL_CMD_BRIDGE)
+        g_option_context_add_main_entries(ctx, ctl_bridge_entries, NULL);
     g_string_free(desc, TRUE);
     return ctx;
 }
@@ -168,6 +179,19 @@ static const char *ctl_socket_path(void)
     return AGNOCAST_DEFAULT_SOCKET_PATH;
 }
 
+/* The same file agnocast-bridge writes when systemd runs it (RuntimeDirectory=agnocast-bridge),
+ * not $RUNTIME_DIRECTORY: that would be the directory of whatever service runs agnocastctl. */
+static const char *ctl_bridge_status_path(void)
+{
+    const char *env = getenv("AGNOCAST_BRIDGE_STATUS");
+
+    if (ctl_opt.bridge_status != NULL)
+        return ctl_opt.bridge_status;
+    if (env != NULL && env[0] != '\0')
+        return env;
+    return AGNOCAST_BRIDGE_STATUS_FILE;
+}
+
 static int ctl_run_cmd(const struct ctl_cmd *cmd, int argc, char **argv)
 {
     g_autofree char *prgname = g_strdup_printf("agnocastctl %s", cmd->name);
@@ -200,6 +224,7 @@ static int ctl_run_cmd(const struct ctl_cmd *cmd, int argc, char **argv)
         .socket_path = ctl_socket_path(),
         .timeout_s = ctl_opt.timeout_s,
         .json = ctl_opt.json,
+        .bridge_status_path = ctl_bridge_status_path(),
         .argc = nargs,
         .argv = argv + first,
     };

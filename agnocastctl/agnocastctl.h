@@ -17,6 +17,9 @@ struct ctl_invocation {
     const char *socket_path; /* --socket, else $AGNOCAST_SOCKET, else the built-in default */
     int timeout_s;           /* how long to wait for each reply */
     gboolean json;
+    /* agnocast-bridge's status file: --bridge-status, else $AGNOCAST_BRIDGE_STATUS, else the
+     * bridge's own default; "" reads none */
+    const char *bridge_status_path;
     int argc; /* positional arguments after the command name and options */
     char **argv;
 };
@@ -24,6 +27,7 @@ struct ctl_invocation {
 /* Descriptor flags: which common options a command takes. */
 #define CTL_CMD_JSON   0x1u /* --json */
 #define CTL_CMD_BROKER 0x2u /* --socket, --timeout */
+#define CTL_CMD_BRIDGE 0x4u /* --bridge-status */
 
 struct ctl_cmd {
     const char *name;

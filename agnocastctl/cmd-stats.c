@@ -1,5 +1,6 @@
 /* `agnocastctl stats`: the broker's request counts, and every topic's message counters. */
 #include "agnocastctl.h"
+#include "bridge-status.h"
 #include "client.h"
 #include "counters.h"
 #include "endpoints.h"
@@ -111,6 +112,7 @@ static int cmd_stats_run(const struct ctl_invocation *inv, GError **error)
     if (topics == NULL) {
         rc = (*error)->code;
     } else {
+        struct bridge_status *bridge = bridge_status_open(inv->bridge_status_path);
         GString *out = g_string_new(NULL);
         format_stats(out, broker_pid, (const struct agnocast_wire_stats_entry *)(void *)stats->data,
                      stats->len, inv->json);
@@ -118,12 +120,15 @@ static int cmd_stats_run(const struct ctl_invocation *inv, GError **error)
             /* format_stats ends the document with "}\n": reopen it to add the topics. */
             g_string_truncate(out, out->len - 2);
             cmd_stats_json_topics(out, topics);
+            bridge_status_json(out, bridge, TRUE);
             g_string_append(out, "}\n");
         } else {
             cmd_stats_text_topics(out, topics);
+            bridge_status_text_counters(out, bridge);
         }
         fputs(out->str, stdout);
         g_string_free(out, TRUE);
+        bridge_status_free(bridge);
         g_array_free(topics, TRUE);
     }
     if (stats != NULL)
@@ -137,17 +142,24 @@ const struct ctl_cmd cmd_stats_entry = {
     .name = "stats",
     .summary = "Show the broker's request counts and every topic's message counters",
     .usage = "",
-    .description = "Prints the broker's pid, then one line per request kind with its count\n"
-                   "since the broker started (this command's own HELLO and STATS included).\n"
-                   "Then, when the broker knows topics, one line per publisher and subscription\n"
-                   "of every topic with the counters read from the processes' segments:\n"
-                   "published; received, missed, corrupt, unreachable (publishers the\n"
-                   "subscription could not map or read) (\"?\": the segment cannot be read,\n"
-                   "stderr says why). --json adds \"topics\":[{\"name\",\"publishers\":[{\"pid\",\n"
-                   "\"index\",\"published\"}],\"subscriptions\":[{\"pid\",\"index\",\"received\",\n"
-                   "\"missed\",\"corrupt\",\"unreachable\"}]}] when there is at least one topic.",
+    .description =
+        "Prints the broker's pid, then one line per request kind with its count\n"
+        "since the broker started (this command's own HELLO and STATS included).\n"
+        "Then, when the broker knows topics, one line per publisher and subscription\n"
+        "of every topic with the counters read from the processes' segments:\n"
+        "published; received, missed, corrupt, unreachable (publishers the\n"
+        "subscription could not map or read) (\"?\": the segment cannot be read,\n"
+        "stderr says why). --json adds \"topics\":[{\"name\",\"publishers\":[{\"pid\",\n"
+        "\"index\",\"published\"}],\"subscriptions\":[{\"pid\",\"index\",\"received\",\n"
+        "\"missed\",\"corrupt\",\"unreachable\"}]}] when there is at least one topic.\n"
+        "When agnocast-bridge's status file exists (--bridge-status), a last section:\n"
+        "the bridge's pid, host, DDS domain and broker connection, then one line per\n"
+        "bridged topic with its direction and counters (sent, received, published,\n"
+        "dropped, duplicates, loops, decode_errors, encode_errors); --json adds\n"
+        "\"bridge_status\":{\"file\",\"pid\",\"running\",...,\"topics\":[...]}. A status\n"
+        "left by a bridge that is not running shows one line saying so instead.",
     .args_min = 0,
     .args_max = 0,
-    .flags = CTL_CMD_JSON | CTL_CMD_BROKER,
+    .flags = CTL_CMD_JSON | CTL_CMD_BROKER | CTL_CMD_BRIDGE,
     .run = cmd_stats_run,
 };

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "bridge-status.h"
 #include "json.h"
 
 const char *format_durability(uint8_t durability)
@@ -114,32 +115,60 @@ void format_table_flush(struct format_table *t, GString *out)
     g_ptr_array_free(t->rows, TRUE);
 }
 
-void format_topics(GString *out, const struct agnocast_wire_topic_entry *entries, size_t n,
-                   gboolean json)
+/* A list-topics row; the last two cells (BRIDGE, REMOTE) are dropped without `columns`. */
+static void format_topics_row(struct format_table *t, gboolean columns, char *topic, char *pubs,
+                              char *subs, char *direction, char *remote)
 {
+    if (!columns) {
+        g_free(direction);
+        g_free(remote);
+        format_table_add(t, format_cells(3, topic, pubs, subs));
+        return;
+    }
+    format_table_add(t, format_cells(5, topic, pubs, subs, direction, remote));
+}
+
+void format_topics(GString *out, const struct agnocast_wire_topic_entry *entries, size_t n,
+                   const struct bridge_status *bridge, gboolean json)
+{
+    /* The bridge columns and members appear only with a status file, so a host without a bridge
+     * prints what it always printed; a bridge that is not running gets its line instead. */
+    gboolean columns = bridge != NULL && bridge->running;
+
     if (json) {
         g_string_append(out, "{\"topics\":[");
         for (size_t i = 0; i < n; i++) {
             g_string_append(out, i ? ",{" : "{");
             json_append_key(out, "name");
             json_append_string(out, entries[i].topic);
-            g_string_append_printf(out,
-                                   ",\"publishers\":%" PRIu32 ",\"subscriptions\":%" PRIu32 "}",
+            g_string_append_printf(out, ",\"publishers\":%" PRIu32 ",\"subscriptions\":%" PRIu32,
                                    entries[i].publishers, entries[i].subscriptions);
+            if (bridge != NULL) {
+                g_string_append(out, ",\"bridge\":");
+                bridge_route_json(out, bridge_status_route(bridge, entries[i].topic));
+            }
+            g_string_append_c(out, '}');
         }
-        g_string_append(out, "]}\n");
+        g_string_append_c(out, ']');
+        bridge_status_json(out, bridge, FALSE);
+        g_string_append(out, "}\n");
         return;
     }
 
     struct format_table t;
-    format_table_init(&t, 3);
-    format_table_add(
-        &t, format_cells(3, g_strdup("TOPIC"), g_strdup("PUBLISHERS"), g_strdup("SUBSCRIPTIONS")));
-    for (size_t i = 0; i < n; i++)
-        format_table_add(&t, format_cells(3, format_clean_text(entries[i].topic),
-                                          g_strdup_printf("%" PRIu32, entries[i].publishers),
-                                          g_strdup_printf("%" PRIu32, entries[i].subscriptions)));
+    format_table_init(&t, columns ? 5 : 3);
+    format_topics_row(&t, columns, g_strdup("TOPIC"), g_strdup("PUBLISHERS"),
+                      g_strdup("SUBSCRIPTIONS"), g_strdup("BRIDGE"), g_strdup("REMOTE"));
+    for (size_t i = 0; i < n; i++) {
+        const struct bridge_route *r = bridge_status_route(bridge, entries[i].topic);
+
+        format_topics_row(&t, columns, format_clean_text(entries[i].topic),
+                          g_strdup_printf("%" PRIu32, entries[i].publishers),
+                          g_strdup_printf("%" PRIu32, entries[i].subscriptions),
+                          bridge_route_direction_cell(r), bridge_route_remote_cell(r));
+    }
     format_table_flush(&t, out);
+    bridge_status_text_not_running(out, bridge);
 }
 
 void format_endpoint_json_open(GString *out, const struct agnocast_wire_endpoint_entry *e)

@@ -8,6 +8,8 @@
 
 #include "agnocast-proto.h"
 
+struct bridge_status;
+
 /* "volatile", "transient_local", "best_effort", "reliable"; "unknown" for anything else (the
  * decoder already rejects such values, this only keeps the output defined). */
 const char *format_durability(uint8_t durability);
@@ -25,8 +27,10 @@ char *format_size_human(uint64_t bytes);
  * per entry (the header alone when there are none), or, with `json`, one JSON document on one
  * line. The JSON member names are a stable interface (docs/agnocastctl.md).
  */
+/* list-topics; `bridge` (NULL: none) adds the BRIDGE and REMOTE columns ("bridge" members and a
+ * "bridge_status" object in JSON), or the line saying the bridge is not running. */
 void format_topics(GString *out, const struct agnocast_wire_topic_entry *entries, size_t n,
-                   gboolean json);
+                   const struct bridge_status *bridge, gboolean json);
 void format_topic_info(GString *out, const char *topic,
                        const struct agnocast_wire_endpoint_entry *entries, size_t n, gboolean json);
 void format_processes(GString *out, const struct agnocast_wire_process_entry *entries, size_t n,

@@ -50,7 +50,7 @@ static const char *default_status_file(void)
         snprintf(path, sizeof(path), "%.*s/status", (int)strcspn(dir, ":"), dir);
         return path;
     }
-    return BRIDGE_DEFAULT_STATUS_FILE;
+    return AGNOCAST_BRIDGE_STATUS_FILE;
 }
 
 /* --check: the config parses and every topic's codec loads. */
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
          "Where codec plugins NAME.so are (default " BRIDGE_CODEC_DIR ")", "DIR"},
         {"status-file", 0, 0, G_OPTION_ARG_FILENAME, &status_file,
          "Where the bridge writes its status (default $RUNTIME_DIRECTORY/status, "
-         "else " BRIDGE_DEFAULT_STATUS_FILE ")",
+         "else " AGNOCAST_BRIDGE_STATUS_FILE ")",
          "PATH"},
         {"status", 's', 0, G_OPTION_ARG_NONE, &show_status,
          "Print the running bridge's topics and counters, then exit", NULL},

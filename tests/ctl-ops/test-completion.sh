@@ -21,7 +21,8 @@ source "$file"
 agnocastctl() {
     # Checks the completion passes the --socket of the command line on.
     [[ " $* " == *" --socket /tmp/b.sock "* ]] || { echo '{"topics":[]}'; return; }
-    echo '{"topics":[{"name":"/camera/front","publishers":1,"subscriptions":2},{"name":"/chatter","publishers":1,"subscriptions":0}]}'
+    # With a bridge: its "bridge" members must not add names.
+    echo '{"topics":[{"name":"/camera/front","publishers":1,"subscriptions":2,"bridge":null},{"name":"/chatter","publishers":1,"subscriptions":0,"bridge":{"topic":"/chatter","direction":"out","dds_topic":"rt/chatter"}}],"bridge_status":{"file":"/run/agnocast-bridge/status","pid":1,"running":true,"host":"a"}}'
 }
 
 complete_line() { # words...
@@ -40,4 +41,8 @@ check topics "/camera/front /chatter" "$(complete_line agnocastctl --socket /tmp
 check topic-prefix "/chatter" "$(complete_line agnocastctl -s /tmp/b.sock echo /ch)"
 check no-topic-for-stats "" "$(complete_line agnocastctl stats /)"
 check option-value "" "$(complete_line agnocastctl hz --window '')"
+check bridge-option "--bridge-status" "$(complete_line agnocastctl stats --br)"
+check topic-after-bridge-status "/chatter" \
+    "$(complete_line agnocastctl -s /tmp/b.sock topic-info --bridge-status /nonexistent/st /ch)"
+check no-bridge-option-for-rules "" "$(complete_line agnocastctl rules --br)"
 exit $fail

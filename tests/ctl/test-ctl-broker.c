@@ -1,6 +1,7 @@
 /* agnocastctl against the real agnocastd on a temporary socket, with one raw client that owns a
  * publisher and a subscription and hands the broker a forged segment: every command, text and
- * --json, the counters read through the broker (GET_SEGMENT), and the error exits. */
+ * --json, the counters read through the broker (GET_SEGMENT), the error exits, and what a forged
+ * agnocast-bridge status file adds to list-topics, topic-info and stats. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agnocast-proto.h"
@@ -354,6 +356,200 @@ static void test_ctl_broker_stopped_exits_no_broker(void **state)
     assert_non_null(strstr(w->r.err, "systemctl start agnocastd"));
 }
 
+/* A status as agnocast-bridge writes it: TOPIC bridged out with 2 remote readers, and a route of
+ * a topic the broker does not know (stats lists it, list-topics does not). */
+static char *bridge_status_file(const char *dir, const char *name, long pid)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *text = g_strdup_printf(
+        "[bridge]\npid=%ld\nhost=host-a\ndomain=7\nconfig=/etc/agnocast/bridge.conf\n"
+        "config_state=loaded\nbroker_connected=true\nupdated=%ld\n\n"
+        "[topic " TOPIC "]\ndds_topic=rt" TOPIC "\ndds_type=agnocast_msgs::msg::dds_::Bytes_\n"
+        "direction=out\ntype=demo\nreliability=reliable\ndurability=transient_local\n"
+        "depth=300\nsent=400\nreceived=0\npublished=0\ndropped=1\nduplicates=0\nloops=0\n"
+        "decode_errors=0\nencode_errors=0\nlocal_publishers=1\nlocal_subscriptions=-1\n"
+        "remote_readers=2\nremote_writers=-1\n\n"
+        "[topic /elsewhere]\ndds_topic=rt/elsewhere\ndds_type=agnocast_msgs::msg::dds_::Bytes_\n"
+        "direction=in\ntype=flat\nreliability=best_effort\ndurability=volatile\ndepth=10\n"
+        "sent=0\nreceived=9\npublished=8\ndropped=0\nduplicates=1\nloops=0\n"
+        "decode_errors=0\nencode_errors=0\nlocal_publishers=-1\nlocal_subscriptions=0\n"
+        "remote_readers=-1\nremote_writers=1\n",
+        pid, (long)time(NULL));
+
+    assert_true(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+/* A pid nobody runs: a child that exited and was reaped. */
+static long bridge_dead_pid(void)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    return pid;
+}
+
+/* Runs of the spaces that pad table columns, as "|": cells with a space of their own
+ * ("2 readers") stay readable. */
+static char *flat_table(const char *text)
+{
+    g_autoptr(GRegex) pad = g_regex_new(" {2,}", 0, 0, NULL);
+    return g_regex_replace_literal(pad, text, -1, 0, "|", 0, NULL);
+}
+
+static void test_ctl_broker_bridge_status_running(void **state)
+{
+    struct world *w = *state;
+    char *dir = ctl_tmpdir_new();
+    g_autofree char *status = bridge_status_file(dir, "status", (long)getpid());
+    int pid = getpid();
+
+    CTL_OK(w, "list-topics", "--bridge-status", status);
+    assert_string_equal(w->r.err, "");
+    g_autofree char *list = flat_table(w->r.out);
+    assert_string_equal(list, "TOPIC|PUBLISHERS|SUBSCRIPTIONS|BRIDGE|REMOTE\n" TOPIC
+                              "|1|1|out|2 readers\n");
+    CTL_OK(w, "list-topics", "--json", "--bridge-status", status);
+    g_autofree char *list_json = g_strdup_printf(
+        "{\"topics\":[{\"name\":\"" TOPIC "\",\"publishers\":1,\"subscriptions\":1,"
+        "\"bridge\":{\"topic\":\"" TOPIC "\",\"direction\":\"out\",\"dds_topic\":\"rt" TOPIC
+        "\",\"dds_type\":\"agnocast_msgs::msg::dds_::Bytes_\",\"type\":\"demo\","
+        "\"reliability\":\"reliable\",\"durability\":\"transient_local\",\"depth\":300,"
+        "\"local_publishers\":1,\"local_subscriptions\":null,\"remote_readers\":2,"
+        "\"remote_writers\":null,\"sent\":400,\"received\":0,\"published\":0,\"dropped\":1,"
+        "\"duplicates\":0,\"loops\":0,\"decode_errors\":0,\"encode_errors\":0}}],"
+        "\"bridge_status\":{\"file\":\"%s\",\"pid\":%d,\"running\":true,\"host\":\"host-a\","
+        "\"domain\":7,\"config_state\":\"loaded\",\"broker_connected\":true,\"updated\":",
+        status, pid);
+    assert_true(g_str_has_prefix(w->r.out, list_json));
+
+    CTL_OK(w, "topic-info", TOPIC, "--bridge-status", status);
+    assert_string_equal(w->r.err, "");
+    g_autofree char *info = flat_table(w->r.out);
+    g_autofree char *section = g_strdup_printf(
+        "\nbridged by agnocast-bridge pid %d, host host-a, DDS domain 7:\n"
+        "|direction|out\n|dds_topic|rt" TOPIC "\n|dds_type|agnocast_msgs::msg::dds_::Bytes_\n"
+        "|type|demo\n|qos|reliable, transient_local, depth 300\n|local_publishers|1\n"
+        "|remote_readers|2\n|sent|400\n|received|0\n|published|0\n|dropped|1\n"
+        "|duplicates|0\n|loops|0\n|decode_errors|0\n|encode_errors|0\n",
+        pid);
+    assert_true(g_str_has_suffix(info, section));
+    CTL_OK(w, "topic-info", "--json", TOPIC, "--bridge-status", status);
+    assert_non_null(strstr(w->r.out, "\"unreachable\":2}],\"bridge\":{\"topic\":\"" TOPIC
+                                     "\",\"direction\":\"out\","));
+    assert_non_null(strstr(w->r.out, "\"remote_readers\":2,\"remote_writers\":null,\"sent\":400,"));
+    assert_non_null(strstr(w->r.out, "},\"bridge_status\":{\"file\":"));
+
+    /* The environment names the file too. */
+    g_setenv("AGNOCAST_BRIDGE_STATUS", status, TRUE);
+    CTL_OK(w, "stats");
+    g_unsetenv("AGNOCAST_BRIDGE_STATUS");
+    g_autofree char *stats = flat_table(w->r.out);
+    g_autofree char *who =
+        g_strdup_printf("\nagnocast-bridge pid %d, host host-a, DDS domain 7, broker connected, "
+                        "updated ",
+                        pid);
+    assert_non_null(strstr(stats, who));
+    assert_non_null(strstr(stats, "\nTOPIC|DIRECTION|SENT|RECEIVED|PUBLISHED|DROPPED|DUPLICATES|"
+                                  "LOOPS|DECODE_ERRORS|ENCODE_ERRORS\n" TOPIC
+                                  "|out|400|0|0|1|0|0|0|0\n/elsewhere|in|0|9|8|0|1|0|0|0\n"));
+    CTL_OK(w, "stats", "--json", "--bridge-status", status);
+    assert_non_null(strstr(w->r.out, ",\"bridge_status\":{\"file\":"));
+    assert_non_null(
+        strstr(w->r.out, ",\"topics\":[{\"topic\":\"" TOPIC "\",\"direction\":\"out\""));
+    assert_non_null(strstr(w->r.out, "{\"topic\":\"/elsewhere\",\"direction\":\"in\","));
+    assert_true(g_str_has_suffix(w->r.out, "\"decode_errors\":0,\"encode_errors\":0}]}}\n"));
+    ctl_tmpdir_remove(dir);
+}
+
+static void test_ctl_broker_bridge_status_not_running(void **state)
+{
+    struct world *w = *state;
+    char *dir = ctl_tmpdir_new();
+    long pid = bridge_dead_pid();
+    g_autofree char *status = bridge_status_file(dir, "status", pid);
+    g_autofree char *line = g_strdup_printf(
+        "\nagnocast-bridge is not running (pid %ld in %s is gone): bridged topics are not shown\n",
+        pid, status);
+
+    CTL_OK(w, "list-topics", "--bridge-status", status);
+    g_autofree char *list = g_strconcat(
+        "TOPIC              PUBLISHERS  SUBSCRIPTIONS\n" TOPIC "  1           1\n", line, NULL);
+    assert_string_equal(w->r.out, list);
+    CTL_OK(w, "list-topics", "--json", "--bridge-status", status);
+    assert_true(g_str_has_prefix(w->r.out, "{\"topics\":[{\"name\":\"" TOPIC
+                                           "\",\"publishers\":1,\"subscriptions\":1,"
+                                           "\"bridge\":null}],\"bridge_status\":{"));
+    assert_non_null(strstr(w->r.out, ",\"running\":false,"));
+
+    CTL_OK(w, "topic-info", TOPIC, "--bridge-status", status);
+    assert_true(g_str_has_suffix(w->r.out, line));
+    assert_null(strstr(w->r.out, "bridged by"));
+    CTL_OK(w, "topic-info", "--json", TOPIC, "--bridge-status", status);
+    assert_non_null(strstr(w->r.out, ",\"bridge\":null,\"bridge_status\":{"));
+
+    CTL_OK(w, "stats", "--bridge-status", status);
+    assert_true(g_str_has_suffix(w->r.out, line));
+    CTL_OK(w, "stats", "--json", "--bridge-status", status);
+    assert_non_null(strstr(w->r.out, ",\"running\":false,"));
+    assert_true(g_str_has_suffix(w->r.out, ",\"topics\":[]}}\n"));
+    ctl_tmpdir_remove(dir);
+}
+
+/* A file that is not a status, and no file: the output of a host without a bridge; the first
+ * with a warning naming the file. */
+static void test_ctl_broker_bridge_status_malformed_or_missing(void **state)
+{
+    struct world *w = *state;
+    char *dir = ctl_tmpdir_new();
+    g_autofree char *bad = g_build_filename(dir, "bad", NULL);
+    g_autofree char *missing = g_build_filename(dir, "missing", NULL);
+    const char *const cmds[][3] = {
+        {"list-topics", NULL, NULL},
+        {"list-topics", "--json", NULL},
+        {"topic-info", TOPIC, NULL},
+        {"topic-info", "--json", TOPIC},
+    };
+
+    assert_true(g_file_set_contents(bad, "[bridge]\npid=12\n[topic /x]\ndirection=up\n", -1, NULL));
+    g_autofree char *warning =
+        g_strdup_printf("agnocastctl: warning: %s is not a status file agnocast-bridge writes: "
+                        "[topic /x] direction is not out, in or both; bridged topics are not "
+                        "shown",
+                        bad);
+    for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
+        const char *a = cmds[i][0], *b = cmds[i][1], *c = cmds[i][2];
+
+        /* NULL ends the arguments early: b and c are optional. */
+        ctl_result_clear(&w->r);
+        ctl_run(&w->r, w->b.socket, FALSE, a, b, c, NULL);
+        assert_int_equal(w->r.status, 0);
+        g_autofree char *plain = g_strdup(w->r.out);
+        assert_string_equal(w->r.err, "");
+
+        ctl_result_clear(&w->r);
+        ctl_run(&w->r, w->b.socket, FALSE, a, "--bridge-status", bad, b, c, NULL);
+        assert_int_equal(w->r.status, 0);
+        assert_string_equal(w->r.out, plain);
+        assert_true(g_str_has_prefix(w->r.err, warning));
+
+        ctl_result_clear(&w->r);
+        ctl_run(&w->r, w->b.socket, FALSE, a, "--bridge-status", missing, b, c, NULL);
+        assert_int_equal(w->r.status, 0);
+        assert_string_equal(w->r.out, plain);
+        assert_string_equal(w->r.err, "");
+    }
+    CTL_OK(w, "stats", "--json", "--bridge-status", missing);
+    assert_null(strstr(w->r.out, "bridge"));
+    CTL_OK(w, "stats", "--bridge-status", bad);
+    assert_null(strstr(w->r.out, "bridge"));
+    assert_true(g_str_has_prefix(w->r.err, warning));
+    ctl_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +566,12 @@ int main(void)
                                         world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_ctl_broker_stopped_exits_no_broker, world_setup,
                                         world_teardown),
+        cmocka_unit_test_setup_teardown(test_ctl_broker_bridge_status_running, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(test_ctl_broker_bridge_status_not_running, world_setup,
+                                        world_teardown),
+        cmocka_unit_test_setup_teardown(test_ctl_broker_bridge_status_malformed_or_missing,
+                                        world_setup, world_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@ static void test_format_topics_aligns_columns_to_longest_name(void **state)
     t[1].subscriptions = 12;
     GString *out = g_string_new(NULL);
 
-    format_topics(out, t, 2, FALSE);
+    format_topics(out, t, 2, NULL, FALSE);
     assert_string_equal(out->str, "TOPIC                PUBLISHERS  SUBSCRIPTIONS\n"
                                   "/a                   1           0\n"
                                   "/sensor/lidar_front  0           12\n");
@@ -28,10 +28,10 @@ static void test_format_topics_empty_is_header_or_empty_array(void **state)
 {
     GString *out = g_string_new(NULL);
 
-    format_topics(out, NULL, 0, FALSE);
+    format_topics(out, NULL, 0, NULL, FALSE);
     assert_string_equal(out->str, "TOPIC  PUBLISHERS  SUBSCRIPTIONS\n");
     g_string_truncate(out, 0);
-    format_topics(out, NULL, 0, TRUE);
+    format_topics(out, NULL, 0, NULL, TRUE);
     assert_string_equal(out->str, "{\"topics\":[]}\n");
     g_string_free(out, TRUE);
 }
