@@ -15,6 +15,7 @@
 #ifndef AGNOCAST_CONTEXT_H
 #define AGNOCAST_CONTEXT_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +26,7 @@
 #include "agnocast-proto.h"
 #include "broker.h"
 #include "control.h"
+#include "log.h"
 #include "pool.h"
 #include "ring.h"
 #include "segment.h"
@@ -180,20 +182,28 @@ struct agnocast_context {
 /* The process's context, if it has one (the heap hook's whole-heap mode uses it). */
 struct agnocast_context *agn_context_current(void);
 
-/* One wait for the next notice, under ctx->lock: false once deadline_ns (CLOCK_MONOTONIC, 0 for
- * none) has passed. For the *_wait_matched() calls, which re-check their count after each. */
-static inline bool agn_matched_wait(struct agnocast_context *ctx, uint64_t deadline_ns)
+/* The *_wait_matched() calls: counts with `count` (under ctx->lock) after each notice until
+ * it reaches n or timeout_ms (-1: none) passes; returns the last count. */
+static inline unsigned agn_wait_matched(struct agnocast_context *ctx,
+                                        unsigned (*count)(const void *obj), const void *obj,
+                                        unsigned n, int timeout_ms)
 {
-    struct timespec ts;
+    uint64_t deadline = timeout_ms < 0 ? 0 : agn_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000ull),
+                          .tv_nsec = (long)(deadline % 1000000000ull)};
+    unsigned c;
 
-    if (deadline_ns == 0)
-        return pthread_cond_wait(&ctx->matched_cond, &ctx->lock) == 0;
-    if (agn_now_ns() >= deadline_ns)
-        return false;
-    ts.tv_sec = (time_t)(deadline_ns / 1000000000ull);
-    ts.tv_nsec = (long)(deadline_ns % 1000000000ull);
-    pthread_cond_timedwait(&ctx->matched_cond, &ctx->lock, &ts);
-    return true;
+    agn_lock(&ctx->lock);
+    while ((c = count(obj)) < n) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&ctx->matched_cond, &ctx->lock);
+        } else if (pthread_cond_timedwait(&ctx->matched_cond, &ctx->lock, &ts) == ETIMEDOUT) {
+            c = count(obj); /* a deadline already past times out at once */
+            break;
+        }
+    }
+    agn_unlock(&ctx->lock);
+    return c;
 }
 
 /* Whether a handle of ctx is used in a forked child (then -ECHILD is recorded as the last

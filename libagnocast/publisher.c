@@ -296,9 +296,10 @@ AGNOCAST_EXPORT uint64_t agnocast_publisher_published(struct agnocast_publisher 
 }
 
 /* Under ctx->lock. Our own subscriptions that ignore local messages are not reached. */
-static int subscription_count(struct agnocast_publisher *pub)
+static unsigned subscription_count(const void *obj)
 {
-    int n = 0;
+    const struct agnocast_publisher *pub = obj;
+    unsigned n = 0;
 
     for (unsigned i = 0; i < pub->ntargets; i++) {
         uint64_t bits = pub->targets[i].subscriptions;
@@ -308,14 +309,14 @@ static int subscription_count(struct agnocast_publisher *pub)
                     pub->ctx->subs[s].qos.ignore_local)
                     bits &= ~(1ull << s);
         }
-        n += __builtin_popcountll(bits);
+        n += (unsigned)__builtin_popcountll(bits);
     }
     return n;
 }
 
 AGNOCAST_EXPORT int agnocast_publisher_subscription_count(struct agnocast_publisher *pub)
 {
-    int n;
+    unsigned n;
 
     if (!pub)
         return agn_fail(-EINVAL, "agnocast_publisher_subscription_count: NULL publisher");
@@ -324,28 +325,24 @@ AGNOCAST_EXPORT int agnocast_publisher_subscription_count(struct agnocast_publis
     agn_lock(&pub->ctx->lock);
     n = subscription_count(pub);
     agn_unlock(&pub->ctx->lock);
-    return n;
+    return (int)n;
 }
 
 AGNOCAST_EXPORT int agnocast_publisher_wait_matched(struct agnocast_publisher *pub, unsigned n,
                                                     int timeout_ms)
 {
-    struct agnocast_context *ctx;
-    uint64_t deadline;
-    int count;
+    unsigned count;
 
     if (!pub)
         return agn_fail(-EINVAL, "agnocast_publisher_wait_matched: NULL publisher");
-    ctx = pub->ctx;
-    if (agn_context_forked(ctx))
+    if (agn_context_forked(pub->ctx))
         return -ECHILD;
-    deadline = timeout_ms < 0 ? 0 : agn_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
-    agn_lock(&ctx->lock);
-    while ((count = subscription_count(pub)) < (int)n && agn_matched_wait(ctx, deadline))
-        ;
-    agn_unlock(&ctx->lock);
-    if (count >= (int)n)
-        return count;
-    return agn_fail(-ETIMEDOUT, "publisher on %s reaches %d subscriptions, not %u, after %d ms",
+    count = agn_wait_matched(pub->ctx, subscription_count, pub, n, timeout_ms);
+    if (count >= n)
+        return (int)count;
+    return agn_fail(-ETIMEDOUT,
+                    "publisher on %s reaches %u subscriptions, not %u, after %d ms: check that "
+                    "the subscribers run, use the same topic and broker ($AGNOCAST_SOCKET), and "
+                    "may subscribe (agnocastctl rules)",
                     pub->topic, count, n, timeout_ms);
 }

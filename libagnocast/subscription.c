@@ -492,9 +492,10 @@ AGNOCAST_EXPORT uint64_t agnocast_subscription_corrupt(struct agnocast_subscript
 }
 
 /* Under ctx->lock: the publishers it reads (a corrupt one is no longer read). */
-static int publisher_count(struct agnocast_subscription *sub)
+static unsigned publisher_count(const void *obj)
 {
-    int n = 0;
+    const struct agnocast_subscription *sub = obj;
+    unsigned n = 0;
 
     for (unsigned i = 0; i < sub->nsources; i++)
         n += !sub->sources[i].corrupt;
@@ -503,7 +504,7 @@ static int publisher_count(struct agnocast_subscription *sub)
 
 AGNOCAST_EXPORT int agnocast_subscription_publisher_count(struct agnocast_subscription *sub)
 {
-    int n;
+    unsigned n;
 
     if (!sub)
         return agn_fail(-EINVAL, "agnocast_subscription_publisher_count: NULL subscription");
@@ -512,28 +513,24 @@ AGNOCAST_EXPORT int agnocast_subscription_publisher_count(struct agnocast_subscr
     agn_lock(&sub->ctx->lock);
     n = publisher_count(sub);
     agn_unlock(&sub->ctx->lock);
-    return n;
+    return (int)n;
 }
 
 AGNOCAST_EXPORT int agnocast_subscription_wait_matched(struct agnocast_subscription *sub,
                                                        unsigned n, int timeout_ms)
 {
-    struct agnocast_context *ctx;
-    uint64_t deadline;
-    int count;
+    unsigned count;
 
     if (!sub)
         return agn_fail(-EINVAL, "agnocast_subscription_wait_matched: NULL subscription");
-    ctx = sub->ctx;
-    if (agn_context_forked(ctx))
+    if (agn_context_forked(sub->ctx))
         return -ECHILD;
-    deadline = timeout_ms < 0 ? 0 : agn_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
-    agn_lock(&ctx->lock);
-    while ((count = publisher_count(sub)) < (int)n && agn_matched_wait(ctx, deadline))
-        ;
-    agn_unlock(&ctx->lock);
-    if (count >= (int)n)
-        return count;
-    return agn_fail(-ETIMEDOUT, "subscription on %s reads %d publishers, not %u, after %d ms",
+    count = agn_wait_matched(sub->ctx, publisher_count, sub, n, timeout_ms);
+    if (count >= n)
+        return (int)count;
+    return agn_fail(-ETIMEDOUT,
+                    "subscription on %s reads %u publishers, not %u, after %d ms: check that "
+                    "the publishers run, use the same topic and broker ($AGNOCAST_SOCKET), and "
+                    "that agnocast_subscription_unreachable() is 0",
                     sub->topic, count, n, timeout_ms);
 }
