@@ -46,21 +46,6 @@ static char *private_buffer(size_t size)
     return b;
 }
 
-static int full_io(int fd, char *buf, size_t size, bool out)
-{
-    size_t done = 0;
-
-    while (done < size) {
-        ssize_t n = out ? write(fd, buf + done, size - done) : read(fd, buf + done, size - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 static int wait_event(struct base_state *st, int fd)
 {
     uint64_t v;
@@ -78,7 +63,7 @@ static int receive(struct bench_case *c, struct base_state *st, struct bench_hdr
 {
     switch (st->kind) {
     case UDS:
-        if (full_io(st->sock[1], st->buf, c->size, false) < 0)
+        if (bench_full_io(st->sock[1], st->buf, c->size, false) < 0)
             return -1;
         memcpy(h, st->buf, sizeof(*h));
         return 0;
@@ -134,7 +119,7 @@ static int send_one(void *arg, uint64_t seq)
     h->stamp_ns = bench_now_ns();
     switch (st->kind) {
     case UDS:
-        return full_io(st->sock[0], st->buf, c->size, true);
+        return bench_full_io(st->sock[0], st->buf, c->size, true);
     case MQUEUE:
         return mq_send(st->mq, st->buf, c->size, 0);
     case CACHELINE:

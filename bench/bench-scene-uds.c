@@ -88,21 +88,6 @@ static void teardown(struct bench_scene *sc)
         free(st->fd);
 }
 
-static int full_io(int fd, char *buf, size_t size, bool out)
-{
-    size_t done = 0;
-
-    while (done < size) {
-        ssize_t n = out ? write(fd, buf + done, size - done) : read(fd, buf + done, size - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 static char *message_buffer(size_t size)
 {
     char *b = malloc(size);
@@ -124,7 +109,7 @@ static int send_one(void *arg, unsigned i, uint64_t *stamp)
     bench_scene_topic_subs(sc, m->topic, subs);
     *stamp = m->stamp_ns = bench_now_ns();
     for (int k = 0; k < 2; k++)
-        if (full_io((*pair(sc, sc->index, subs[k]))[0], st->buf, sc->size, true) < 0)
+        if (bench_full_io((*pair(sc, sc->index, subs[k]))[0], st->buf, sc->size, true) < 0)
             return bench_scene_fail(sc, "write"), -1;
     return 0;
 }
@@ -167,7 +152,7 @@ static int subscriber(struct bench_scene *sc)
         for (unsigned k = 0; r > 0 && k < n; k++) {
             if (!(pfd[k].revents & POLLIN))
                 continue;
-            if (full_io(pfd[k].fd, st->buf, sc->size, false) < 0)
+            if (bench_full_io(pfd[k].fd, st->buf, sc->size, false) < 0)
                 return bench_scene_fail(sc, "read");
             bench_scene_record(sc, (const struct bench_scene_msg *)st->buf);
         }

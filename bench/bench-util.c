@@ -1,6 +1,7 @@
 /* Harness pieces every case shares: the clock, pinning, shared result memory, pacing. */
 #include "bench-util.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -187,4 +188,19 @@ int bench_wait_all(const pid_t *pids, int n)
             rc = -1;
     }
     return rc;
+}
+
+int bench_full_io(int fd, char *buf, size_t size, bool out)
+{
+    size_t done = 0;
+
+    while (done < size) {
+        ssize_t n = out ? write(fd, buf + done, size - done) : read(fd, buf + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        done += (size_t)n;
+    }
+    return 0;
 }

@@ -66,5 +66,7 @@ int bench_publish_paced(struct bench_shared *s, bench_send_fn send, void *state,
 pid_t bench_fork(int (*fn)(void *arg), void *arg);
 /* Waits for every pid; returns 0 if all exited 0. */
 int bench_wait_all(const pid_t *pids, int n);
+/* Writes (out) or reads all `size` bytes of buf on a stream; 0, or -1 on error or end of file. */
+int bench_full_io(int fd, char *buf, size_t size, bool out);
 
 #endif
