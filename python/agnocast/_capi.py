@@ -79,10 +79,6 @@ _PROTOTYPES = {
     "agnocast_message_contains": (_int, [_vp, _vp, _size]),
     "agnocast_message_retain": (None, [_vp]),
     "agnocast_message_release": (_vp, [_vp]),
-}
-
-# Added after 0.1.0's first release: wrapped when the loaded library has them.
-_OPTIONAL = {
     "agnocast_context_spin_once": (_int, [_vp, _int]),
     "agnocast_publisher_subscription_count": (_int, [_vp]),
     "agnocast_publisher_wait_matched": (_int, [_vp, _uint, _int]),
@@ -92,25 +88,17 @@ _OPTIONAL = {
 
 
 def _declare():
-    for table, required in ((_PROTOTYPES, True), (_OPTIONAL, False)):
-        for name, (restype, argtypes) in table.items():
-            try:
-                fn = getattr(lib, name)
-            except AttributeError:
-                if required:
-                    raise ImportError("agnocast: the C library loaded lacks %s: it is older "
-                                      "than this module; install a matching libagnocast0" % name)
-                continue
-            fn.restype = restype
-            fn.argtypes = argtypes
+    for name, (restype, argtypes) in _PROTOTYPES.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise ImportError("agnocast: the C library loaded lacks %s: it is older than this "
+                              "module; install a matching libagnocast0" % name) from None
+        fn.restype = restype
+        fn.argtypes = argtypes
 
 
 _declare()
-
-
-def has(name):
-    """Whether the loaded library offers `name` (the optional calls above)."""
-    return hasattr(lib, name)
 
 
 def strerror(err):

@@ -10,7 +10,7 @@ import threading
 import time
 import weakref
 
-from ._capi import Error, call, has, lib
+from ._capi import Error, call, lib
 
 # spin() waits in slices so that Python runs its signal handlers (Ctrl-C) and sees stop()
 # between them: the C library retries epoll_wait on EINTR and would not return for a signal.
@@ -169,9 +169,10 @@ class Context:
         finally:
             self._raise_pending()
 
-    def spin(self, timeout=None):
-        """Waits for messages and runs their callbacks until stop(), until a callback raises
-        (the exception is re-raised here), or `timeout` seconds (None: no limit)."""
+    def _in_slices(self, c_call, timeout, done):
+        """Runs the C wait `c_call` in slices of _SLICE_S, so that Ctrl-C and stop() are seen
+        even when nothing arrives, until done(its result), stop() or `timeout` seconds (None:
+        no limit); re-raises a callback's exception. Returns the last result."""
         h = self._live()
         deadline = None if timeout is None else time.monotonic() + timeout
         self._spinning = True
@@ -180,40 +181,26 @@ class Context:
                 wait = _SLICE_S
                 if deadline is not None:
                     wait = min(wait, deadline - time.monotonic())
-                call("agnocast_context_spin", h, _timeout_ms(wait))
+                n = call(c_call, h, _timeout_ms(wait))
                 self._raise_pending()
-                if self._stop_requested:
+                if done(n) or self._stop_requested or (
+                        deadline is not None and time.monotonic() >= deadline):
                     self._stop_requested = False
-                    return
-                if deadline is not None and time.monotonic() >= deadline:
-                    return
+                    return n
         finally:
             self._spinning = False
 
+    def spin(self, timeout=None):
+        """Waits for messages and runs their callbacks until stop(), until a callback raises
+        (the exception is re-raised here), or `timeout` seconds (None: no limit)."""
+        self._in_slices("agnocast_context_spin", timeout, lambda n: False)
+
     def spin_once(self, timeout=None):
         """Dispatches what is available, or waits up to `timeout` seconds (None: no limit, 0:
-        no wait) for the next wake-up and dispatches once. Returns how many callbacks ran."""
-        h = self._live()
-        if has("agnocast_context_spin_once"):
-            deadline = None if timeout is None else time.monotonic() + timeout
-            self._spinning = True
-            try:
-                while True:
-                    wait = _SLICE_S
-                    if deadline is not None:
-                        wait = min(wait, deadline - time.monotonic())
-                    n = call("agnocast_context_spin_once", h, _timeout_ms(wait))
-                    self._raise_pending()
-                    if n or self._stop_requested or (
-                            deadline is not None and time.monotonic() >= deadline):
-                        self._stop_requested = False
-                        return n
-            finally:
-                self._spinning = False
-        n = self.dispatch()
-        if n == 0 and self.wait(timeout):
-            n = self.dispatch()
-        return n
+        no wait) for the next wake-up and dispatches once. Returns how many callbacks ran. Unlike
+        the C call, a wake-up that runs no callback does not end it (the waits are sliced, see
+        _in_slices): a take subscription waits with Subscription.take(timeout) instead."""
+        return self._in_slices("agnocast_context_spin_once", timeout, lambda n: n != 0)
 
     def stop(self):
         """Makes a running spin return (or the next one, if none runs). Any thread."""
