@@ -501,6 +501,94 @@ static void test_loop_wake_writes_to_sleeping_subscriber(void **state)
     assert_true(received > 0);
 }
 
+/* ---- a subscriber that lies about busy polling ------------------------------------------- */
+
+/* Says it busy-polls, then sleeps on its descriptor instead: publishers skip its wake-ups.
+ * Answers "joined", then after "quit" how often its descriptor turned readable and how many
+ * messages were left to take (it never looked while they came). */
+static int liar_role(void *arg, int out, int in)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_subscription *sub;
+    struct agnocast_message *msg;
+    unsigned wakeups = 0, left = 0;
+    char line[64];
+
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_subscription_new(ctx, arg, 1024, 0, NULL, NULL, &sub) < 0 ||
+        agnocast_context_set_busy_poll(ctx, 1) < 0) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    agnocast_context_dispatch(ctx); /* what set_busy_poll and joining rang */
+    send_line(out, "joined");
+    for (;;) {
+        struct pollfd p[2] = {{.fd = agnocast_context_fd(ctx), .events = POLLIN},
+                              {.fd = in, .events = POLLIN}};
+        if (poll(p, 2, 10000) <= 0 || (p[1].revents & (POLLIN | POLLHUP)))
+            break;
+        wakeups++;
+        agnocast_context_dispatch(ctx);
+    }
+    if (recv_line(in, line, sizeof(line), 1000) < 0 || strcmp(line, "quit") != 0)
+        return 1;
+    while (agnocast_subscription_take(sub, &msg) == 1) {
+        left++;
+        agnocast_message_release(msg);
+    }
+    send_line(out, "wakeups %u left %u", wakeups, left);
+    agnocast_subscription_free(sub);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+/* The lie costs the liar its own wake-ups and nobody else anything: an honest sleeping
+ * subscriber on the same topic gets every message. */
+static void test_loop_polling_liar_loses_only_its_own_wakeups(void **state)
+{
+    const char *topic = "/loop/liar";
+    struct sub_args honest_args = {.topic = topic};
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    struct role liar, honest;
+    unsigned long long got = 0, missed = 0;
+    unsigned wakeups = 99, left = 0;
+    char line[128];
+
+    (void)state;
+    assert_int_equal(role_start(&liar, liar_role, (void *)topic), 0);
+    expect_line(&liar, "joined");
+    assert_int_equal(role_start(&honest, subscriber_role, &honest_args), 0);
+    expect_line(&honest, "joined");
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    assert_int_equal(agnocast_publisher_new(ctx, topic, 16, 0, &pub), 0);
+    assert_int_equal(agnocast_publisher_wait_matched(pub, 2, 10000), 2);
+    for (uint64_t i = 1; i <= 200; i++) {
+        assert_int_equal(publish_u64(pub, i), 0);
+        usleep(500);
+    }
+    send_line(honest.to_child, "quit");
+    assert_true(recv_line(honest.from_child, line, sizeof(line), 30000) >= 0);
+    assert_int_equal(sscanf(line, "received %llu missed %llu", &got, &missed), 2);
+    assert_int_equal(role_wait(&honest), 0);
+    send_line(liar.to_child, "quit");
+    assert_true(recv_line(liar.from_child, line, sizeof(line), 30000) >= 0);
+    assert_int_equal(sscanf(line, "wakeups %u left %u", &wakeups, &left), 2);
+    assert_int_equal(role_wait(&liar), 0);
+    fprintf(stderr, "honest: %llu received, %llu missed; liar: woken %u times, %u left\n", got,
+            missed, wakeups, left);
+    /* Woken during the stream: more than one ring's worth arrived (keep-last may skip some on
+     * a loaded machine, nothing is lost otherwise). */
+    assert_int_equal(got + missed, 200);
+    assert_true(got > 16);
+    /* Its own loss: only the broker's notices (the publisher arriving) woke it, none of the
+     * 200 messages. */
+    assert_true(wakeups < 10);
+    assert_true(left > 0); /* and they were there to take */
+    agnocast_publisher_free(pub);
+    agnocast_context_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +596,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_loop_spin_once),
         cmocka_unit_test(test_loop_stop_leaves_no_wakeup),
         cmocka_unit_test(test_loop_big_messages_in_three_message_pool),
+        cmocka_unit_test(test_loop_polling_liar_loses_only_its_own_wakeups),
         cmocka_unit_test(test_loop_no_wake_writes_to_busy_subscriber),
         cmocka_unit_test(test_loop_wake_writes_to_sleeping_subscriber),
     };
