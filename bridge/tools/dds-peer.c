@@ -38,6 +38,10 @@ static int sub(dds_entity_t pp, dds_entity_t topic, long want, double seconds)
 
     dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, DDS_MSECS(100));
     dds_qset_history(q, DDS_HISTORY_KEEP_ALL, 0);
+    /* Transient-local like the bridged topic: a writer matched late (discovery on a loaded
+     * machine, or bridge A restarted and republishing) still hands over what it holds; a
+     * volatile reader would lose what was written before the match, which DDS allows. */
+    dds_qset_durability(q, DDS_DURABILITY_TRANSIENT_LOCAL);
     reader = dds_create_reader(pp, topic, q, NULL);
     dds_delete_qos(q);
     if (reader < 0) {
