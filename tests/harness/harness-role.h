@@ -16,7 +16,11 @@ struct role {
 };
 
 /* Forks the role. Its child closes every descriptor above 2 but its two pipe ends (a role
- * waiting for its pipe to close would otherwise wait for every sibling). 0 or -1. */
+ * waiting for its pipe to close would otherwise wait for every sibling). 0 or -1.
+ * Start roles that make threads (a context does) before the test process makes a context of
+ * its own: glibc hands a forked child's first thread the stack of a thread its parent had, and
+ * ThreadSanitizer (gcc 12), which keeps the parent's threads alive in the child's books, stops
+ * the child with "dup thread with used id". */
 int role_start(struct role *r, int (*fn)(void *arg, int out, int in), void *arg);
 /* Closes the pipe to the child and waits for it; returns its exit code, or 128+signal. */
 int role_wait(struct role *r);

@@ -57,7 +57,8 @@ static void count_message(struct agnocast_subscription *sub, struct agnocast_mes
 
 struct sub_args {
     const char *topic;
-    bool busy; /* busy-poll: publishers should not wake it */
+    bool busy;    /* busy-poll: publishers should not wake it */
+    bool on_join; /* joins when told "join", not at once */
 };
 
 struct sub_state {
@@ -73,9 +74,9 @@ static void *spin_thread(void *arg)
     return NULL;
 }
 
-/* Subscribes, answers "matched N" once it reads a publisher (or "joined" when asked not to
- * wait), then spins until "quit" and answers "received N missed M". "free" frees the
- * subscription and answers "freed". */
+/* Subscribes (at once, or on "join" when on_join is set) and answers "joined", then spins until
+ * "quit" and answers "received N missed M". "wait" waits for a publisher and answers
+ * "matched N"; "free" frees the subscription and answers "freed". */
 static int subscriber_role(void *arg, int out, int in)
 {
     struct sub_args *a = arg;
@@ -85,6 +86,8 @@ static int subscriber_role(void *arg, int out, int in)
     char line[64];
     uint64_t missed = 0;
 
+    if (a->on_join && (recv_line(in, line, sizeof(line), 60000) < 0 || strcmp(line, "join") != 0))
+        return 1;
     if (agnocast_context_new(&st.ctx) < 0 || agnocast_context_set_busy_poll(st.ctx, a->busy) < 0 ||
         agnocast_subscription_new(st.ctx, a->topic, 1024, 0, count_message, &st.received, &sub) <
             0) {
@@ -127,7 +130,7 @@ static void expect_line(struct role *r, const char *want)
 
 static void test_loop_matched_counts_and_waits(void **state)
 {
-    struct sub_args a = {.topic = "/loop/matched"};
+    struct sub_args a = {.topic = "/loop/matched", .on_join = true};
     struct agnocast_context *ctx;
     struct agnocast_publisher *pub;
     struct agnocast_subscription *local, *ignoring;
@@ -136,6 +139,8 @@ static void test_loop_matched_counts_and_waits(void **state)
     uint64_t t0;
 
     (void)state;
+    assert_int_equal(role_start(&sub, subscriber_role, &a),
+                     0); /* before our context: harness-role.h */
     assert_int_equal(agnocast_context_new(&ctx), 0);
     assert_int_equal(agnocast_publisher_new(ctx, a.topic, 4, 0, &pub), 0);
     assert_int_equal(agnocast_publisher_subscription_count(pub), 0);
@@ -151,7 +156,7 @@ static void test_loop_matched_counts_and_waits(void **state)
     while (agnocast_context_dispatch(ctx) > 0)
         ;
     assert_false(fd_readable(agnocast_context_fd(ctx), 0));
-    assert_int_equal(role_start(&sub, subscriber_role, &a), 0);
+    send_line(sub.to_child, "join");
     expect_line(&sub, "joined");
     assert_int_equal(agnocast_publisher_wait_matched(pub, 1, 10000), 1);
     assert_int_equal(agnocast_publisher_subscription_count(pub), 1);
@@ -360,6 +365,7 @@ static void test_loop_big_messages_in_three_message_pool(void **state)
     size_t capacity = 0;
 
     (void)state;
+    assert_int_equal(role_start(&sub, big_taker_role, (void *)topic), 0); /* harness-role.h */
     setenv("MEMPOOL_SIZE", "49M", 1); /* 3 x 16 MiB and 1 MiB for the segment's own bookkeeping */
     setenv("MEMPOOL_MAX_SIZE", "49M", 1);
     assert_int_equal(agnocast_context_new(&ctx), 0);
@@ -368,7 +374,6 @@ static void test_loop_big_messages_in_three_message_pool(void **state)
     assert_int_equal(agnocast_context_pool_usage(ctx, NULL, &capacity), 0);
     assert_true(capacity < 4 * (size_t)BIG_MESSAGE);
     assert_int_equal(agnocast_publisher_new(ctx, topic, 1, 0, &pub), 0);
-    assert_int_equal(role_start(&sub, big_taker_role, (void *)topic), 0);
     expect_line(&sub, "joined");
     assert_int_equal(agnocast_publisher_wait_matched(pub, 1, 10000), 1);
     for (uint64_t seq = 1; seq <= 40; seq++) {
