@@ -44,6 +44,13 @@ static dds_qos_t *route_qos(const struct topic_config *t)
     dds_qset_durability(q, t->transient_local ? DDS_DURABILITY_TRANSIENT_LOCAL
                                               : DDS_DURABILITY_VOLATILE);
     dds_qset_history(q, DDS_HISTORY_KEEP_LAST, (int32_t)t->depth);
+    /* Cyclone keeps for late-joining readers what the durability-service history says, 1 by
+     * default, not the writer's history: a reader matched after a restart got only the last of
+     * the messages written before it. The same depth, as rmw_cyclonedds sets it for ROS 2. */
+    if (t->transient_local)
+        dds_qset_durability_service(q, 0, DDS_HISTORY_KEEP_LAST, (int32_t)t->depth,
+                                    DDS_LENGTH_UNLIMITED, DDS_LENGTH_UNLIMITED,
+                                    DDS_LENGTH_UNLIMITED);
     return q;
 }
 

@@ -25,15 +25,15 @@ static dds_entity_t make_topic(dds_entity_t pp, const char *name)
     return t;
 }
 
-/* sub: takes samples until sequence numbers 1 to `want` all arrived (a bridge restarted
+/* sub: takes samples until sequence numbers `first` to `last` all arrived (a bridge restarted
  * upstream may send some twice: they count once) or the time is up; prints one line per sample
  * and a summary. Exit 0 when all arrived. */
-static int sub(dds_entity_t pp, dds_entity_t topic, long want, double seconds)
+static int sub(dds_entity_t pp, dds_entity_t topic, long first, long last, double seconds)
 {
     dds_qos_t *q = dds_create_qos();
     dds_entity_t reader, ws;
-    long got = 0, samples_seen = 0;
-    char *seen = calloc((size_t)want + 1, 1);
+    long want = last - first + 1, got = 0, samples_seen = 0;
+    char *seen = calloc((size_t)last + 1, 1);
     dds_time_t end = deadline(seconds);
 
     dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, DDS_MSECS(100));
@@ -62,7 +62,8 @@ static int sub(dds_entity_t pp, dds_entity_t topic, long want, double seconds)
             if (info.valid_data) {
                 unsigned long long seq = s->origin.sequence_number;
                 samples_seen++;
-                if (seq >= 1 && seq <= (unsigned long long)want && !seen[seq]) {
+                if (seq >= (unsigned long long)first && seq <= (unsigned long long)last &&
+                    !seen[seq]) {
                     seen[seq] = 1;
                     got++;
                 }
@@ -128,14 +129,21 @@ int main(int argc, char **argv)
 {
     dds_entity_t pp, topic;
     char name[512];
+    long first = 1, last = 0;
     int r;
 
     if (!(argc == 5 && strcmp(argv[1], "sub") == 0) &&
         !(argc == 6 && strcmp(argv[1], "bad") == 0)) {
-        fprintf(stderr, "usage: bridge-dds-peer sub /TOPIC COUNT SECONDS\n"
+        fprintf(stderr, "usage: bridge-dds-peer sub /TOPIC [FIRST:]LAST SECONDS\n"
                         "       bridge-dds-peer bad /TOPIC COUNT SECONDS LOOP_HOST\n"
-                        "sub: receive sequence numbers 1 to COUNT on rt/TOPIC; bad: write COUNT "
-                        "malformed samples and two more. Domain from $DDS_DOMAIN (default 0).\n");
+                        "sub: receive sequence numbers FIRST (default 1) to LAST on rt/TOPIC; bad: "
+                        "write COUNT malformed samples and two more. Domain from $DDS_DOMAIN "
+                        "(default 0).\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "sub") == 0 && sscanf(argv[3], "%ld:%ld", &first, &last) != 2 &&
+        (first = 1, last = atol(argv[3])) < 1) {
+        fprintf(stderr, "dds-peer: %s is not LAST or FIRST:LAST\n", argv[3]);
         return 2;
     }
     snprintf(name, sizeof(name), "rt%s", argv[2]);
@@ -146,7 +154,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (strcmp(argv[1], "sub") == 0)
-        r = sub(pp, topic, atol(argv[3]), atof(argv[4]));
+        r = sub(pp, topic, first, last, atof(argv[4]));
     else
         r = bad(pp, topic, atol(argv[3]), atof(argv[4]), argv[5]);
     dds_delete(pp);
