@@ -75,8 +75,9 @@ static void *spin_thread(void *arg)
 }
 
 /* Subscribes (at once, or on "join" when on_join is set) and answers "joined", then spins until
- * "quit" and answers "received N missed M". "wait" waits for a publisher and answers
- * "matched N"; "free" frees the subscription and answers "freed". */
+ * "quit", or after "drain N" until N messages were received or missed, and answers "received N
+ * missed M". "wait" waits for a publisher and answers "matched N"; "free" frees the
+ * subscription and answers "freed". */
 static int subscriber_role(void *arg, int out, int in)
 {
     struct sub_args *a = arg;
@@ -84,7 +85,7 @@ static int subscriber_role(void *arg, int out, int in)
     struct agnocast_subscription *sub;
     pthread_t thread;
     char line[64];
-    uint64_t missed = 0;
+    uint64_t missed = 0, drain;
 
     if (a->on_join && (recv_line(in, line, sizeof(line), 60000) < 0 || strcmp(line, "join") != 0))
         return 1;
@@ -105,6 +106,14 @@ static int subscriber_role(void *arg, int out, int in)
             sub = agnocast_subscription_free(sub);
             send_line(out, "freed");
         } else if (strcmp(line, "quit") == 0) {
+            break;
+        } else if (sscanf(line, "drain %" SCNu64, &drain) == 1) {
+            /* until that many were received or skipped by keep-last, at most 60 s */
+            uint64_t t0 = now_ms();
+            while (agnocast_subscription_received(sub) + agnocast_subscription_missed(sub) <
+                       drain &&
+                   now_ms() - t0 < 60000)
+                usleep(1000);
             break;
         }
     }
@@ -396,7 +405,9 @@ static void test_loop_big_messages_in_three_message_pool(void **state)
 /* ---- wake-up writes, counted by strace ---------------------------------------------------- */
 
 /* The publisher, run as its own program under strace: waits for its subscriber, publishes
- * `count` messages 20 µs apart (a subscriber that sleeps sleeps between them), exits. */
+ * `count` messages 20 µs apart (a subscriber that sleeps sleeps between them), and exits once
+ * the subscriber has left (a subscriber drops what it has not read of a publisher that is
+ * gone: a slow one, under a sanitizer, would lose the last messages). */
 static int publisher_main(const char *topic, uint64_t count)
 {
     struct agnocast_context *ctx;
@@ -418,6 +429,8 @@ static int publisher_main(const char *topic, uint64_t count)
         }
         usleep(20);
     }
+    for (int i = 0; i < 60000 && agnocast_publisher_subscription_count(pub) > 0; i++)
+        usleep(1000);
     agnocast_publisher_free(pub);
     agnocast_context_free(ctx);
     return 0;
@@ -464,8 +477,9 @@ static void wake_writes_case(bool busy, long *writes, uint64_t *received)
 
     assert_int_equal(role_start(&sub, subscriber_role, &a), 0);
     expect_line(&sub, "joined");
+    /* It reads until it has had every message, then leaves, and the publisher ends. */
+    send_line(sub.to_child, "drain %d", WAKE_MESSAGES);
     *writes = traced_wake_writes(a.topic);
-    send_line(sub.to_child, "quit");
     assert_true(recv_line(sub.from_child, line, sizeof(line), 30000) >= 0);
     assert_int_equal(sscanf(line, "received %llu missed %llu", &got, &missed), 2);
     assert_int_equal(role_wait(&sub), 0);
@@ -572,7 +586,7 @@ static void test_loop_polling_liar_loses_only_its_own_wakeups(void **state)
         assert_int_equal(publish_u64(pub, i), 0);
         usleep(500);
     }
-    send_line(honest.to_child, "quit");
+    send_line(honest.to_child, "drain 200"); /* what it has not dispatched yet, too */
     assert_true(recv_line(honest.from_child, line, sizeof(line), 30000) >= 0);
     assert_int_equal(sscanf(line, "received %llu missed %llu", &got, &missed), 2);
     assert_int_equal(role_wait(&honest), 0);
