@@ -15,8 +15,8 @@
 
 /* bridge/status.c writes these keys; a new bridge may add keys, never rename these. */
 const char *const bridge_counter_names[BRIDGE_COUNTERS] = {
-    "sent",       "received", "published",     "dropped",
-    "duplicates", "loops",    "decode_errors", "encode_errors",
+    "sent",  "received",      "published",     "dropped", "duplicates",
+    "loops", "decode_errors", "encode_errors", "copies",
 };
 
 const char *const bridge_endpoint_names[BRIDGE_ENDPOINTS] = {

@@ -15,6 +15,7 @@ enum bridge_counter {
     BRIDGE_LOOPS,
     BRIDGE_DECODE_ERRORS,
     BRIDGE_ENCODE_ERRORS,
+    BRIDGE_COPIES,
     BRIDGE_COUNTERS,
 };
 

@@ -155,7 +155,7 @@ const struct ctl_cmd cmd_stats_entry = {
         "When agnocast-bridge's status file exists (--bridge-status), a last section:\n"
         "the bridge's pid, host, DDS domain and broker connection, then one line per\n"
         "bridged topic with its direction and counters (sent, received, published,\n"
-        "dropped, duplicates, loops, decode_errors, encode_errors); --json adds\n"
+        "dropped, duplicates, loops, decode_errors, encode_errors, copies); --json adds\n"
         "\"bridge_status\":{\"file\",\"pid\",\"running\",...,\"topics\":[...]}. A status\n"
         "left by a bridge that is not running shows one line saying so instead.",
     .args_min = 0,

@@ -102,7 +102,7 @@ const struct ctl_cmd cmd_topic_info_entry = {
         "section \"bridged by agnocast-bridge\": direction, DDS topic and type, codec,\n"
         "QoS, the local and remote (DDS) endpoints it matched, and its counters (sent,\n"
         "received, published, dropped, duplicates, loops, decode_errors,\n"
-        "encode_errors); --json adds \"bridge\" (null when not bridged) and\n"
+        "encode_errors, copies); --json adds \"bridge\" (null when not bridged) and\n"
         "\"bridge_status\". A status left by a bridge that is not running adds one line\n"
         "saying so.",
     .args_min = 1,

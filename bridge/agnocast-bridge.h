@@ -19,8 +19,9 @@
  *    publisher's segment (publishers are untrusted).
  * Receiving: decode builds a loan of the bridge's publisher from the bytes
  * (agnocast_publisher_loan, then agnocast_loan_alloc for every nested allocation) and returns
- * it; the bridge publishes it at once. Bytes that came over the network are untrusted: check
- * every length before using it.
+ * it; the bridge publishes it at once. The bytes are where DDS keeps the received sample
+ * (read-only, valid only during the call: decode's copy into the loan is the only one made on
+ * the way in), and came over the network: untrusted, check every length before using it.
  *
  * Errors: negative errno. encode/in_place: -EBADMSG the message is not what the codec expects
  * (counted as an encode error, not sent). decode: -EBADMSG the bytes are malformed (counted as

@@ -44,6 +44,8 @@ static ssize_t encode(struct route *r, const struct agnocast_message *msg, const
     }
     if ((rc = r->codec->encode(msg, r->scratch, (size_t)n)) < 0)
         return rc;
+    /* A copy of ours before Cyclone's own serialization (in_place messages have none). */
+    ROUTE_COUNT(r, copies);
     *bytes = r->scratch;
     return n;
 }

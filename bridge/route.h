@@ -21,8 +21,11 @@ struct route_counters {
     uint64_t dropped;       /* not written or not published: DDS refused, pool full */
     uint64_t duplicates;    /* samples of an origin already delivered (a restarted sender) */
     uint64_t loops;         /* samples of this bridge's own host, refused */
-    uint64_t decode_errors; /* samples the codec refused, or in another encoding */
+    uint64_t decode_errors; /* samples the codec refused, in another encoding, or no Bytes_ CDR */
     uint64_t encode_errors; /* local messages the codec refused */
+    uint64_t copies;        /* messages copied into a buffer of the bridge's own on the way to
+                             * DDS or to the loan (out: a codec without in_place encodes into
+                             * `scratch`; in: none, the codec reads Cyclone's serialized sample) */
 };
 
 struct route {
@@ -36,10 +39,8 @@ struct route {
     /* out: the encode buffer, reused */
     void *scratch;
     size_t scratch_size;
-    /* in: one sample Cyclone deserializes into (its buffers reused), the last sequence
-     * delivered per origin, both under in_lock */
+    /* in: the last sequence delivered per origin, under in_lock */
     GMutex in_lock;
-    agnocast_msgs_msg_dds__Bytes_ sample;
     GHashTable *last_seq;
     unsigned logged; /* ROUTE_LOGGED_* bits: each kind of per-message trouble logged once */
     struct route_counters c;
@@ -51,6 +52,7 @@ enum {
     ROUTE_LOGGED_WRITE = 1u << 2,
     ROUTE_LOGGED_PUBLISH = 1u << 3,
     ROUTE_LOGGED_ENCODING = 1u << 4,
+    ROUTE_LOGGED_CDR = 1u << 5,
 };
 
 /* 1 the first time this kind of trouble happens on the route (any thread), 0 afterwards. */

@@ -19,6 +19,7 @@ static const char *const counter_keys[] = {
     "loops",
     "decode_errors",
     "encode_errors",
+    "copies",
     "local_publishers",
     "local_subscriptions",
     "remote_readers",
@@ -62,6 +63,7 @@ static void put_route(GKeyFile *kf, const struct route *r)
     g_key_file_set_uint64(kf, g, "loops", ROUTE_READ(m, loops));
     g_key_file_set_uint64(kf, g, "decode_errors", ROUTE_READ(m, decode_errors));
     g_key_file_set_uint64(kf, g, "encode_errors", ROUTE_READ(m, encode_errors));
+    g_key_file_set_uint64(kf, g, "copies", ROUTE_READ(m, copies));
     /* -1: not this direction's (or not known). */
     g_key_file_set_int64(kf, g, "local_publishers", local_pubs);
     g_key_file_set_int64(kf, g, "local_subscriptions", local_subs);

@@ -34,7 +34,7 @@ static const char status_text[] = "[bridge]\n"
                                   "durability=volatile\n"
                                   "depth=10\n"
                                   "sent=0\nreceived=5\npublished=4\ndropped=1\nduplicates=0\n"
-                                  "loops=0\ndecode_errors=0\nencode_errors=0\n"
+                                  "loops=0\ndecode_errors=0\nencode_errors=0\ncopies=0\n"
                                   "local_publishers=-1\nlocal_subscriptions=0\n"
                                   "remote_readers=-1\nremote_writers=1\n"
                                   "\n"
@@ -47,7 +47,7 @@ static const char status_text[] = "[bridge]\n"
                                   "durability=transient_local\n"
                                   "depth=300\n"
                                   "sent=400\nreceived=0\npublished=0\ndropped=0\nduplicates=0\n"
-                                  "loops=2\ndecode_errors=0\nencode_errors=3\n"
+                                  "loops=2\ndecode_errors=0\nencode_errors=3\ncopies=400\n"
                                   "local_publishers=1\nlocal_subscriptions=-1\n"
                                   "remote_readers=2\nremote_writers=-1\n";
 
@@ -132,6 +132,8 @@ static void test_bridge_status_running_routes_sorted(void **state)
     assert_int_equal(a->counters[BRIDGE_SENT], 400);
     assert_int_equal(a->counters[BRIDGE_LOOPS], 2);
     assert_int_equal(a->counters[BRIDGE_ENCODE_ERRORS], 3);
+    assert_int_equal(a->counters[BRIDGE_COPIES], 400);
+    assert_int_equal(bridge_status_route(s, "/zeta")->counters[BRIDGE_COPIES], 0);
     assert_int_equal(a->endpoints[BRIDGE_REMOTE_READERS], 2);
     assert_int_equal(a->endpoints[BRIDGE_REMOTE_WRITERS], -1);
     assert_null(bridge_status_route(s, "/chatter"));
@@ -243,6 +245,7 @@ static void test_bridge_status_tolerates_other_versions(void **state)
     assert_non_null(r);
     assert_int_equal(r->counters[BRIDGE_SENT], 1);
     assert_int_equal(r->counters[BRIDGE_RECEIVED], -1);
+    assert_int_equal(r->counters[BRIDGE_COPIES], -1); /* a bridge before the counter */
     GString *out = g_string_new(NULL);
     bridge_route_json(out, r);
     assert_non_null(strstr(out->str, "\"direction\":\"both\""));
@@ -278,7 +281,8 @@ static void test_bridge_status_list_topics_columns_and_json(void **state)
                   "\"depth\":300,\"local_publishers\":1,\"local_subscriptions\":null,"
                   "\"remote_readers\":2,\"remote_writers\":null,\"sent\":400,\"received\":0,"
                   "\"published\":0,\"dropped\":0,\"duplicates\":0,\"loops\":2,"
-                  "\"decode_errors\":0,\"encode_errors\":3}},{\"name\":\"/local_only\","
+                  "\"decode_errors\":0,\"encode_errors\":3,\"copies\":400}},{\"name\":"
+                  "\"/local_only\","
                   "\"publishers\":0,\"subscriptions\":2,\"bridge\":null}],\"bridge_status\":{"));
     g_autofree char *tail = g_strdup_printf("\"pid\":%d,\"running\":true,\"host\":\"robot-a\","
                                             "\"domain\":3,\"config_state\":\"loaded\","

@@ -367,12 +367,14 @@ static char *bridge_status_file(const char *dir, const char *name, long pid)
         "[topic " TOPIC "]\ndds_topic=rt" TOPIC "\ndds_type=agnocast_msgs::msg::dds_::Bytes_\n"
         "direction=out\ntype=demo\nreliability=reliable\ndurability=transient_local\n"
         "depth=300\nsent=400\nreceived=0\npublished=0\ndropped=1\nduplicates=0\nloops=0\n"
-        "decode_errors=0\nencode_errors=0\nlocal_publishers=1\nlocal_subscriptions=-1\n"
+        "decode_errors=0\nencode_errors=0\ncopies=401\nlocal_publishers=1\n"
+        "local_subscriptions=-1\n"
         "remote_readers=2\nremote_writers=-1\n\n"
         "[topic /elsewhere]\ndds_topic=rt/elsewhere\ndds_type=agnocast_msgs::msg::dds_::Bytes_\n"
         "direction=in\ntype=flat\nreliability=best_effort\ndurability=volatile\ndepth=10\n"
         "sent=0\nreceived=9\npublished=8\ndropped=0\nduplicates=1\nloops=0\n"
-        "decode_errors=0\nencode_errors=0\nlocal_publishers=-1\nlocal_subscriptions=0\n"
+        "decode_errors=0\nencode_errors=0\ncopies=0\nlocal_publishers=-1\n"
+        "local_subscriptions=0\n"
         "remote_readers=-1\nremote_writers=1\n",
         pid, (long)time(NULL));
 
@@ -420,7 +422,7 @@ static void test_ctl_broker_bridge_status_running(void **state)
         "\"reliability\":\"reliable\",\"durability\":\"transient_local\",\"depth\":300,"
         "\"local_publishers\":1,\"local_subscriptions\":null,\"remote_readers\":2,"
         "\"remote_writers\":null,\"sent\":400,\"received\":0,\"published\":0,\"dropped\":1,"
-        "\"duplicates\":0,\"loops\":0,\"decode_errors\":0,\"encode_errors\":0}}],"
+        "\"duplicates\":0,\"loops\":0,\"decode_errors\":0,\"encode_errors\":0,\"copies\":401}}],"
         "\"bridge_status\":{\"file\":\"%s\",\"pid\":%d,\"running\":true,\"host\":\"host-a\","
         "\"domain\":7,\"config_state\":\"loaded\",\"broker_connected\":true,\"updated\":",
         status, pid);
@@ -434,7 +436,7 @@ static void test_ctl_broker_bridge_status_running(void **state)
         "|direction|out\n|dds_topic|rt" TOPIC "\n|dds_type|agnocast_msgs::msg::dds_::Bytes_\n"
         "|type|demo\n|qos|reliable, transient_local, depth 300\n|local_publishers|1\n"
         "|remote_readers|2\n|sent|400\n|received|0\n|published|0\n|dropped|1\n"
-        "|duplicates|0\n|loops|0\n|decode_errors|0\n|encode_errors|0\n",
+        "|duplicates|0\n|loops|0\n|decode_errors|0\n|encode_errors|0\n|copies|401\n",
         pid);
     assert_true(g_str_has_suffix(info, section));
     CTL_OK(w, "topic-info", "--json", TOPIC, "--bridge-status", status);
@@ -454,14 +456,14 @@ static void test_ctl_broker_bridge_status_running(void **state)
                         pid);
     assert_non_null(strstr(stats, who));
     assert_non_null(strstr(stats, "\nTOPIC|DIRECTION|SENT|RECEIVED|PUBLISHED|DROPPED|DUPLICATES|"
-                                  "LOOPS|DECODE_ERRORS|ENCODE_ERRORS\n" TOPIC
-                                  "|out|400|0|0|1|0|0|0|0\n/elsewhere|in|0|9|8|0|1|0|0|0\n"));
+                                  "LOOPS|DECODE_ERRORS|ENCODE_ERRORS|COPIES\n" TOPIC
+                                  "|out|400|0|0|1|0|0|0|0|401\n/elsewhere|in|0|9|8|0|1|0|0|0|0\n"));
     CTL_OK(w, "stats", "--json", "--bridge-status", status);
     assert_non_null(strstr(w->r.out, ",\"bridge_status\":{\"file\":"));
     assert_non_null(
         strstr(w->r.out, ",\"topics\":[{\"topic\":\"" TOPIC "\",\"direction\":\"out\""));
     assert_non_null(strstr(w->r.out, "{\"topic\":\"/elsewhere\",\"direction\":\"in\","));
-    assert_true(g_str_has_suffix(w->r.out, "\"decode_errors\":0,\"encode_errors\":0}]}}\n"));
+    assert_true(g_str_has_suffix(w->r.out, "\"encode_errors\":0,\"copies\":0}]}}\n"));
     ctl_tmpdir_remove(dir);
 }
 
