@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "context.h"
@@ -75,13 +76,31 @@ static uint64_t wake_tag(struct agnocast_context *ctx, struct agn_peer *peer)
     return ((uint64_t)peer->wake_gen << 32) | (uint64_t)(peer - ctx->peers + 1);
 }
 
+/* Reads what a peer's wake channel holds, never blocking: the publisher shares the read end's
+ * open file description and may have made it blocking. RWF_NOWAIT does not block whatever the
+ * description says (pipes since Linux 5.8); where it is refused, FIONREAD counts what is there
+ * (only lock holders read the channel, so the count stays) and a read takes that, a system call
+ * more per wake-up. Returns the bytes read, 0 when the publisher closed its end and nothing is
+ * left, -1 when nothing is there. */
+static ssize_t read_available(int fd, uint32_t events)
+{
+    char bytes[256];
+    struct iovec iov = {.iov_base = bytes, .iov_len = sizeof(bytes)};
+    ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+    int avail = 0;
+
+    if (n >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
+        return n;
+    if (ioctl(fd, FIONREAD, &avail) == 0 && avail > 0)
+        return read(fd, bytes, avail < (int)sizeof(bytes) ? (size_t)avail : sizeof(bytes));
+    return events & (EPOLLHUP | EPOLLERR) ? 0 : -1;
+}
+
 /* Empties one wake channel: one bounded read per call, so a peer flooding it cannot keep us
  * here (what is left keeps the channel readable for the next look). Under ctx->lock, so the
  * channel cannot be closed meanwhile. */
 static void drain_one(struct agnocast_context *ctx, uint64_t tag, uint32_t events)
 {
-    char bytes[256];
-    int avail = 0;
     uint64_t count, slot = tag & 0xffffffffu;
     struct agn_peer *peer;
 
@@ -94,12 +113,7 @@ static void drain_one(struct agnocast_context *ctx, uint64_t tag, uint32_t event
     peer = &ctx->peers[slot - 1];
     if (!peer->in_use || peer->wake_rx < 0 || peer->wake_gen != (uint32_t)(tag >> 32))
         return; /* closed since: nothing to drain */
-    /* Read only what is there: the publisher shares this read end's open file description and
-     * may have made it blocking; only lock holders read it, so what FIONREAD counts stays. */
-    if (ioctl(peer->wake_rx, FIONREAD, &avail) == 0 && avail > 0) {
-        (void)!read(peer->wake_rx, bytes,
-                    avail < (int)sizeof(bytes) ? (size_t)avail : sizeof(bytes));
-    } else if (events & (EPOLLHUP | EPOLLERR)) {
+    if (read_available(peer->wake_rx, events) == 0) {
         /* Its publisher closed its end (left, or let us go) and nothing is left to read: a pipe
          * with no writer stays ready for ever, which would keep every wait from sleeping. */
         close(peer->wake_rx); /* which also takes it out of the wake set */

@@ -16,6 +16,7 @@
 #include <mqueue.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -301,6 +302,109 @@ static void test_hostile_forged_notice_has_nowhere_to_go(void **state)
     assert_int_equal(role_wait(&victim), 0);
 }
 
+/* The read ends of pipes this process holds (its wake channels' kept ends among them). */
+static int own_pipe_read_ends(int *fds, int cap)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    while (d && (e = readdir(d)) != NULL && n < cap) {
+        char path[300], target[128];
+        ssize_t len;
+        int fd = atoi(e->d_name), fl;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+        len = readlink(path, target, sizeof(target) - 1);
+        if (len <= 0 || fd == dirfd(d))
+            continue;
+        target[len] = '\0';
+        fl = fcntl(fd, F_GETFL);
+        if (strncmp(target, "pipe:", 5) == 0 && fl >= 0 && (fl & O_ACCMODE) == O_RDONLY)
+            fds[n++] = fd;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Publishes, having made the read end of its wake channel (which it shares with its subscriber)
+ * blocking, and reads the wake-up bytes away itself: a subscriber that read the channel after
+ * epoll said it was ready would find it empty, and block. The role's own pipe from the test
+ * (`in`) is left alone. */
+static int thief_role(void *arg, int out, int in)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    char line[16], bytes[64];
+    int fds[16], n;
+    uint64_t i = 0;
+
+    (void)arg;
+    if (agnocast_context_new(&ctx) < 0 ||
+        agnocast_publisher_new(ctx, "/hostile/thief", 4, 0, &pub) < 0 ||
+        agnocast_publisher_wait_matched(pub, 1, 10000) < 1)
+        return 1;
+    n = own_pipe_read_ends(fds, 16);
+    for (int k = 0; k < n; k++)
+        if (fds[k] != in)
+            fcntl(fds[k], F_SETFL, fcntl(fds[k], F_GETFL) & ~O_NONBLOCK);
+    send_line(out, "ready %d", n);
+    while (recv_line(in, line, sizeof(line), 1) < 0) { /* also its pace: a message a ms */
+        publish_u64(pub, ++i);
+        for (int k = 0; k < n; k++) {
+            struct iovec iov = {.iov_base = bytes, .iov_len = sizeof(bytes)};
+            if (fds[k] != in)
+                (void)preadv2(fds[k], &iov, 1, -1, RWF_NOWAIT);
+        }
+    }
+    /* No agnocast_context_free: the pipes made blocking include its own control thread's,
+     * which would not stop. It hurts only itself; the broker cleans up after the exit. */
+    return 0;
+}
+
+/* A publisher that makes the shared read end of its wake channel blocking and steals the bytes
+ * cannot make its subscriber block: every spin_once returns within its timeout, and messages
+ * keep arriving. A drain that read until the channel is empty hangs here (tried: the alarm
+ * fires); a single read that loses the race with the thief blocks only until its next publish,
+ * a millisecond, which this cannot tell from scheduling noise. */
+static void test_hostile_publisher_cannot_block_its_subscriber(void **state)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_subscription *sub;
+    struct role thief;
+    char line[32];
+    uint64_t t0, longest = 0;
+    int ends = 0;
+
+    (void)state;
+    assert_int_equal(role_start(&thief, thief_role, NULL), 0); /* before our context */
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    assert_int_equal(agnocast_subscription_new(ctx, "/hostile/thief", 4, 0, NULL, NULL, &sub), 0);
+    assert_true(recv_line(thief.from_child, line, sizeof(line), 15000) >= 0);
+    assert_int_equal(sscanf(line, "ready %d", &ends), 1);
+    assert_true(ends >= 1); /* it holds the read end it shares with us */
+    alarm(30); /* a drain that blocked would hang here: the alarm ends the test, failed */
+    t0 = now_ms();
+    while (now_ms() - t0 < 2000) {
+        uint64_t t = now_ms(), took;
+        struct agnocast_message *msg;
+        assert_true(agnocast_context_spin_once(ctx, 20) >= 0);
+        took = now_ms() - t;
+        longest = took > longest ? took : longest;
+        while (agnocast_subscription_take(sub, &msg) == 1)
+            agnocast_message_release(msg);
+    }
+    alarm(0);
+    send_line(thief.to_child, "quit");
+    assert_int_equal(role_wait(&thief), 0);
+    fprintf(stderr, "subscriber of a thief: %llu received, longest round %llu ms\n",
+            (unsigned long long)agnocast_subscription_received(sub), (unsigned long long)longest);
+    assert_true(agnocast_subscription_received(sub) > 0);
+    assert_true(longest < 1000);
+    agnocast_subscription_free(sub);
+    agnocast_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +415,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_publisher_cannot_shrink_its_segment,
                                         harness_broker_setup, harness_broker_teardown),
         cmocka_unit_test_setup_teardown(test_hostile_forged_notice_has_nowhere_to_go,
+                                        harness_broker_setup, harness_broker_teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_publisher_cannot_block_its_subscriber,
                                         harness_broker_setup, harness_broker_teardown),
     };
 
