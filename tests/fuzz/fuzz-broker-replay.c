@@ -13,39 +13,18 @@
 #include <sys/stat.h>
 
 #include "agnocast-proto.h"
+#include "fuzz-corpus.h"
 
 #define INPUT_MAX   (1u << 18)
 #define RECORDS_MAX 64
 
-struct input {
-    unsigned char *data;
-    size_t size;
-};
-
-static struct input *inputs;
-static size_t n_inputs;
+static struct fuzz_corpus corpus = {.prog = "fuzz-broker-replay", .input_max = INPUT_MAX};
 
 /* An input being built or mutated. */
 struct builder {
     unsigned char data[INPUT_MAX];
     size_t size;
 };
-
-static uint64_t rng_state = 1;
-
-static uint64_t rng(void)
-{
-    /* xorshift64*: tiny, seeded, the same sequence everywhere */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
-}
-
-static size_t below(size_t n)
-{
-    return n ? (size_t)(rng() % n) : 0;
-}
 
 static void add_record(struct builder *b, unsigned flags, const void *frame, size_t len)
 {
@@ -246,60 +225,6 @@ static int make_seeds(const char *dir)
     return rc == 0 ? 0 : 1;
 }
 
-static int add_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    struct input *grown;
-    size_t n;
-
-    if (!f) {
-        fprintf(stderr, "fuzz-broker-replay: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    buf = malloc(INPUT_MAX);
-    n = buf ? fread(buf, 1, INPUT_MAX, f) : 0;
-    fclose(f);
-    grown = realloc(inputs, (n_inputs + 1) * sizeof(*inputs));
-    if (!buf || !grown) {
-        fprintf(stderr, "fuzz-broker-replay: out of memory reading %s\n", path);
-        free(buf);
-        return -1;
-    }
-    inputs = grown;
-    inputs[n_inputs].data = buf;
-    inputs[n_inputs].size = n;
-    n_inputs++;
-    return 0;
-}
-
-static int add_path(const char *path)
-{
-    struct dirent **names;
-    struct stat st;
-    int n, rc = 0;
-
-    if (stat(path, &st) < 0) {
-        fprintf(stderr, "fuzz-broker-replay: %s: %s (give corpus files or directories)\n", path,
-                strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode))
-        return add_file(path);
-    n = scandir(path, &names, NULL, alphasort); /* sorted: the same order every run */
-    if (n < 0)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        char full[4096];
-        snprintf(full, sizeof(full), "%s/%s", path, names[i]->d_name);
-        if (names[i]->d_name[0] != '.' && stat(full, &st) == 0 && S_ISREG(st.st_mode) && rc == 0)
-            rc = add_file(full);
-        free(names[i]);
-    }
-    free(names);
-    return rc;
-}
-
 /* A parsed input: the records' offsets in `data`. */
 struct records {
     size_t off[RECORDS_MAX]; /* of the flags byte */
@@ -340,21 +265,21 @@ static const uint32_t interesting[] = {0,
                                        900};
 
 /* Edits one record of `in` (or the record list) into `out`. */
-static void mutate(const struct input *in, struct builder *out)
+static void mutate(const struct fuzz_input *in, struct builder *out)
 {
     static unsigned char frame[AGNOCAST_PROTO_FRAME_MAX + 8];
     struct records r;
     size_t pick, len;
     unsigned flags;
-    int op = (int)below(10);
+    int op = (int)fuzz_below(10);
 
     parse(in->data, in->size, &r);
     out->size = 0;
     if (r.n == 0) {
-        add_record(out, (unsigned)below(16), in->data, in->size);
+        add_record(out, (unsigned)fuzz_below(16), in->data, in->size);
         return;
     }
-    pick = below(r.n);
+    pick = fuzz_below(r.n);
     for (size_t i = 0; i < r.n; i++) {
         const unsigned char *rec = in->data + r.off[i];
         if (i != pick) {
@@ -367,16 +292,16 @@ static void mutate(const struct input *in, struct builder *out)
         switch (op) {
         case 0: /* a bit */
             if (len)
-                frame[below(len)] ^= (unsigned char)(1u << below(8));
+                frame[fuzz_below(len)] ^= (unsigned char)(1u << fuzz_below(8));
             break;
         case 1: /* a word */
             if (len >= 4) {
-                uint32_t v = interesting[below(sizeof(interesting) / sizeof(interesting[0]))];
-                memcpy(frame + below(len - 3), &v, 4);
+                uint32_t v = interesting[fuzz_below(sizeof(interesting) / sizeof(interesting[0]))];
+                memcpy(frame + fuzz_below(len - 3), &v, 4);
             }
             break;
         case 2: /* cut short */
-            len = below(len + 1);
+            len = fuzz_below(len + 1);
             break;
         case 3: /* the record goes away */
             continue;
@@ -384,41 +309,41 @@ static void mutate(const struct input *in, struct builder *out)
             add_record(out, flags, frame, len);
             break;
         case 5: /* another connection, other descriptors */
-            flags = (unsigned)below(16);
+            flags = (unsigned)fuzz_below(16);
             break;
         case 6: /* another kind */
             if (len >= 8) {
                 const uint16_t *kinds;
                 size_t n = agnocast_proto_kinds(&kinds);
-                memcpy(frame + 6, &kinds[below(n)], 2);
+                memcpy(frame + 6, &kinds[fuzz_below(n)], 2);
             }
             break;
         case 7: /* a topic character or a byte of the payload */
             if (len > 16)
-                frame[16 + below(len - 16)] = "/a_0\0\xff"[below(6)];
+                frame[16 + fuzz_below(len - 16)] = "/a_0\0\xff"[fuzz_below(6)];
             break;
         case 8: /* a record of another input inserted before this one */
         {
-            const struct input *o = &inputs[below(n_inputs)];
+            const struct fuzz_input *o = fuzz_corpus_pick(&corpus);
             struct records ro;
             parse(o->data, o->size, &ro);
             if (ro.n) {
-                size_t k = below(ro.n);
+                size_t k = fuzz_below(ro.n);
                 add_record(out, o->data[ro.off[k]], o->data + ro.off[k] + 3, ro.len[k]);
             }
             break;
         }
         case 9: /* bytes appended */
         {
-            size_t add = 1 + below(64);
+            size_t add = 1 + fuzz_below(64);
             for (size_t k = 0; k < add; k++)
-                frame[len + k] = (unsigned char)rng();
+                frame[len + k] = (unsigned char)fuzz_rng();
             len += add;
             break;
         }
         }
         /* Most of the time agree with the length field, or the decoder stops at the header. */
-        if (len >= 16 && below(4) != 0) {
+        if (len >= 16 && fuzz_below(4) != 0) {
             uint32_t plen = (uint32_t)(len - 16);
             memcpy(frame + 8, &plen, 4);
         }
@@ -429,32 +354,18 @@ static void mutate(const struct input *in, struct builder *out)
 int main(int argc, char **argv)
 {
     static struct builder b;
-    unsigned long rounds = 0;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--make-seeds") == 0 && i + 1 < argc)
+    int rc;
+
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--make-seeds") == 0)
             return make_seeds(argv[i + 1]);
-        if (strcmp(argv[i], "--random") == 0) {
-            if (i + 2 >= argc) {
-                fprintf(stderr, "usage: %s [--random N SEED] CORPUS... | --make-seeds DIR\n",
-                        argv[0]);
-                return 2;
-            }
-            rounds = strtoul(argv[i + 1], NULL, 0);
-            rng_state = strtoull(argv[i + 2], NULL, 0) * 0x9e3779b97f4a7c15ull + 1;
-            i += 2;
-        } else if (add_path(argv[i]) < 0) {
-            return 2;
-        }
-    }
-    if (n_inputs == 0) {
-        fprintf(stderr, "fuzz-broker-replay: no corpus files: give tests/fuzz/corpus/broker\n");
-        return 2;
-    }
-    for (size_t i = 0; i < n_inputs; i++)
-        LLVMFuzzerTestOneInput(inputs[i].data, inputs[i].size);
+    if ((rc = fuzz_corpus_load(&corpus, argc, argv, "tests/fuzz/corpus/broker")) != 0)
+        return rc;
+    for (size_t i = 0; i < corpus.n; i++)
+        LLVMFuzzerTestOneInput(corpus.inputs[i].data, corpus.inputs[i].size);
     printf("corpus: %zu files, %lu frames: %lu replies, %lu errors, %lu notices, %lu drops\n",
-           n_inputs, fuzz_broker_counts.frames, fuzz_broker_counts.replies_ok,
+           corpus.n, fuzz_broker_counts.frames, fuzz_broker_counts.replies_ok,
            fuzz_broker_counts.replies_error, fuzz_broker_counts.notices, fuzz_broker_counts.drops);
     if (fuzz_broker_counts.notices == 0 || fuzz_broker_counts.replies_error == 0 ||
         fuzz_broker_counts.drops == 0) {
@@ -463,13 +374,13 @@ int main(int argc, char **argv)
         return 1;
     }
     memset(&fuzz_broker_counts, 0, sizeof(fuzz_broker_counts));
-    for (unsigned long r = 0; r < rounds; r++) {
-        mutate(&inputs[below(n_inputs)], &b);
+    for (unsigned long r = 0; r < corpus.rounds; r++) {
+        mutate(fuzz_corpus_pick(&corpus), &b);
         LLVMFuzzerTestOneInput(b.data, b.size);
     }
-    if (rounds) {
+    if (corpus.rounds) {
         printf("mutations: %lu, %lu frames: %lu replies, %lu errors, %lu notices, %lu drops\n",
-               rounds, fuzz_broker_counts.frames, fuzz_broker_counts.replies_ok,
+               corpus.rounds, fuzz_broker_counts.frames, fuzz_broker_counts.replies_ok,
                fuzz_broker_counts.replies_error, fuzz_broker_counts.notices,
                fuzz_broker_counts.drops);
         /* Mutations that never reach a handler, or never fail, test nothing. */
@@ -479,8 +390,6 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    for (size_t i = 0; i < n_inputs; i++)
-        free(inputs[i].data);
-    free(inputs);
+    fuzz_corpus_free(&corpus);
     return 0;
 }

@@ -17,35 +17,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz-corpus.h"
+
 #define INPUT_MAX          8192
 #define FUZZ_INPUT_SECONDS 20
 
-struct input {
-    unsigned char *data;
-    size_t size;
-};
-
-static struct input *inputs;
-static size_t n_inputs;
-static uint64_t rng_state;
+static struct fuzz_corpus replay = {.prog = "fuzz-replay", .input_max = INPUT_MAX};
 
 /* The input being run, for the failure handler. */
 static const unsigned char *current;
 static size_t current_size;
-
-static uint64_t rng(void)
-{
-    /* xorshift64*: tiny, seeded, the same sequence everywhere */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
-}
-
-static size_t below(size_t n)
-{
-    return n ? (size_t)(rng() % n) : 0;
-}
 
 static void on_failure(int sig)
 {
@@ -73,62 +54,6 @@ static void run(const unsigned char *data, size_t size)
     alarm(FUZZ_INPUT_SECONDS);
     LLVMFuzzerTestOneInput(data, size);
     alarm(0);
-}
-
-static int add_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    struct input *grown;
-    size_t n;
-
-    if (!f) {
-        fprintf(stderr, "fuzz-replay: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    buf = malloc(INPUT_MAX);
-    n = buf ? fread(buf, 1, INPUT_MAX, f) : 0;
-    fclose(f);
-    grown = realloc(inputs, (n_inputs + 1) * sizeof(*inputs));
-    if (!buf || !grown) {
-        fprintf(stderr, "fuzz-replay: out of memory reading %s\n", path);
-        free(buf);
-        return -1;
-    }
-    inputs = grown;
-    inputs[n_inputs].data = buf;
-    inputs[n_inputs].size = n;
-    n_inputs++;
-    return 0;
-}
-
-static int add_path(const char *path)
-{
-    struct dirent **names;
-    struct stat st;
-    int n, rc = 0;
-
-    if (stat(path, &st) < 0) {
-        fprintf(stderr, "fuzz-replay: %s: %s (give corpus files or directories)\n", path,
-                strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode))
-        return add_file(path);
-    n = scandir(path, &names, NULL, alphasort); /* sorted: the same order every run */
-    if (n < 0) {
-        fprintf(stderr, "fuzz-replay: cannot list %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        char full[4096];
-        snprintf(full, sizeof(full), "%s/%s", path, names[i]->d_name);
-        if (names[i]->d_name[0] != '.' && stat(full, &st) == 0 && S_ISREG(st.st_mode) && rc == 0)
-            rc = add_file(full);
-        free(names[i]);
-    }
-    free(names);
-    return rc;
 }
 
 static const uint64_t interesting[] = {
@@ -173,49 +98,49 @@ static const uint64_t interesting[] = {
 /* One to six random edits; the result stays within INPUT_MAX. */
 static size_t mutate(unsigned char *buf, size_t size)
 {
-    int edits = 1 + (int)below(6);
+    int edits = 1 + (int)fuzz_below(6);
 
     for (int e = 0; e < edits; e++) {
-        switch (below(10)) {
+        switch (fuzz_below(10)) {
         case 0:
             if (size)
-                buf[below(size)] ^= (unsigned char)(1u << below(8));
+                buf[fuzz_below(size)] ^= (unsigned char)(1u << fuzz_below(8));
             break;
         case 1:
             if (size)
-                buf[below(size)] = (unsigned char)rng();
+                buf[fuzz_below(size)] = (unsigned char)fuzz_rng();
             break;
         case 2: { /* an interesting value, 1 to 8 bytes of it */
-            uint64_t v = interesting[below(sizeof(interesting) / sizeof(interesting[0]))];
-            size_t w = 1 + below(8);
+            uint64_t v = interesting[fuzz_below(sizeof(interesting) / sizeof(interesting[0]))];
+            size_t w = 1 + fuzz_below(8);
             if (size >= w)
-                memcpy(buf + below(size - w + 1), &v, w);
+                memcpy(buf + fuzz_below(size - w + 1), &v, w);
             break;
         }
         case 3: /* small arithmetic on a byte */
             if (size)
-                buf[below(size)] += (unsigned char)(below(9) - 4);
+                buf[fuzz_below(size)] += (unsigned char)(fuzz_below(9) - 4);
             break;
         case 4: /* cut */
-            size = below(size + 1);
+            size = fuzz_below(size + 1);
             break;
         case 5: { /* random bytes appended (new operations) */
-            size_t add = 1 + below(64);
+            size_t add = 1 + fuzz_below(64);
             if (size + add > INPUT_MAX)
                 add = INPUT_MAX - size;
             for (size_t i = 0; i < add; i++)
-                buf[size + i] = (unsigned char)rng();
+                buf[size + i] = (unsigned char)fuzz_rng();
             size += add;
             break;
         }
         case 6: { /* a range deleted */
-            size_t from = below(size + 1), len = below(size - from + 1);
+            size_t from = fuzz_below(size + 1), len = fuzz_below(size - from + 1);
             memmove(buf + from, buf + from + len, size - from - len);
             size -= len;
             break;
         }
         case 7: { /* a range repeated (an operation done again) */
-            size_t from = below(size + 1), len = below(size - from + 1);
+            size_t from = fuzz_below(size + 1), len = fuzz_below(size - from + 1);
             if (len > 256)
                 len = 256;
             if (size + len <= INPUT_MAX) {
@@ -225,8 +150,9 @@ static size_t mutate(unsigned char *buf, size_t size)
             break;
         }
         case 8: { /* bytes of another input inserted (its operations spliced in) */
-            const struct input *o = &inputs[below(n_inputs)];
-            size_t from = below(o->size + 1), len = below(o->size - from + 1), at = below(size + 1);
+            const struct fuzz_input *o = fuzz_corpus_pick(&replay);
+            size_t from = fuzz_below(o->size + 1), len = fuzz_below(o->size - from + 1),
+                   at = fuzz_below(size + 1);
             if (len > 512)
                 len = 512;
             if (size + len <= INPUT_MAX) {
@@ -238,8 +164,8 @@ static size_t mutate(unsigned char *buf, size_t size)
         }
         case 9: /* a byte of another input at the same place */
             if (size) {
-                const struct input *o = &inputs[below(n_inputs)];
-                size_t at = below(size);
+                const struct fuzz_input *o = fuzz_corpus_pick(&replay);
+                size_t at = fuzz_below(size);
                 if (at < o->size)
                     buf[at] = o->data[at];
             }
@@ -267,45 +193,35 @@ static int emit(const char *name, const unsigned char *bytes, size_t len)
 
 int main(int argc, char **argv)
 {
-    unsigned long rounds = 0;
     struct fuzz_reader_counts corpus;
     unsigned char *buf;
+    char hint[128];
+    int rc;
 
     signal(SIGSEGV, on_failure);
     signal(SIGBUS, on_failure);
     signal(SIGABRT, on_failure);
     signal(SIGALRM, on_failure);
     signal(SIGPIPE, SIG_IGN);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--random") == 0 && i + 2 < argc) {
-            rounds = strtoul(argv[i + 1], NULL, 0);
-            rng_state = strtoull(argv[i + 2], NULL, 0) * 0x9e3779b97f4a7c15ull + 1;
-            i += 2;
-        } else if (strcmp(argv[i], "--make-seeds") == 0 && i + 1 < argc) {
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--make-seeds") == 0) {
             emit_dir = open(argv[i + 1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (emit_dir < 0) {
                 fprintf(stderr, "fuzz-replay: %s: %s\n", argv[i + 1], strerror(errno));
                 return 2;
             }
             return fuzz_make_seeds(emit) < 0 ? 1 : 0;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "usage: %s [--random N SEED] CORPUS... | --make-seeds DIR\n", argv[0]);
-            return 2;
-        } else if (add_path(argv[i]) < 0) {
-            return 2;
         }
     }
-    if (n_inputs == 0) {
-        fprintf(stderr, "fuzz-replay: no corpus files: give tests/fuzz/corpus/%s\n",
-                fuzz_target_name);
-        return 2;
-    }
-    for (size_t i = 0; i < n_inputs; i++)
-        run(inputs[i].data, inputs[i].size);
+    snprintf(hint, sizeof(hint), "tests/fuzz/corpus/%s", fuzz_target_name);
+    if ((rc = fuzz_corpus_load(&replay, argc, argv, hint)) != 0)
+        return rc;
+    for (size_t i = 0; i < replay.n; i++)
+        run(replay.inputs[i].data, replay.inputs[i].size);
     corpus = fuzz_counts;
     printf("corpus: %zu files, %lu calls, %lu messages delivered, %lu notices, %lu peer and "
            "%lu area mappings, %lu corrupt, %lu warnings\n",
-           n_inputs, corpus.calls, corpus.delivered, corpus.notices, corpus.mapped_peers,
+           replay.n, corpus.calls, corpus.delivered, corpus.notices, corpus.mapped_peers,
            corpus.mapped_areas, corpus.corrupt, corpus.warnings);
     /* A corpus that maps nothing or delivers nothing tests nothing. */
     if (corpus.delivered == 0 || corpus.mapped_peers == 0 || corpus.mapped_areas == 0 ||
@@ -317,22 +233,20 @@ int main(int argc, char **argv)
     if (!buf)
         return 2;
     memset(&fuzz_counts, 0, sizeof(fuzz_counts));
-    for (unsigned long r = 0; r < rounds; r++) {
-        const struct input *in = &inputs[below(n_inputs)];
+    for (unsigned long r = 0; r < replay.rounds; r++) {
+        const struct fuzz_input *in = fuzz_corpus_pick(&replay);
         size_t size;
         memcpy(buf, in->data, in->size);
         size = mutate(buf, in->size);
         run(buf, size);
     }
-    if (rounds)
+    if (replay.rounds)
         printf("mutations: %lu, %lu calls, %lu messages delivered, %lu notices, %lu peer and "
                "%lu area mappings, %lu corrupt, %lu warnings\n",
-               rounds, fuzz_counts.calls, fuzz_counts.delivered, fuzz_counts.notices,
+               replay.rounds, fuzz_counts.calls, fuzz_counts.delivered, fuzz_counts.notices,
                fuzz_counts.mapped_peers, fuzz_counts.mapped_areas, fuzz_counts.corrupt,
                fuzz_counts.warnings);
     free(buf);
-    for (size_t i = 0; i < n_inputs; i++)
-        free(inputs[i].data);
-    free(inputs);
+    fuzz_corpus_free(&replay);
     return 0;
 }
