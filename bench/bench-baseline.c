@@ -1,5 +1,6 @@
 /* The baselines run beside agnocast: Unix socket, one shared-memory copy, POSIX mqueue, and the
- * machine's floors (bare eventfd wake-up, cache-line ping-pong, fan-out of bare wake-ups). */
+ * machine's floors (bare eventfd wake-up, the pipe + epoll wake-up agnocast's wake channels
+ * use, cache-line ping-pong, fan-out of bare wake-ups). */
 #include "bench-baseline.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -25,17 +27,19 @@ struct line {
 struct base_state {
     int kind;
     int sock[2];
-    int efd[BENCH_MAX_SUBS];
+    int efd[BENCH_MAX_SUBS]; /* eventfds; for pipe-epoll, the pipes' read ends */
+    int wfd[BENCH_MAX_SUBS]; /* pipe-epoll: the write ends */
+    int epoll;               /* pipe-epoll: the subscriber's own epoll instance */
     mqd_t mq;
     void *shm; /* shared buffer of c->size bytes (shm-copy) or one page */
     struct line *line;
     char *buf; /* the process's private message buffer */
 };
 
-enum { UDS, SHM_COPY, MQUEUE, EVENTFD, EVENTFD_POLL, CACHELINE };
+enum { UDS, SHM_COPY, MQUEUE, EVENTFD, EVENTFD_POLL, PIPE_EPOLL, CACHELINE };
 
-static const char *const kinds[] = {"uds",     "shm-copy",     "mqueue",
-                                    "eventfd", "eventfd-poll", "cacheline"};
+static const char *const kinds[] = {"uds",          "shm-copy",   "mqueue",   "eventfd",
+                                    "eventfd-poll", "pipe-epoll", "cacheline"};
 
 static char *private_buffer(size_t size)
 {
@@ -50,6 +54,14 @@ static int wait_event(struct base_state *st, int fd)
 {
     uint64_t v;
 
+    if (st->kind == PIPE_EPOLL) {
+        /* What a sleeping agnocast subscriber does: wait on its wake set, read the pipe. */
+        struct epoll_event ev;
+        char byte;
+        if (epoll_wait(st->epoll, &ev, 1, -1) != 1)
+            return -1;
+        return read(fd, &byte, 1) == 1 ? 0 : -1;
+    }
     if (st->kind == EVENTFD_POLL) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, -1) < 0)
@@ -97,6 +109,12 @@ static int sub_main(void *arg)
     bench_case_pin(c, false);
     if ((st->kind == UDS || st->kind == MQUEUE) && !(st->buf = private_buffer(c->size)))
         return 1;
+    if (st->kind == PIPE_EPOLL) {
+        struct epoll_event ev = {.events = EPOLLIN};
+        st->epoll = epoll_create1(EPOLL_CLOEXEC);
+        if (st->epoll < 0 || epoll_ctl(st->epoll, EPOLL_CTL_ADD, st->efd[c->index], &ev) < 0)
+            return 1;
+    }
     bench_case_ready(c);
     for (;;) {
         if (receive(c, st, &h) < 0) {
@@ -129,6 +147,9 @@ static int send_one(void *arg, uint64_t seq)
     case SHM_COPY:
         memcpy(st->shm, st->buf, c->size);
         return write(st->efd[0], &one, sizeof(one)) == sizeof(one) ? 0 : -1;
+    case PIPE_EPOLL:
+        memcpy(st->shm, h, sizeof(*h));
+        return write(st->wfd[0], "\1", 1) == 1 ? 0 : -1;
     default: /* the floors: the header only, then one wake-up per subscriber */
         memcpy(st->shm, h, sizeof(*h));
         for (unsigned i = 0; i < c->s->nsubs; i++)
@@ -174,9 +195,18 @@ static int setup(struct bench_case *c, struct base_state *st)
     st->shm = bench_shared_map(st->kind == SHM_COPY ? c->size : 4096);
     if (!st->shm)
         return -1;
-    for (unsigned i = 0; i < c->s->nsubs; i++)
-        if ((st->efd[i] = eventfd(0, EFD_CLOEXEC)) < 0)
+    for (unsigned i = 0; i < c->s->nsubs; i++) {
+        int p[2];
+        if (st->kind != PIPE_EPOLL) {
+            if ((st->efd[i] = eventfd(0, EFD_CLOEXEC)) < 0)
+                return -1;
+        } else if (pipe2(p, O_CLOEXEC) == 0) {
+            st->efd[i] = p[0];
+            st->wfd[i] = p[1];
+        } else {
             return -1;
+        }
+    }
     return 0;
 }
 
@@ -191,8 +221,11 @@ static void teardown(struct bench_case *c, struct base_state *st)
         munmap(st->line, sizeof(*st->line));
     } else {
         munmap(st->shm, st->kind == SHM_COPY ? c->size : 4096);
-        for (unsigned i = 0; i < c->s->nsubs; i++)
+        for (unsigned i = 0; i < c->s->nsubs; i++) {
             close(st->efd[i]);
+            if (st->kind == PIPE_EPOLL)
+                close(st->wfd[i]);
+        }
     }
 }
 

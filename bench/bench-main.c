@@ -16,7 +16,7 @@ static void usage(FILE *out)
     fputs("usage: agnocast-bench CASE [options]\n"
           "  latency    --transport T --size BYTES [--busy [--take]] [--count N] [--warm N]\n"
           "             T: agnocast, agnocast-cxx (agnocast.hpp, --size 64), uds, shm-copy,\n"
-          "                mqueue, eventfd, eventfd-poll, cacheline\n"
+          "                mqueue, eventfd, eventfd-poll, pipe-epoll, cacheline\n"
           "             --take (agnocast, with --busy): a loop of take and release, no callback\n"
           "  fanout     --transport agnocast|eventfd --subs N --size BYTES [--count N]\n"
           "  throughput --size BYTES [--busy] [--subs N] [--count N]\n"
