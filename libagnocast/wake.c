@@ -78,19 +78,23 @@ static uint64_t wake_tag(struct agnocast_context *ctx, struct agn_peer *peer)
 
 /* Reads what a peer's wake channel holds, never blocking: the publisher shares the read end's
  * open file description and may have made it blocking. RWF_NOWAIT does not block whatever the
- * description says (pipes since Linux 5.8); where it is refused, FIONREAD counts what is there
- * (only lock holders read the channel, so the count stays) and a read takes that, a system call
- * more per wake-up. Returns the bytes read, 0 when the publisher closed its end and nothing is
- * left, -1 when nothing is there. */
-static ssize_t read_available(int fd, uint32_t events)
+ * description says (pipes since Linux 5.8); on a kernel that refuses it (remembered, so the
+ * refusal costs one call per context), FIONREAD counts what is there (only lock holders read
+ * the channel, so the count stays) and a read takes that, a system call more per wake-up.
+ * Returns the bytes read, 0 when the publisher closed its end and nothing is left, -1 when
+ * nothing is there. Under ctx->lock. */
+static ssize_t read_available(struct agnocast_context *ctx, int fd, uint32_t events)
 {
     char bytes[256];
     struct iovec iov = {.iov_base = bytes, .iov_len = sizeof(bytes)};
-    ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
     int avail = 0;
 
-    if (n >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
-        return n;
+    if (!ctx->wake.no_nowait) {
+        ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+        if (n >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
+            return n;
+        ctx->wake.no_nowait = true;
+    }
     if (ioctl(fd, FIONREAD, &avail) == 0 && avail > 0)
         return read(fd, bytes, avail < (int)sizeof(bytes) ? (size_t)avail : sizeof(bytes));
     return events & (EPOLLHUP | EPOLLERR) ? 0 : -1;
@@ -113,7 +117,7 @@ static void drain_one(struct agnocast_context *ctx, uint64_t tag, uint32_t event
     peer = &ctx->peers[slot - 1];
     if (!peer->in_use || peer->wake_rx < 0 || peer->wake_gen != (uint32_t)(tag >> 32))
         return; /* closed since: nothing to drain */
-    if (read_available(peer->wake_rx, events) == 0) {
+    if (read_available(ctx, peer->wake_rx, events) == 0) {
         /* Its publisher closed its end (left, or let us go) and nothing is left to read: a pipe
          * with no writer stays ready for ever, which would keep every wait from sleeping. */
         close(peer->wake_rx); /* which also takes it out of the wake set */

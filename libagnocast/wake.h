@@ -3,6 +3,7 @@
 #define AGNOCAST_WAKE_H
 
 #include <stdint.h>
+#include <stdbool.h>
 #include <sys/epoll.h>
 #include <sys/types.h>
 
@@ -15,6 +16,7 @@ struct agn_wake_set {
     int stop_fd;   /* eventfd in the set: agnocast_context_stop(); the spin that stops empties it */
     int set;       /* epoll: the doorbell, stop_fd and every wake_rx; agnocast_context_fd() */
     uint32_t gens; /* last wake_gen given out */
+    bool no_nowait; /* the kernel refused RWF_NOWAIT on a pipe: drain through FIONREAD */
 };
 
 /* Wakes a subscriber process (peer) or, for NULL, this one; never blocks. */
