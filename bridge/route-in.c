@@ -106,8 +106,10 @@ static void take_one(struct route *r, struct ddsi_serdata *sd)
         ROUTE_COUNT(r, decode_errors);
         if (route_first(r, ROUTE_LOGGED_CDR))
             log_warn("%s: a sample of %u bytes is not the CDR of %s; such samples are counted "
-                     "as decode errors and dropped",
-                     r->cfg->topic, size, agnocast_msgs_msg_dds__Bytes__desc.m_typename);
+                     "as decode errors and dropped: check that every writer of %s on the other "
+                     "hosts is an agnocast-bridge or declares that type",
+                     r->cfg->topic, size, agnocast_msgs_msg_dds__Bytes__desc.m_typename,
+                     r->dds_name);
     }
     ddsi_serdata_to_ser_unref(held, &ref);
 }
