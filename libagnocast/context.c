@@ -17,6 +17,7 @@
 #include "context.h"
 #include "control.h"
 #include "log.h"
+#include "peek.h"
 #include "ring.h"
 #include "segment.h"
 #include "subscription.h"
@@ -127,6 +128,7 @@ static void teardown(struct agnocast_context *ctx)
     if (ctx->wake.stop_fd >= 0)
         close(ctx->wake.stop_fd);
     pthread_cond_destroy(&ctx->matched_cond);
+    agn_peek_destroy(&ctx->peek);
     munmap(ctx, sizeof(*ctx));
 }
 
@@ -172,6 +174,7 @@ AGNOCAST_EXPORT int agnocast_context_new(struct agnocast_context **ret)
     }
     for (int i = 0; i < AGN_MAX_HOLDS; i++)
         ctx->messages[i].ctx = ctx;
+    agn_peek_init(&ctx->peek);
     r = start(ctx);
     if (r < 0) {
         teardown(ctx);

@@ -3,7 +3,7 @@
  * module named beside it (libagnocast/<module>.c, its functions in <module>.h); the modules
  * form a one-way order (docs/design.md, "Library modules"; tests/lib/check-layering.py):
  *
- *   util, log, pool -> broker -> segment -> peer -> wake -> ring -> loan
+ *   util, log, peek, pool -> broker -> segment -> peer -> wake -> ring -> loan
  *     -> message -> publisher -> subscription -> notice -> control -> context -> heaphook-loan
  *
  * Lock order (a thread holding one may take only those after it):
@@ -27,6 +27,7 @@
 #include "broker.h"
 #include "control.h"
 #include "log.h"
+#include "peek.h"
 #include "pool.h"
 #include "ring.h"
 #include "segment.h"
@@ -152,6 +153,9 @@ struct agnocast_context {
     struct agn_wake_set wake;      /* wake.c: doorbell, stop eventfd, the wake set */
     struct agn_control control;    /* control.c: the control thread */
     pthread_mutex_t create_lock;   /* publisher.c: one creation at a time (see pending_pub) */
+    /* peek.c: busy polling looks at the sources without lock; subscription.c closes it
+     * (under lock) around every change to them. */
+    struct agn_peek_gate peek;
 
     /* everything below: under lock */
     pthread_mutex_t lock;

@@ -9,6 +9,7 @@
 #include "context.h"
 #include "log.h"
 #include "message.h"
+#include "peek.h"
 #include "peer.h"
 #include "qos.h"
 #include "util.h"
@@ -63,6 +64,7 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
             agn_peer_maybe_release(ctx, peer);
         return;
     }
+    agn_peek_close(&ctx->peek);
     src = &sub->sources[sub->nsources++];
     *src = (struct agn_source){
         .pid = pid,
@@ -81,16 +83,30 @@ void agn_subscription_add_source(struct agnocast_subscription *sub, pid_t pid,
         uint64_t head = agn_shm_ring_head(&ring);
         src->next = head >= src->window ? head - src->window + 1 : 1;
     }
+    agn_peek_open(&ctx->peek);
     if (peer)
         peer->refs++;
+}
+
+static bool source_matches(const struct agn_source *src, pid_t pid, uint32_t index, bool all)
+{
+    return src->pid == pid && (all || src->index == index);
 }
 
 void agn_subscription_remove_source(struct agnocast_subscription *sub, pid_t pid, uint32_t index,
                                     bool all)
 {
-    for (unsigned i = 0; i < sub->nsources;) {
+    unsigned i = 0;
+
+    while (i < sub->nsources && !source_matches(&sub->sources[i], pid, index, all))
+        i++;
+    if (i == sub->nsources)
+        return; /* every subscription hears of every publisher that leaves */
+    /* Closed before the source goes and its peer's segment may be unmapped (peek.h). */
+    agn_peek_close(&sub->ctx->peek);
+    while (i < sub->nsources) {
         struct agn_source *src = &sub->sources[i];
-        if (src->pid != pid || (!all && src->index != index)) {
+        if (!source_matches(src, pid, index, all)) {
             i++;
             continue;
         }
@@ -98,6 +114,7 @@ void agn_subscription_remove_source(struct agnocast_subscription *sub, pid_t pid
             agn_peer_unref(sub->ctx, src->peer);
         *src = sub->sources[--sub->nsources];
     }
+    agn_peek_open(&sub->ctx->peek);
 }
 
 static bool source_accepted(struct agnocast_context *ctx, struct agn_source *src)
@@ -238,6 +255,52 @@ static int take_oldest(struct agnocast_subscription *sub, struct agnocast_messag
     return source_next(sub, best, msg);
 }
 
+/*
+ * The busy path: whether a subscription certainly has nothing new, looked at without
+ * ctx->lock (peek.h). Only a certain "nothing" is answered here, the cheap answer a busy
+ * poller gets again and again: the entry of the next message we want holds an older one.
+ * Anything else (a message, a lapped or fresh ring, a source not yet accepted) goes to the
+ * locked path, which decides. next, ready and corrupt are written under the lock by whichever
+ * thread takes: read atomically, and an answer made stale by such a thread is one that thread
+ * answered better.
+ */
+static bool source_maybe_new(const struct agn_source *src)
+{
+    uint64_t next = __atomic_load_n(&src->next, __ATOMIC_RELAXED);
+    uint64_t found;
+
+    if (__atomic_load_n(&src->corrupt, __ATOMIC_RELAXED))
+        return false;
+    if (!__atomic_load_n(&src->ready, __ATOMIC_RELAXED))
+        return true;
+    found = agn_shm_entry_seq(&src->ring, next);
+    return found == 0 || found >= next;
+}
+
+static bool subscription_maybe_new(const struct agnocast_subscription *sub)
+{
+    for (unsigned i = 0; i < sub->nsources; i++)
+        if (source_maybe_new(&sub->sources[i]))
+            return true;
+    return false;
+}
+
+/* `sub`, or every callback subscription for NULL, has certainly nothing new. */
+static bool nothing_new(struct agnocast_context *ctx, const struct agnocast_subscription *sub)
+{
+    struct agn_peek_reader *r = agn_peek_enter(&ctx->peek);
+    bool maybe = false;
+
+    if (!r)
+        return false;
+    if (sub)
+        maybe = subscription_maybe_new(sub);
+    for (unsigned s = 0; !sub && !maybe && s < ctx->ncallback_subs; s++)
+        maybe = subscription_maybe_new(ctx->callback_subs[s]);
+    agn_peek_leave(r);
+    return !maybe;
+}
+
 static struct agnocast_context *sub_ctx(struct agnocast_subscription *sub)
 {
     return sub ? sub->ctx : NULL;
@@ -253,6 +316,8 @@ AGNOCAST_EXPORT int agnocast_subscription_take(struct agnocast_subscription *sub
         return agn_fail(-EINVAL, "agnocast_subscription_take: NULL argument");
     if (agn_context_forked(ctx))
         return -ECHILD;
+    if (nothing_new(ctx, sub))
+        return 0;
     agn_lock(&ctx->lock);
     /* A source whose messages all turned out stale yields 0 though another may have some. */
     for (unsigned tries = 0; tries <= sub->nsources && r == 0; tries++)
@@ -272,6 +337,8 @@ AGNOCAST_EXPORT int agnocast_subscription_take_latest(struct agnocast_subscripti
         return agn_fail(-EINVAL, "agnocast_subscription_take_latest: NULL argument");
     if (agn_context_forked(ctx))
         return -ECHILD;
+    if (nothing_new(ctx, sub))
+        return 0;
     agn_lock(&ctx->lock);
     /* Take everything available, keep the newest; the rest counts as missed. */
     for (;;) {
@@ -331,6 +398,8 @@ int agn_dispatch(struct agnocast_context *ctx, bool drain)
     /* Drain before looking, so a publish after the look wakes us again. */
     if (drain)
         agn_wake_drain(ctx, NULL, 0);
+    else if (nothing_new(ctx, NULL))
+        return 0; /* busy polling, the usual answer: without the lock */
     do {
         n = collect(ctx, msgs, subs, DISPATCH_BATCH, &err);
         if (n == 0)
@@ -414,8 +483,11 @@ AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, cons
     atomic_store_explicit(&sub->stats->corrupt, 0, memory_order_relaxed);
     atomic_store_explicit(&sub->stats->unreachable, 0, memory_order_relaxed);
     atomic_store_explicit(&sub->stats->active, 1, memory_order_release);
-    if (callback)
+    if (callback) {
+        agn_peek_close(&ctx->peek);
         ctx->callback_subs[ctx->ncallback_subs++] = sub;
+        agn_peek_open(&ctx->peek);
+    }
     agn_unlock(&ctx->lock);
 
     req.index = sub->index;
@@ -436,6 +508,7 @@ void agn_subscription_remove_all(struct agnocast_subscription *sub)
 {
     struct agnocast_context *ctx = sub->ctx;
 
+    agn_peek_close(&ctx->peek);
     while (sub->nsources > 0) {
         struct agn_source *src = &sub->sources[--sub->nsources];
         if (src->peer)
@@ -451,6 +524,7 @@ void agn_subscription_remove_all(struct agnocast_subscription *sub)
         }
     }
     sub->in_use = false;
+    agn_peek_open(&ctx->peek);
 }
 
 AGNOCAST_EXPORT struct agnocast_subscription *

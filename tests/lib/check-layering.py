@@ -16,7 +16,7 @@ import sys
 
 # Lowest first. A module is a .c file and its .h of the same name.
 LAYERS = [
-    "log", "util", "qos", "pool",
+    "log", "util", "peek", "qos", "pool",
     "broker",
     "segment",
     "peer",
