@@ -284,9 +284,30 @@ static void stop_taken(struct agnocast_context *ctx)
 }
 
 /*
- * Spin with no timeout, event-driven: sleep in epoll_wait() on the wake set, empty the
- * channels it says are ready, then dispatch: two system calls per wake-up. Nothing here can
- * block on a descriptor a peer controls (wake.c).
+ * After epoll_wait() said `n` channels are ready: the callbacks first, then the channels
+ * emptied, then a second look. The read that empties a channel is then off the message's path
+ * (the callback of a ping-pong answers before it); a publish between the first look and that
+ * read, whose wake-up the read takes, is what the second look is for, and when nothing came it
+ * costs a lock-free look. Returns the callbacks run, or a negative errno.
+ */
+static int dispatch_ready(struct agnocast_context *ctx, const struct epoll_event *ev, int n)
+{
+    int first = agn_dispatch(ctx, false), d, second;
+
+    if (n <= 0 || (first < 0 && first != -ENOBUFS))
+        return first;
+    if ((d = agn_wake_drain(ctx, ev, n)) < 0)
+        return d;
+    second = agn_dispatch(ctx, false);
+    if (second < 0)
+        return first > 0 ? first : second;
+    return (first > 0 ? first : 0) + second;
+}
+
+/*
+ * Spin with no timeout, event-driven: sleep in epoll_wait() on the wake set, dispatch, then
+ * empty the channels it says are ready: two system calls per wake-up. Nothing here can block
+ * on a descriptor a peer controls (wake.c).
  */
 static int spin_blocking(struct agnocast_context *ctx)
 {
@@ -294,9 +315,7 @@ static int spin_blocking(struct agnocast_context *ctx)
     int r = 0, n = 0;
 
     for (;;) {
-        r = n > 0 ? agn_wake_drain(ctx, ev, n) : 0;
-        if (r == 0)
-            r = agn_dispatch(ctx, false);
+        r = dispatch_ready(ctx, ev, n);
         if (r < 0 && r != -ENOBUFS)
             break;
         r = 0;
@@ -340,10 +359,10 @@ AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int time
             int n = epoll_wait(ctx->wake.set, ev, 16, wait_ms);
             if (n < 0 && errno != EINTR)
                 return agn_fail(-errno, "epoll_wait on the wake set: %s", strerror(errno));
-            if (n > 0)
-                agn_wake_drain(ctx, ev, n);
+            r = dispatch_ready(ctx, ev, n);
+        } else {
+            r = agn_dispatch(ctx, false);
         }
-        r = agn_dispatch(ctx, false);
         if (r < 0 && r != -ENOBUFS)
             return r;
     }
@@ -380,9 +399,7 @@ AGNOCAST_EXPORT int agnocast_context_spin_once(struct agnocast_context *ctx, int
             n = epoll_wait(ctx->wake.set, ev, 16, wait_ms);
             if (n < 0 && errno != EINTR)
                 return agn_fail(-errno, "epoll_wait on the wake set: %s", strerror(errno));
-            if (n > 0)
-                agn_wake_drain(ctx, ev, n);
-            r = agn_dispatch(ctx, false);
+            r = dispatch_ready(ctx, ev, n);
             /* One round: a wake-up for a take subscription (or a coalesced one) ends it too. */
             if (n > 0)
                 break;
