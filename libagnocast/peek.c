@@ -12,17 +12,25 @@ static int membarrier(int cmd)
     return (int)syscall(SYS_membarrier, cmd, 0, 0);
 }
 
-/* At thread exit (the key's destructor): the record goes back to the gate. */
+__thread struct agn_peek_thread agn_peek_thread __attribute__((tls_model("initial-exec")));
+
+/* Gate ids start at 1: a thread's zeroed TLS names no gate. */
+static _Atomic unsigned gate_ids;
+
+/* At thread exit (the key's destructor, on the exiting thread): the record goes back. */
 static void reader_free(void *p)
 {
     struct agn_peek_reader *r = p;
 
+    if (agn_peek_thread.reader == r)
+        agn_peek_thread = (struct agn_peek_thread){0};
     atomic_store_explicit(&r->active, false, memory_order_relaxed);
     atomic_store_explicit(&r->used, false, memory_order_release);
 }
 
 void agn_peek_init(struct agn_peek_gate *g)
 {
+    g->id = atomic_fetch_add(&gate_ids, 1) + 1;
     g->membarrier = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     g->key_ok = pthread_key_create(&g->key, reader_free) == 0;
     if (!g->membarrier)
@@ -37,8 +45,10 @@ void agn_peek_destroy(struct agn_peek_gate *g)
     g->key_ok = false;
 }
 
-static struct agn_peek_reader *reader_claim(struct agn_peek_gate *g)
+struct agn_peek_reader *agn_peek_enter_first(struct agn_peek_gate *g)
 {
+    if (!g->key_ok)
+        return NULL;
     for (int i = 0; i < AGN_PEEK_READERS; i++) {
         struct agn_peek_reader *r = &g->readers[i];
         bool free = false;
@@ -47,40 +57,11 @@ static struct agn_peek_reader *reader_claim(struct agn_peek_gate *g)
                 atomic_store(&r->used, false);
                 return NULL;
             }
+            agn_peek_thread = (struct agn_peek_thread){.gate_id = g->id, .reader = r};
             return r;
         }
     }
-    return NULL;
-}
-
-struct agn_peek_reader *agn_peek_enter(struct agn_peek_gate *g)
-{
-#ifdef __SANITIZE_THREAD__
-    /* ThreadSanitizer does not know membarrier: every look would be reported as a race with
-     * the writer it waited out. Under it the busy path takes the lock, as readers without a
-     * record do. */
-    (void)g;
-    return NULL;
-#else
-    struct agn_peek_reader *r;
-
-    if (!g->key_ok)
-        return NULL;
-    if ((r = pthread_getspecific(g->key)) == NULL && (r = reader_claim(g)) == NULL)
-        return NULL;
-    atomic_store_explicit(&r->active, true, memory_order_relaxed);
-    /* Dekker with agn_peek_close: our store before our load of `closed`. membarrier makes the
-     * writer's side of the fence ours too, so only the compiler must keep the order here. */
-    if (g->membarrier)
-        atomic_signal_fence(memory_order_seq_cst);
-    else
-        atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&g->closed, memory_order_acquire)) {
-        agn_peek_leave(r);
-        return NULL;
-    }
-    return r;
-#endif
+    return NULL; /* every record taken: this thread looks under the lock */
 }
 
 void agn_peek_close(struct agn_peek_gate *g)
