@@ -287,18 +287,18 @@ static void stop_taken(struct agnocast_context *ctx)
  * After epoll_wait() said `n` channels are ready: the callbacks first, then the channels
  * emptied, then a second look. The read that empties a channel is then off the message's path
  * (the callback of a ping-pong answers before it); a publish between the first look and that
- * read, whose wake-up the read takes, is what the second look is for, and when nothing came it
- * costs a lock-free look. Returns the callbacks run, or a negative errno.
+ * read, whose wake-up the read takes, is what the second look is for: at the sources of the
+ * peers whose channels were read, lock-free. Returns the callbacks run, or a negative errno.
  */
 static int dispatch_ready(struct agnocast_context *ctx, const struct epoll_event *ev, int n)
 {
-    int first = agn_dispatch(ctx, false), d, second;
+    int first = agn_dispatch(ctx, n > 0 ? AGN_DISPATCH_LOOK : AGN_DISPATCH_PEEK), d, second;
 
     if (n <= 0 || (first < 0 && first != -ENOBUFS))
         return first;
     if ((d = agn_wake_drain(ctx, ev, n)) < 0)
         return d;
-    second = agn_dispatch(ctx, false);
+    second = agn_dispatch_drained(ctx, ev, n);
     if (second < 0)
         return first > 0 ? first : second;
     return (first > 0 ? first : 0) + second;
@@ -361,7 +361,7 @@ AGNOCAST_EXPORT int agnocast_context_spin(struct agnocast_context *ctx, int time
                 return agn_fail(-errno, "epoll_wait on the wake set: %s", strerror(errno));
             r = dispatch_ready(ctx, ev, n);
         } else {
-            r = agn_dispatch(ctx, false);
+            r = agn_dispatch(ctx, AGN_DISPATCH_PEEK);
         }
         if (r < 0 && r != -ENOBUFS)
             return r;
@@ -382,7 +382,7 @@ AGNOCAST_EXPORT int agnocast_context_spin_once(struct agnocast_context *ctx, int
     if (agn_context_forked(ctx))
         return -ECHILD;
     /* What is there already is a round of its own: no wait. */
-    r = agn_dispatch(ctx, !atomic_load(&ctx->busy_poll));
+    r = agn_dispatch(ctx, atomic_load(&ctx->busy_poll) ? AGN_DISPATCH_PEEK : AGN_DISPATCH_DRAIN);
     while (r == 0 && !atomic_load(&ctx->stopping) && timeout_ms != 0) {
         if (atomic_load_explicit(&ctx->busy_poll, memory_order_relaxed)) {
             if (timeout_ms > 0 && (spins++ & 1023) == 0 && agn_now_ns() >= deadline)
@@ -405,7 +405,7 @@ AGNOCAST_EXPORT int agnocast_context_spin_once(struct agnocast_context *ctx, int
                 break;
             continue;
         }
-        r = agn_dispatch(ctx, false);
+        r = agn_dispatch(ctx, AGN_DISPATCH_PEEK);
     }
     if (atomic_load(&ctx->stopping))
         stop_taken(ctx);

@@ -385,9 +385,10 @@ static unsigned collect(struct agnocast_context *ctx, struct agnocast_message **
     return n;
 }
 
-/* Runs callbacks for what is available; `drain` first empties the wake channels that are
- * ready (event-driven use), busy polling skips those system calls. */
-int agn_dispatch(struct agnocast_context *ctx, bool drain)
+/* Runs callbacks for what is available. DRAIN first empties the wake channels that are ready
+ * (event-driven use), busy polling skips those system calls and, with PEEK, the lock when
+ * nothing is new. */
+int agn_dispatch(struct agnocast_context *ctx, enum agn_dispatch_mode mode)
 {
     struct agnocast_message *msgs[DISPATCH_BATCH];
     struct agnocast_subscription *subs[DISPATCH_BATCH];
@@ -396,9 +397,9 @@ int agn_dispatch(struct agnocast_context *ctx, bool drain)
     unsigned n;
 
     /* Drain before looking, so a publish after the look wakes us again. */
-    if (drain)
+    if (mode == AGN_DISPATCH_DRAIN)
         agn_wake_drain(ctx, NULL, 0);
-    else if (nothing_new(ctx, NULL))
+    else if (mode == AGN_DISPATCH_PEEK && nothing_new(ctx, NULL))
         return 0; /* busy polling, the usual answer: without the lock */
     do {
         n = collect(ctx, msgs, subs, DISPATCH_BATCH, &err);
@@ -422,13 +423,33 @@ int agn_dispatch(struct agnocast_context *ctx, bool drain)
     return total > 0 || err == 0 ? total : err;
 }
 
+int agn_dispatch_drained(struct agnocast_context *ctx, const struct epoll_event *ev, int n)
+{
+    struct agn_peek_reader *r;
+    bool maybe = false, any_peer = agn_wake_events_name(ctx, NULL, ev, n);
+
+    if ((r = agn_peek_enter(&ctx->peek)) == NULL)
+        return agn_dispatch(ctx, AGN_DISPATCH_LOOK);
+    /* A channel not drained keeps its wake-up: only the drained peers' sources need a look. */
+    for (unsigned s = 0; !maybe && s < ctx->ncallback_subs; s++) {
+        const struct agnocast_subscription *sub = ctx->callback_subs[s];
+        for (unsigned i = 0; !maybe && i < sub->nsources; i++) {
+            const struct agn_source *src = &sub->sources[i];
+            maybe =
+                (any_peer || agn_wake_events_name(ctx, src->peer, ev, n)) && source_maybe_new(src);
+        }
+    }
+    agn_peek_leave(r);
+    return maybe ? agn_dispatch(ctx, AGN_DISPATCH_LOOK) : 0;
+}
+
 AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx)
 {
     if (!ctx)
         return agn_fail(-EINVAL, "agnocast_context_dispatch: NULL context");
     if (agn_context_forked(ctx))
         return -ECHILD;
-    return agn_dispatch(ctx, true);
+    return agn_dispatch(ctx, AGN_DISPATCH_DRAIN);
 }
 
 AGNOCAST_EXPORT int agnocast_subscription_new(struct agnocast_context *ctx, const char *topic,

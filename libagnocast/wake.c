@@ -100,6 +100,17 @@ static ssize_t read_available(struct agnocast_context *ctx, int fd, uint32_t eve
     return events & (EPOLLHUP | EPOLLERR) ? 0 : -1;
 }
 
+bool agn_wake_events_name(const struct agnocast_context *ctx, const struct agn_peer *peer,
+                          const struct epoll_event *ev, int n)
+{
+    uint64_t want = peer ? (uint64_t)(peer - ctx->peers + 1) : 0;
+
+    for (int i = 0; i < n; i++)
+        if (ev[i].data.u64 != AGN_WAKE_TAG_STOP && (ev[i].data.u64 & 0xffffffffu) == want)
+            return true;
+    return false;
+}
+
 /* Empties one wake channel: one bounded read per call, so a peer flooding it cannot keep us
  * here (what is left keeps the channel readable for the next look). Under ctx->lock, so the
  * channel cannot be closed meanwhile. */

@@ -28,6 +28,10 @@ void agn_wake_for_message(struct agnocast_context *ctx, struct agn_peer *peer);
 /* Empties the wake channels that are ready (`ready` from an epoll_wait on the wake set, or
  * NULL: look first). Returns 0 or a negative errno. */
 int agn_wake_drain(struct agnocast_context *ctx, const struct epoll_event *ready, int nready);
+/* Whether events from the wake set (`n` of them) name `peer`'s channel to us, or for NULL
+ * the doorbell (which says nothing of whose message is there). */
+bool agn_wake_events_name(const struct agnocast_context *ctx, const struct agn_peer *peer,
+                          const struct epoll_event *ev, int n);
 /* A peer's wake channel to us arrived (NOTICE_WAKE_ADDED); takes fd. Under ctx->lock. */
 void agn_wake_added(struct agnocast_context *ctx, pid_t pid, int fd);
 /* Opens our wake channel to subscriber process `peer` once. Under ctx->lock. */
