@@ -1,16 +1,8 @@
 /* The peek gate (peek.h). */
-#include <linux/membarrier.h>
 #include <sched.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "peek.h"
-
-static int membarrier(int cmd)
-{
-    return (int)syscall(SYS_membarrier, cmd, 0, 0);
-}
 
 __thread struct agn_peek_thread agn_peek_thread __attribute__((tls_model("initial-exec")));
 
@@ -31,10 +23,9 @@ static void reader_free(void *p)
 void agn_peek_init(struct agn_peek_gate *g)
 {
     g->id = atomic_fetch_add(&gate_ids, 1) + 1;
-    g->membarrier = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     g->key_ok = pthread_key_create(&g->key, reader_free) == 0;
-    if (!g->membarrier)
-        agn_log(AGNOCAST_LOG_DEBUG, "membarrier is not available: busy polling fences itself");
+    if (!g->key_ok)
+        agn_log(AGNOCAST_LOG_DEBUG, "no thread key left: busy polling takes the lock");
 }
 
 void agn_peek_destroy(struct agn_peek_gate *g)
@@ -66,15 +57,11 @@ struct agn_peek_reader *agn_peek_enter_first(struct agn_peek_gate *g)
 
 void agn_peek_close(struct agn_peek_gate *g)
 {
-    atomic_store_explicit(&g->closed, true, memory_order_relaxed);
-    /* The global command needs no registration: the fallback if the private one fails. */
-    if (!g->membarrier ||
-        (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) < 0 && membarrier(MEMBARRIER_CMD_GLOBAL) < 0))
-        atomic_thread_fence(memory_order_seq_cst);
+    atomic_store_explicit(&g->closed, true, memory_order_seq_cst);
     /* A look is a bounded loop over at most AGN_MAX_SOURCES entries: this wait is short
      * unless the reader was preempted, hence the yield. */
     for (int i = 0; i < AGN_PEEK_READERS; i++)
-        while (atomic_load_explicit(&g->readers[i].active, memory_order_acquire))
+        while (atomic_load_explicit(&g->readers[i].active, memory_order_seq_cst))
             sched_yield();
 }
 

@@ -258,9 +258,11 @@ static int take_oldest(struct agnocast_subscription *sub, struct agnocast_messag
 /*
  * The busy path: whether a subscription certainly has nothing new, looked at without
  * ctx->lock (peek.h). Only a certain "nothing" is answered here, the cheap answer a busy
- * poller gets again and again: the entry of the next message we want holds an older one.
- * Anything else (a message, a lapped or fresh ring, a source not yet accepted) goes to the
- * locked path, which decides. next, ready and corrupt are written under the lock by whichever
+ * poller gets again and again: the entry of the next message we want holds an older one, or
+ * 0, a write in progress (the next look sees it done; a sleeper is woken after it is). Anything
+ * else (a message, a lapped ring, a source not yet accepted) goes to the locked path, which
+ * decides. Going there on a 0, to read the head the publisher is writing too, used to take
+ * the lines the publisher was writing away from it in the middle of its write. next, ready and corrupt are written under the lock by whichever
  * thread takes: read atomically, and an answer made stale by such a thread is one that thread
  * answered better.
  */
@@ -274,7 +276,7 @@ static bool source_maybe_new(const struct agn_source *src)
     if (!__atomic_load_n(&src->ready, __ATOMIC_RELAXED))
         return true;
     found = agn_shm_entry_seq(&src->ring, next);
-    return found == 0 || found >= next;
+    return found >= next; /* next >= 1: a 0 is never a message */
 }
 
 static bool subscription_maybe_new(const struct agnocast_subscription *sub)
