@@ -30,17 +30,24 @@
  * its publisher's retained history again); otherwise records it and returns 0. */
 static int duplicate(struct route *r, const struct cdr_bytes *o)
 {
-    g_autofree char *key =
-        g_strdup_printf("%s/%u/%u", o->host, o->publisher_pid, o->publisher_index);
-    uint64_t *last = g_hash_table_lookup(r->last_seq, key);
+    /* The key on the stack: an allocation per sample only for a host name too long for it. */
+    char buf[256];
+    g_autofree char *long_key = NULL;
+    const char *key = buf;
+    int n = g_snprintf(buf, sizeof(buf), "%s/%u/%u", o->host, o->publisher_pid, o->publisher_index);
+    uint64_t *last;
 
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        key = long_key = g_strdup_printf("%s/%u/%u", o->host, o->publisher_pid, o->publisher_index);
+    last = g_hash_table_lookup(r->last_seq, key);
     if (last && o->sequence_number <= *last)
         return 1;
     if (last == NULL) {
         if (g_hash_table_size(r->last_seq) >= ORIGINS_MAX)
             g_hash_table_remove_all(r->last_seq);
         last = g_new(uint64_t, 1);
-        g_hash_table_insert(r->last_seq, g_steal_pointer(&key), last);
+        g_hash_table_insert(r->last_seq, long_key ? g_steal_pointer(&long_key) : g_strdup(key),
+                            last);
     }
     *last = o->sequence_number;
     return 0;

@@ -262,9 +262,9 @@ static int take_oldest(struct agnocast_subscription *sub, struct agnocast_messag
  * 0, a write in progress (the next look sees it done; a sleeper is woken after it is). Anything
  * else (a message, a lapped ring, a source not yet accepted) goes to the locked path, which
  * decides. Going there on a 0, to read the head the publisher is writing too, used to take
- * the lines the publisher was writing away from it in the middle of its write. next, ready and corrupt are written under the lock by whichever
- * thread takes: read atomically, and an answer made stale by such a thread is one that thread
- * answered better.
+ * the lines the publisher was writing away from it in the middle of its write. next, ready and
+ * corrupt are written under the lock by whichever thread takes: read atomically, and an answer made
+ * stale by such a thread is one that thread answered better.
  */
 static bool source_maybe_new(const struct agn_source *src)
 {
