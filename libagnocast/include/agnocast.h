@@ -297,7 +297,9 @@ AGNOCAST_EXPORT struct agnocast_subscription *
 agnocast_subscription_free(struct agnocast_subscription *sub);
 
 /* Takes the oldest message not yet seen in the subscription's window: 1 and *msg set, 0 if
- * there is none, or a negative errno (-ENOBUFS: this process holds too many messages). */
+ * there is none, or a negative errno (-ENOBUFS: this process holds too many messages). Made for
+ * busy loops: a call that finds nothing takes no lock and makes no system call. Any thread may
+ * call it; calls on one subscription from several threads each get different messages. */
 AGNOCAST_EXPORT int agnocast_subscription_take(struct agnocast_subscription *sub,
                                                struct agnocast_message **msg);
 
