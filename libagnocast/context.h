@@ -10,7 +10,9 @@
  *   create_lock -> segment.grow_lock -> broker.request_lock -> lock -> broker.reply_lock
  *     -> pool.lock
  * None is held across a system call on a peer's object (docs/security.md); the log callback
- * never runs under any of them (log.c, agn_lock/agn_unlock).
+ * never runs under any of them (log.c, agn_lock/agn_unlock). The peek gate (peek.h) is no
+ * lock: a look takes none and waits for nothing; a writer closes it under `lock` and waits
+ * only for looks in flight.
  */
 #ifndef AGNOCAST_CONTEXT_H
 #define AGNOCAST_CONTEXT_H
