@@ -131,12 +131,19 @@ static void counter_add(_Atomic uint64_t *c, uint64_t n)
     atomic_store_explicit(c, v + n < v ? UINT64_MAX : v + n, memory_order_relaxed);
 }
 
+/* next, ready and corrupt change only under ctx->lock, but a lock-free look (source_maybe_new)
+ * may read them meanwhile: stored atomically (a plain store on x86 too). */
+static void source_set_next(struct agn_source *src, uint64_t next)
+{
+    __atomic_store_n(&src->next, next, __ATOMIC_RELAXED);
+}
+
 /* A publisher caught writing what no publisher writes: counted, said once, never read again
  * (its messages stop; the subscription goes on with the others). */
 static int source_corrupt(struct agnocast_subscription *sub, struct agn_source *src,
                           const char *why)
 {
-    src->corrupt = true;
+    __atomic_store_n(&src->corrupt, true, __ATOMIC_RELAXED); /* see source_set_next */
     atomic_fetch_add_explicit(&sub->stats->corrupt, 1, memory_order_relaxed);
     agn_log(AGNOCAST_LOG_WARNING, "publisher %d/%u on %s is corrupt (%s); no longer reading it",
             (int)src->pid, src->index, sub->topic, why);
@@ -155,7 +162,7 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
     if (!src->ready) {
         if (!source_accepted(ctx, src))
             return 0;
-        src->ready = true;
+        __atomic_store_n(&src->ready, true, __ATOMIC_RELAXED);
     }
     for (uint64_t looked = 0;;) {
         uint64_t seq, head;
@@ -177,18 +184,19 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
             if (head - src->next >= src->window) {
                 uint64_t skip = head - src->window + 1 - src->next;
                 counter_add(&sub->stats->missed, skip);
-                src->next += skip;
+                source_set_next(src, src->next + skip);
             }
         }
         if (++looked > src->window + 1)
             return 0; /* a head that keeps moving (or a wild one): the rest next time */
-        seq = src->next++;
+        seq = src->next;
+        source_set_next(src, seq + 1);
         r = agn_message_acquire(ctx, sub, src, seq, msg);
         if (r == -EAGAIN) {
             /* Its growth area is on its way from the broker; a declared area that never comes
              * is a lie, which must not hold the subscription back for ever. */
             uint64_t now = agn_now_ns();
-            src->next--;
+            source_set_next(src, src->next - 1);
             if (src->area_wait_ns == 0)
                 src->area_wait_ns = now;
             else if (now - src->area_wait_ns > AGN_AREA_WAIT_NS)
@@ -205,7 +213,7 @@ static int source_next(struct agnocast_subscription *sub, struct agn_source *src
         if (r == -EBADMSG)
             continue;
         if (r < 0) {
-            src->next--;
+            source_set_next(src, src->next - 1);
             return r;
         }
         if (!src->history && (*msg)->timestamp_ns < sub->created_ns) {
@@ -229,7 +237,7 @@ static int take_oldest(struct agnocast_subscription *sub, struct agnocast_messag
         uint64_t head, seq = src->next, found, ts;
         if (src->corrupt || (!src->ready && !source_accepted(sub->ctx, src)))
             continue;
-        src->ready = true;
+        __atomic_store_n(&src->ready, true, __ATOMIC_RELAXED);
         /* As in source_next: the entry we want answers alone when it holds an older message
          * (nothing new) or, with the whole ring as window, the one we want; only otherwise is
          * the head read, a line the publisher writes at every publish. The timestamp is on
@@ -263,7 +271,7 @@ static int take_oldest(struct agnocast_subscription *sub, struct agnocast_messag
  * else (a message, a lapped ring, a source not yet accepted) goes to the locked path, which
  * decides. Going there on a 0, to read the head the publisher is writing too, used to take
  * the lines the publisher was writing away from it in the middle of its write. next, ready and
- * corrupt are written under the lock by whichever thread takes: read atomically, and an answer made
+ * corrupt are written (atomically, under the lock) by whichever thread takes: an answer made
  * stale by such a thread is one that thread answered better.
  */
 static bool source_maybe_new(const struct agn_source *src)
@@ -287,18 +295,34 @@ static bool subscription_maybe_new(const struct agnocast_subscription *sub)
     return false;
 }
 
-/* `sub`, or every callback subscription for NULL, has certainly nothing new. */
-static bool nothing_new(struct agnocast_context *ctx, const struct agnocast_subscription *sub)
+/* The callback subscriptions' sources of the peers the `n` wake-up events `ev` name (every
+ * source for NULL, or when the doorbell, which names nobody, is among them). */
+static bool callbacks_maybe_new(struct agnocast_context *ctx, const struct epoll_event *ev, int n)
+{
+    bool every = ev == NULL || agn_wake_events_name(ctx, NULL, ev, n);
+
+    for (unsigned s = 0; s < ctx->ncallback_subs; s++) {
+        const struct agnocast_subscription *sub = ctx->callback_subs[s];
+        for (unsigned i = 0; i < sub->nsources; i++) {
+            const struct agn_source *src = &sub->sources[i];
+            if ((every || agn_wake_events_name(ctx, src->peer, ev, n)) && source_maybe_new(src))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* `sub` has certainly nothing new; for NULL, no callback subscription has, at the sources
+ * callbacks_maybe_new looks at. */
+static bool nothing_new(struct agnocast_context *ctx, const struct agnocast_subscription *sub,
+                        const struct epoll_event *ev, int n)
 {
     struct agn_peek_reader *r = agn_peek_enter(&ctx->peek);
-    bool maybe = false;
+    bool maybe;
 
     if (!r)
         return false;
-    if (sub)
-        maybe = subscription_maybe_new(sub);
-    for (unsigned s = 0; !sub && !maybe && s < ctx->ncallback_subs; s++)
-        maybe = subscription_maybe_new(ctx->callback_subs[s]);
+    maybe = sub ? subscription_maybe_new(sub) : callbacks_maybe_new(ctx, ev, n);
     agn_peek_leave(r);
     return !maybe;
 }
@@ -318,7 +342,7 @@ AGNOCAST_EXPORT int agnocast_subscription_take(struct agnocast_subscription *sub
         return agn_fail(-EINVAL, "agnocast_subscription_take: NULL argument");
     if (agn_context_forked(ctx))
         return -ECHILD;
-    if (nothing_new(ctx, sub))
+    if (nothing_new(ctx, sub, NULL, 0))
         return 0;
     agn_lock(&ctx->lock);
     /* A source whose messages all turned out stale yields 0 though another may have some. */
@@ -339,7 +363,7 @@ AGNOCAST_EXPORT int agnocast_subscription_take_latest(struct agnocast_subscripti
         return agn_fail(-EINVAL, "agnocast_subscription_take_latest: NULL argument");
     if (agn_context_forked(ctx))
         return -ECHILD;
-    if (nothing_new(ctx, sub))
+    if (nothing_new(ctx, sub, NULL, 0))
         return 0;
     agn_lock(&ctx->lock);
     /* Take everything available, keep the newest; the rest counts as missed. */
@@ -401,7 +425,7 @@ int agn_dispatch(struct agnocast_context *ctx, enum agn_dispatch_mode mode)
     /* Drain before looking, so a publish after the look wakes us again. */
     if (mode == AGN_DISPATCH_DRAIN)
         agn_wake_drain(ctx, NULL, 0);
-    else if (mode == AGN_DISPATCH_PEEK && nothing_new(ctx, NULL))
+    else if (mode == AGN_DISPATCH_PEEK && nothing_new(ctx, NULL, NULL, 0))
         return 0; /* busy polling, the usual answer: without the lock */
     do {
         n = collect(ctx, msgs, subs, DISPATCH_BATCH, &err);
@@ -427,22 +451,8 @@ int agn_dispatch(struct agnocast_context *ctx, enum agn_dispatch_mode mode)
 
 int agn_dispatch_drained(struct agnocast_context *ctx, const struct epoll_event *ev, int n)
 {
-    struct agn_peek_reader *r;
-    bool maybe = false, any_peer = agn_wake_events_name(ctx, NULL, ev, n);
-
-    if ((r = agn_peek_enter(&ctx->peek)) == NULL)
-        return agn_dispatch(ctx, AGN_DISPATCH_LOOK);
     /* A channel not drained keeps its wake-up: only the drained peers' sources need a look. */
-    for (unsigned s = 0; !maybe && s < ctx->ncallback_subs; s++) {
-        const struct agnocast_subscription *sub = ctx->callback_subs[s];
-        for (unsigned i = 0; !maybe && i < sub->nsources; i++) {
-            const struct agn_source *src = &sub->sources[i];
-            maybe =
-                (any_peer || agn_wake_events_name(ctx, src->peer, ev, n)) && source_maybe_new(src);
-        }
-    }
-    agn_peek_leave(r);
-    return maybe ? agn_dispatch(ctx, AGN_DISPATCH_LOOK) : 0;
+    return nothing_new(ctx, NULL, ev, n) ? 0 : agn_dispatch(ctx, AGN_DISPATCH_LOOK);
 }
 
 AGNOCAST_EXPORT int agnocast_context_dispatch(struct agnocast_context *ctx)

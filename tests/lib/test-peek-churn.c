@@ -1,9 +1,10 @@
 /*
  * Busy polling looks without the lock (libagnocast/peek.c) while publishers come and go: a
- * subscriber process takes in one busy loop and dispatches callbacks in another, both lock-free
+ * subscriber process takes in two busy loops (two threads, one subscription) and dispatches
+ * callbacks in a third, all lock-free
  * when nothing is new, while publisher processes join, publish, and leave (killed or freed),
  * which removes their sources and unmaps their segments under the looking threads. Every
- * message must arrive at both, intact, and the subscriber must live.
+ * message must arrive once at each subscription, intact, and the subscriber must live.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -98,7 +99,7 @@ static int subscriber_role(void *arg, int out, int in)
 {
     struct sub_state st = {0};
     struct agnocast_subscription *cb_sub;
-    pthread_t taker, spinner;
+    pthread_t takers[2], spinner;
     char line[32];
 
     (void)arg;
@@ -110,7 +111,9 @@ static int subscriber_role(void *arg, int out, int in)
         send_line(out, "error %s", agnocast_last_error());
         return 1;
     }
-    pthread_create(&taker, NULL, take_thread, &st);
+    /* Two takers of one subscription: between them each message exactly once. */
+    for (int i = 0; i < 2; i++)
+        pthread_create(&takers[i], NULL, take_thread, &st);
     pthread_create(&spinner, NULL, spin_thread, &st);
     send_line(out, "ready");
     while (recv_line(in, line, sizeof(line), 120000) >= 0 && strcmp(line, "quit") != 0)
@@ -118,7 +121,8 @@ static int subscriber_role(void *arg, int out, int in)
                   (uint64_t)st.called, (uint64_t)st.bad);
     st.quit = true;
     agnocast_context_stop(st.ctx);
-    pthread_join(taker, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(takers[i], NULL);
     pthread_join(spinner, NULL);
     agnocast_subscription_free(cb_sub);
     agnocast_subscription_free(st.take_sub);
