@@ -84,7 +84,7 @@ static int forged_setup(void **state)
 {
     struct forged *f = calloc(1, sizeof *f);
     char name[64];
-    void *map;
+    void *map = NULL;
 
     snprintf(name, sizeof name, AGN_SEG_NAME_FMT, (int)getpid());
     f->fd = forged_memfd(name, SEG_SIZE, AGNOCAST_SEGMENT_SEALS, &map);
@@ -251,7 +251,7 @@ static void test_segview_open_checks_descriptor(void **state)
     const int seals[] = {0, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL,
                          AGNOCAST_SEGMENT_SEALS & ~F_SEAL_SHRINK};
     int sealed = f->fd;
-    void *map;
+    void *map = NULL;
 
     for (size_t i = 0; i < sizeof seals / sizeof seals[0]; i++) {
         f->fd = forged_memfd("agnocast-test", SEG_SIZE, seals[i], &map);
@@ -411,7 +411,7 @@ static int read_in_area(struct forged *f, uint64_t base, uint64_t size, uint32_t
 
 static void forged_area(struct forged *f, int seals)
 {
-    void *map;
+    void *map = NULL;
 
     if (f->area != NULL)
         munmap(f->area, AREA_SIZE);
