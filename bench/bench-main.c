@@ -20,8 +20,9 @@ static void usage(FILE *out)
           "             --take (agnocast, with --busy): a loop of take and release, no callback\n"
           "  fanout     --transport agnocast|eventfd --subs N --size BYTES [--count N]\n"
           "  throughput --size BYTES [--busy] [--subs N] [--count N]\n"
-          "  scene      --transport agnocast|uds --size BYTES [--seconds S] [--topics N]\n"
-          "             [--publishers N] [--subscribers N] [--rate HZ] [--warm-seconds S]\n"
+          "  scene      --transport agnocast|uds|floor|floor-pipes --size BYTES [--seconds S]\n"
+          "             [--topics N] [--publishers N] [--subscribers N] [--rate HZ] "
+          "[--warm-seconds S]\n"
           "             [--daemon-pid PID] (the broker, counted in the CPU time)\n"
           "  control    --processes N --per-process K --broker-pid PID\n"
           "  cg-pub     --in FD --out FD --size BYTES --count N   (under callgrind)\n"
@@ -136,8 +137,15 @@ int main(int argc, char **argv)
         } else if (strcmp(c.transport, "uds") == 0) {
             scene.transport = "uds";
             rc = bench_scene_run(&scene, &bench_scene_uds);
+        } else if (strcmp(c.transport, "floor") == 0) {
+            scene.transport = "eventfd-floor";
+            rc = bench_scene_run(&scene, &bench_scene_floor);
+        } else if (strcmp(c.transport, "floor-pipes") == 0) {
+            scene.transport = "pipe-epoll-floor";
+            rc = bench_scene_run(&scene, &bench_scene_floor_pipes);
         } else {
-            fprintf(stderr, "agnocast-bench scene: --transport agnocast or uds\n");
+            fprintf(stderr,
+                    "agnocast-bench scene: --transport agnocast, uds, floor or floor-pipes\n");
             return 2;
         }
     } else if (strcmp(name, "control") == 0) {

@@ -200,8 +200,9 @@ bool bench_scene_stopping(struct bench_scene *sc)
 
 /* On-CPU nanoseconds of every thread of `pid` (the scheduler's own account, to the ns, from
  * /proc/PID/task/TID/schedstat), or user + system from /proc/PID/stat in clock ticks where
- * the kernel keeps no schedstat. */
-static uint64_t cpu_ns(pid_t pid)
+ * the kernel keeps no schedstat. `slices`, if not NULL, gets the number of times its threads
+ * were put on a CPU (schedstat's third field): what each wake-up costs shows per slice. */
+static uint64_t cpu_ns(pid_t pid, uint64_t *slices)
 {
     char path[64];
     uint64_t sum = 0;
@@ -213,17 +214,20 @@ static uint64_t cpu_ns(pid_t pid)
     if ((d = opendir(path))) {
         bool any = false;
         while ((e = readdir(d))) {
-            unsigned long long ns;
+            unsigned long long ns, waited, ran;
             char p2[sizeof(path) + sizeof(e->d_name) + 16];
             if (e->d_name[0] == '.')
                 continue;
             snprintf(p2, sizeof(p2), "%s/%s/schedstat", path, e->d_name);
             if (!(f = fopen(p2, "r")))
                 continue;
-            if (fscanf(f, "%llu", &ns) == 1) {
+            int got = fscanf(f, "%llu %llu %llu", &ns, &waited, &ran);
+            if (got >= 1) {
                 sum += ns;
                 any = true;
             }
+            if (got == 3 && slices)
+                *slices += ran;
             fclose(f);
         }
         closedir(d);
@@ -245,13 +249,18 @@ static uint64_t cpu_ns(pid_t pid)
     return 0;
 }
 
-static uint64_t cpu_all(const pid_t *pids, unsigned n)
-{
-    uint64_t sum = 0;
+/* CPU time and slices of n processes, added to `use`. */
+struct scene_use {
+    uint64_t cpu_ns, slices;
+};
 
-    for (unsigned i = 0; i < n; i++)
-        sum += cpu_ns(pids[i]);
-    return sum;
+static void use_add(struct scene_use *use, const pid_t *pids, unsigned n, int sign)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t slices = 0, ns = cpu_ns(pids[i], &slices);
+        use->cpu_ns += (uint64_t)sign * ns;
+        use->slices += (uint64_t)sign * slices;
+    }
 }
 
 static int pub_child(void *arg)
@@ -328,12 +337,14 @@ static bool wait_count(struct bench_scene *sc, _Atomic uint32_t *v, uint32_t wan
     return true;
 }
 
-static void report(struct bench_scene *sc, double wall_s, uint64_t cpu, uint64_t daemon_cpu)
+static void report(struct bench_scene *sc, double wall_s, const struct scene_use *pub,
+                   const struct scene_use *sub, uint64_t daemon_cpu)
 {
+    uint64_t cpu = pub->cpu_ns + sub->cpu_ns + daemon_cpu;
     struct bench_scene_shared *sh = sc->sh;
     uint64_t published = 0, late = 0, unsent = 0, received = 0, kept = 0;
     struct bench_stats st;
-    char extra[768];
+    char extra[1024];
 
     for (unsigned p = 0; p < sc->publishers; p++) {
         published += sh->published[p];
@@ -353,12 +364,17 @@ static void report(struct bench_scene *sc, double wall_s, uint64_t cpu, uint64_t
              "\"rate_hz\":%u,\"seconds\":%.3f,\"planned\":%.0f,\"published\":%" PRIu64
              ",\"expected\":%" PRIu64 ",\"received\":%" PRIu64 ",\"late\":%" PRIu64
              ",\"unsent\":%" PRIu64 ",\"cpu_ms_per_s\":%.2f,\"daemon_cpu_ms_per_s\":%.2f,"
-             "\"cpu_us_per_msg\":%.3f",
+             "\"cpu_us_per_msg\":%.3f,\"publisher_cpu_ms_per_s\":%.2f,"
+             "\"subscriber_cpu_ms_per_s\":%.2f,\"publisher_slices_per_msg\":%.3f,"
+             "\"subscriber_slices_per_msg\":%.3f",
              (double)bench_percentile(sh->samples, st.count, 99.9) / 1e3, sc->topics,
              sc->publishers, sc->subscribers, sc->rate_hz, wall_s,
              (double)sc->topics * sc->rate_hz * wall_s, published, 2 * published, received, late,
              unsent, (double)cpu / 1e6 / wall_s, (double)daemon_cpu / 1e6 / wall_s,
-             published ? (double)cpu / 1e3 / (double)published : 0.0);
+             published ? (double)cpu / 1e3 / (double)published : 0.0,
+             (double)pub->cpu_ns / 1e6 / wall_s, (double)sub->cpu_ns / 1e6 / wall_s,
+             published ? (double)pub->slices / (double)published : 0.0,
+             published ? (double)sub->slices / (double)published : 0.0);
     bench_stats_print(stdout, "scene", sc->transport, sc->size, &st, extra);
 }
 
@@ -369,7 +385,8 @@ int bench_scene_run(struct bench_scene *sc, const struct bench_scene_ops *ops)
     unsigned nproc = sc->subscribers + sc->publishers;
     const char *why = layout_error(sc);
     size_t map_size;
-    uint64_t cap, cpu0, cpu1, dcpu0 = 0, dcpu1 = 0, t0, t1, from, until;
+    struct scene_use pub_use = {0}, sub_use = {0};
+    uint64_t cap, dcpu0 = 0, dcpu1 = 0, t0, t1, from, until;
     int rc = -1;
 
     if (why) {
@@ -415,27 +432,31 @@ int bench_scene_run(struct bench_scene *sc, const struct bench_scene_ops *ops)
     atomic_store_explicit(&sc->sh->from_ns, from, memory_order_release);
     sleep_until(from);
     t0 = bench_now_ns();
-    cpu0 = cpu_all(pids, nproc);
+    use_add(&pub_use, pubs, sc->publishers, -1);
+    use_add(&sub_use, subs, sc->subscribers, -1);
     if (sc->daemon_pid > 0)
-        dcpu0 = cpu_ns((pid_t)sc->daemon_pid);
+        dcpu0 = cpu_ns((pid_t)sc->daemon_pid, NULL);
     sleep_until(until);
     t1 = bench_now_ns();
-    cpu1 = cpu_all(pids, nproc);
+    use_add(&pub_use, pubs, sc->publishers, 1);
+    use_add(&sub_use, subs, sc->subscribers, 1);
     if (sc->daemon_pid > 0)
-        dcpu1 = cpu_ns((pid_t)sc->daemon_pid);
+        dcpu1 = cpu_ns((pid_t)sc->daemon_pid, NULL);
     /* A copying transport can fall behind; give its publishers time to finish their writes. */
     rc = reap(pubs, sc->publishers, bench_now_ns() + 120 * NS);
     usleep(100000);
     atomic_store(&sc->sh->stop, 1);
+    if (ops->stopping)
+        ops->stopping(sc);
     if (reap(subs, sc->subscribers, bench_now_ns() + 30 * NS) < 0)
         rc = -1;
-    if (rc == 0) {
-        uint64_t daemon = dcpu1 > dcpu0 ? dcpu1 - dcpu0 : 0;
-        report(sc, (double)(t1 - t0) / 1e9, (cpu1 > cpu0 ? cpu1 - cpu0 : 0) + daemon, daemon);
-    }
+    if (rc == 0)
+        report(sc, (double)(t1 - t0) / 1e9, &pub_use, &sub_use, dcpu1 > dcpu0 ? dcpu1 - dcpu0 : 0);
     goto teardown;
 fail:
     atomic_store(&sc->sh->failed, 1);
+    if (ops->stopping)
+        ops->stopping(sc);
     reap(pids, nproc, bench_now_ns() + 10 * NS);
     rc = -1;
 teardown:

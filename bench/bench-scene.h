@@ -65,6 +65,9 @@ struct bench_scene_ops {
     int (*setup)(struct bench_scene *sc); /* may be NULL; 0 or -1 */
     int (*publisher)(struct bench_scene *sc);
     int (*subscriber)(struct bench_scene *sc);
+    /* may be NULL: after the runner set `stop` (or `failed`), for subscribers that sleep with no
+     * timeout */
+    void (*stopping)(struct bench_scene *sc);
     void (*teardown)(struct bench_scene *sc); /* may be NULL */
 };
 
@@ -84,8 +87,10 @@ bool bench_scene_option(struct bench_scene *sc, int opt, const char *arg);
 
 /* Checks the layout, runs the scene with `ops`, prints its JSON line. 0 or -1. */
 int bench_scene_run(struct bench_scene *sc, const struct bench_scene_ops *ops);
-/* agnocast-bench's transports: agnocast (event-driven callbacks) and Unix stream sockets. */
-extern const struct bench_scene_ops bench_scene_agnocast, bench_scene_uds;
+/* agnocast-bench's transports: agnocast (event-driven callbacks), Unix stream sockets, and the
+ * floor (an eventfd wake-up and a shared slot, nothing else: bench-scene-floor.c). */
+extern const struct bench_scene_ops bench_scene_agnocast, bench_scene_uds, bench_scene_floor,
+    bench_scene_floor_pipes;
 
 /* The layout. Publisher p owns topics p*K .. p*K+K-1 (K = topics / publishers). Topic t has
  * two subscriber processes, t mod H and t mod H + H (H = subscribers / 2), so every subscriber

@@ -1,6 +1,6 @@
 /* Smoke tests of the benchmark cases against a private broker: take busy-poll, throughput to
- * four subscribers, and the scene (its layout, and a small scene over agnocast and over Unix
- * sockets). Figures are not checked, only that each case runs and reports. */
+ * four subscribers, and the scene (its layout, and a small scene over agnocast, over Unix
+ * sockets and over both floors). Figures are not checked, only that each case runs and reports. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -137,6 +137,16 @@ static int run_scene_uds(void *arg)
     return bench_scene_run(arg, &bench_scene_uds);
 }
 
+static int run_scene_floor(void *arg)
+{
+    return bench_scene_run(arg, &bench_scene_floor);
+}
+
+static int run_scene_floor_pipes(void *arg)
+{
+    return bench_scene_run(arg, &bench_scene_floor_pipes);
+}
+
 static void check_scene_line(const char *buf, const char *transport)
 {
     char want[64];
@@ -149,6 +159,10 @@ static void check_scene_line(const char *buf, const char *transport)
     assert_true(member(buf, "received") <= member(buf, "expected"));
     assert_true(member(buf, "p999_us") > 0);
     assert_true(member(buf, "cpu_ms_per_s") > 0);
+    /* Both kinds of process ran and slept: the split and the wake-ups per message are there. */
+    assert_true(member(buf, "publisher_cpu_ms_per_s") > 0);
+    assert_true(member(buf, "subscriber_cpu_ms_per_s") > 0);
+    assert_true(member(buf, "subscriber_slices_per_msg") > 0);
 }
 
 static void test_bench_scene_agnocast_runs(void **state)
@@ -172,6 +186,21 @@ static void test_bench_scene_uds_runs(void **state)
     check_scene_line(buf, "uds");
 }
 
+/* The floors: their subscribers sleep with no timeout, so this also checks that the runner's
+ * stop wakes them (the run would hang, then fail, otherwise). */
+static void test_bench_scene_floors_run(void **state)
+{
+    struct bench_scene sc;
+    char buf[2048];
+
+    small_scene(&sc, "eventfd-floor");
+    assert_int_equal(captured(buf, sizeof(buf), run_scene_floor, &sc), 0);
+    check_scene_line(buf, "eventfd-floor");
+    small_scene(&sc, "pipe-epoll-floor");
+    assert_int_equal(captured(buf, sizeof(buf), run_scene_floor_pipes, &sc), 0);
+    check_scene_line(buf, "pipe-epoll-floor");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_bench_scene_layout_gives_every_topic_two_readers),
         cmocka_unit_test(test_bench_scene_agnocast_runs),
         cmocka_unit_test(test_bench_scene_uds_runs),
+        cmocka_unit_test(test_bench_scene_floors_run),
     };
 
     return cmocka_run_group_tests(tests, start_broker, stop_broker);
