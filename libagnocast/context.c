@@ -264,13 +264,16 @@ AGNOCAST_EXPORT int agnocast_context_set_busy_poll(struct agnocast_context *ctx,
 AGNOCAST_EXPORT void agnocast_context_stop(struct agnocast_context *ctx)
 {
     uint64_t one = 1;
+    int saved;
 
     /* In a fork child: nothing (the doorbell is the parent's). No agn_context_forked() here:
      * it records the error, which is not async-signal-safe. */
     if (!ctx || ctx->fork_generation != agn_fork_generation())
         return;
+    saved = errno; /* a signal handler's caller may be about to read it */
     atomic_store(&ctx->stopping, true);
     (void)!write(ctx->wake.stop_fd, &one, sizeof(one));
+    errno = saved;
 }
 
 /* A spin honours a stop: the flag goes, and with it the stop's wake-up, so the next wait

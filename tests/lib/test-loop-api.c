@@ -522,6 +522,117 @@ static void test_loop_wake_writes_to_sleeping_subscriber(void **state)
     assert_true(received > 0);
 }
 
+/* ---- from a spin back to the descriptor --------------------------------------------------- */
+
+/* Publishes one message per "pub" (answers "published"), until "quit". */
+static int pub_on_command_role(void *arg, int out, int in)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_publisher *pub;
+    char line[64];
+    uint64_t v = 0;
+
+    if (agnocast_context_new(&ctx) < 0 || agnocast_publisher_new(ctx, arg, 16, 0, &pub) < 0 ||
+        agnocast_publisher_wait_matched(pub, 1, 10000) < 1) {
+        send_line(out, "error %s", agnocast_last_error());
+        return 1;
+    }
+    send_line(out, "ready");
+    while (recv_line(in, line, sizeof(line), 60000) >= 0 && strcmp(line, "pub") == 0) {
+        if (publish_u64(pub, ++v) < 0)
+            return 1;
+        send_line(out, "published");
+    }
+    agnocast_publisher_free(pub);
+    agnocast_context_free(ctx);
+    return 0;
+}
+
+static bool wait_count(const _Atomic uint64_t *n, uint64_t want, int timeout_ms)
+{
+    for (uint64_t t0 = now_ms(); atomic_load(n) < want; usleep(1000))
+        if (now_ms() - t0 > (uint64_t)timeout_ms)
+            return false;
+    return true;
+}
+
+static void count_atomic(struct agnocast_subscription *sub, struct agnocast_message *msg,
+                         void *userdata)
+{
+    (void)sub;
+    (void)msg;
+    atomic_fetch_add((_Atomic uint64_t *)userdata, 1);
+}
+
+struct spin_args {
+    struct agnocast_context *ctx;
+    int timeout_ms;
+};
+
+static void *spin_for(void *arg)
+{
+    struct spin_args *a = arg;
+
+    agnocast_context_spin(a->ctx, a->timeout_ms);
+    return NULL;
+}
+
+/* Once a spin has returned (stopped, or its time up), the descriptor is what tells of the next
+ * message, and a message published while the spin was returning is not lost to it either:
+ * the spin either ran it or left the descriptor readable. */
+static void test_loop_descriptor_after_spin(void **state)
+{
+    struct agnocast_context *ctx;
+    struct agnocast_subscription *sub;
+    _Atomic uint64_t got = 0;
+    struct spin_args spin;
+    struct role pub;
+    pthread_t thread;
+
+    (void)state;
+    assert_int_equal(agnocast_context_new(&ctx), 0);
+    assert_int_equal(
+        agnocast_subscription_new(ctx, "/loop/after_spin", 16, 0, count_atomic, (void *)&got, &sub),
+        0);
+    assert_int_equal(role_start(&pub, pub_on_command_role, "/loop/after_spin"), 0);
+    expect_line(&pub, "ready");
+    assert_int_equal(agnocast_subscription_wait_matched(sub, 1, 10000), 1);
+    spin = (struct spin_args){.ctx = ctx, .timeout_ms = -1};
+    for (uint64_t round = 1; round <= 40; round++) {
+        /* Odd rounds: stopped. Even ones: a timed spin that returns by itself, each a little
+         * longer, so that the publish below falls before, during and after its return. */
+        spin.timeout_ms = round % 2 ? -1 : (int)(round / 2) % 7;
+        pthread_create(&thread, NULL, spin_for, &spin);
+        send_line(pub.to_child, "pub");
+        expect_line(&pub, "published");
+        if (round % 2) {
+            assert_true(wait_count(&got, 2 * round - 1, 5000));
+            agnocast_context_stop(ctx);
+        }
+        pthread_join(thread, NULL);
+        /* Out of the spin: the message it may or may not have run is there, or the descriptor
+         * says so. */
+        if (atomic_load(&got) < 2 * round - 1) {
+            assert_true(fd_readable(agnocast_context_fd(ctx), 5000));
+            assert_true(agnocast_context_dispatch(ctx) >= 0);
+        }
+        assert_int_equal(atomic_load(&got), 2 * round - 1);
+        /* And the next one, with no spin at all: the descriptor. */
+        send_line(pub.to_child, "pub");
+        expect_line(&pub, "published");
+        assert_true(fd_readable(agnocast_context_fd(ctx), 5000));
+        while (atomic_load(&got) < 2 * round) {
+            assert_true(agnocast_context_dispatch(ctx) >= 0);
+            if (atomic_load(&got) < 2 * round)
+                assert_true(fd_readable(agnocast_context_fd(ctx), 5000));
+        }
+    }
+    send_line(pub.to_child, "quit");
+    assert_int_equal(role_wait(&pub), 0);
+    agnocast_subscription_free(sub);
+    agnocast_context_free(ctx);
+}
+
 /* ---- a subscriber that lies about busy polling ------------------------------------------- */
 
 /* Says it busy-polls, then sleeps on its descriptor instead: publishers skip its wake-ups.
@@ -733,6 +844,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_loop_no_wake_writes_to_busy_subscriber),
         cmocka_unit_test(test_loop_wake_writes_to_sleeping_subscriber),
         cmocka_unit_test(test_loop_publish_between_look_and_drain),
+        cmocka_unit_test(test_loop_descriptor_after_spin),
     };
 
     if (argc == 4 && strcmp(argv[1], "--publish") == 0)
