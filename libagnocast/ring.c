@@ -60,15 +60,15 @@ void agn_ring_retire(struct agnocast_context *ctx, void *data)
     ctx->retired.count++;
 }
 
-/* Whether any of the hold tables holds the message at addr. */
-static bool held(const struct agn_shm_view *const *tables, unsigned ntables, uintptr_t addr)
-{
-    for (unsigned i = 0; i < ntables; i++)
-        if (agn_shm_holds(tables[i], addr))
-            return true;
-    return false;
-}
+/* Retired messages looked up in one pass over the hold tables: a batch on the publish path
+ * (AGN_RECLAIM_BATCH), more when subscribers hold some for a while. */
+#define RECLAIM_CHUNK 64
 
+/*
+ * Frees the retired messages no hold table holds. Each table is read once per chunk of the
+ * retired list, not once per message: its lines are written by the process that owns it, so
+ * every pass over them can miss the cache.
+ */
 void agn_ring_reclaim(struct agnocast_context *ctx)
 {
     const struct agn_shm_view *tables[AGN_MAX_PEERS + 1];
@@ -82,14 +82,29 @@ void agn_ring_reclaim(struct agnocast_context *ctx)
     atomic_thread_fence(memory_order_seq_cst);
     ntables = agn_peer_hold_tables(ctx, tables);
     while (*link) {
-        struct agn_msg_header *h = (struct agn_msg_header *)*link;
-        if (held(tables, ntables, (uintptr_t)(h + 1))) {
-            link = &h->next_retired;
-            continue;
+        struct agn_msg_header *chunk[RECLAIM_CHUNK];
+        uint64_t addrs[RECLAIM_CHUNK];
+        bool held[RECLAIM_CHUNK] = {false};
+        unsigned n = 0, nheld = 0;
+
+        for (uintptr_t at = *link; at && n < RECLAIM_CHUNK; n++) {
+            chunk[n] = (struct agn_msg_header *)at;
+            addrs[n] = (uint64_t)(uintptr_t)(chunk[n] + 1);
+            at = chunk[n]->next_retired;
         }
-        *link = h->next_retired;
-        ctx->retired.count--;
-        agn_ring_free_message(ctx, h);
+        for (unsigned i = 0; i < ntables && nheld < n; i++)
+            nheld += agn_shm_holds_mark(tables[i], addrs, n, held);
+        /* The chunk is the run of the list that starts at *link. */
+        for (unsigned k = 0; k < n; k++) {
+            struct agn_msg_header *h = chunk[k];
+            if (held[k]) {
+                link = &h->next_retired;
+                continue;
+            }
+            *link = h->next_retired;
+            ctx->retired.count--;
+            agn_ring_free_message(ctx, h);
+        }
     }
 }
 

@@ -102,17 +102,34 @@ bool agn_shm_accepts(const struct agn_shm_view *view, uint32_t pid)
     return false;
 }
 
-bool agn_shm_holds(const struct agn_shm_view *view, uint64_t addr)
+unsigned agn_shm_holds_mark(const struct agn_shm_view *view, const uint64_t *addrs, unsigned n,
+                            bool *held)
 {
     const struct agn_seg_header *h = agn_shm_header(view);
-    uint32_t n = atomic_load_explicit(&h->holds_used, memory_order_acquire);
+    uint32_t used = atomic_load_explicit(&h->holds_used, memory_order_acquire);
+    unsigned marked = 0;
 
-    if (n > AGN_MAX_HOLDS)
-        n = AGN_MAX_HOLDS;
-    for (uint32_t i = 0; i < n; i++)
-        if (atomic_load_explicit(&h->holds[i], memory_order_relaxed) == addr)
-            return true;
-    return false;
+    if (used > AGN_MAX_HOLDS)
+        used = AGN_MAX_HOLDS;
+    for (uint32_t i = 0; i < used; i++) {
+        uint64_t hold = atomic_load_explicit(&h->holds[i], memory_order_relaxed);
+        if (hold == 0)
+            continue;
+        for (unsigned k = 0; k < n; k++) {
+            if (!held[k] && addrs[k] == hold) {
+                held[k] = true;
+                marked++;
+            }
+        }
+    }
+    return marked;
+}
+
+bool agn_shm_holds(const struct agn_shm_view *view, uint64_t addr)
+{
+    bool held = false;
+
+    return addr != 0 && agn_shm_holds_mark(view, &addr, 1, &held) == 1;
 }
 
 bool agn_shm_sub_counters(const struct agn_shm_view *view, uint32_t index,

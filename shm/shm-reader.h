@@ -150,6 +150,10 @@ bool agn_shm_accepts(const struct agn_shm_view *view, uint32_t pid);
 
 /* Whether the owner's hold table holds `addr`; the scan is bounded by AGN_MAX_HOLDS. */
 bool agn_shm_holds(const struct agn_shm_view *view, uint64_t addr);
+/* One pass over the owner's hold table for n addresses: sets held[k] for each addrs[k] it
+ * holds (leaving the others as they are); returns how many it set. Bounded by AGN_MAX_HOLDS. */
+unsigned agn_shm_holds_mark(const struct agn_shm_view *view, const uint64_t *addrs, unsigned n,
+                            bool *held);
 
 /* The counters of subscription slot `index`; false if the index is out of range. */
 bool agn_shm_sub_counters(const struct agn_shm_view *view, uint32_t index,
