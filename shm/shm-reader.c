@@ -125,13 +125,6 @@ unsigned agn_shm_holds_mark(const struct agn_shm_view *view, const uint64_t *add
     return marked;
 }
 
-bool agn_shm_holds(const struct agn_shm_view *view, uint64_t addr)
-{
-    bool held = false;
-
-    return addr != 0 && agn_shm_holds_mark(view, &addr, 1, &held) == 1;
-}
-
 bool agn_shm_sub_counters(const struct agn_shm_view *view, uint32_t index,
                           struct agn_shm_sub_counters *c)
 {

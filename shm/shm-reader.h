@@ -148,8 +148,6 @@ int agn_shm_area_find(const struct agn_shm_view *view, uint64_t addr, uint64_t l
 /* Whether the owner lists `pid` in its accepted_pids (it scans that process's holds). */
 bool agn_shm_accepts(const struct agn_shm_view *view, uint32_t pid);
 
-/* Whether the owner's hold table holds `addr`; the scan is bounded by AGN_MAX_HOLDS. */
-bool agn_shm_holds(const struct agn_shm_view *view, uint64_t addr);
 /* One pass over the owner's hold table for n addresses: sets held[k] for each addrs[k] it
  * holds (leaving the others as they are); returns how many it set. Bounded by AGN_MAX_HOLDS. */
 unsigned agn_shm_holds_mark(const struct agn_shm_view *view, const uint64_t *addrs, unsigned n,

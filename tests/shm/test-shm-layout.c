@@ -219,28 +219,22 @@ static void test_holds_accepts_and_counters_stay_in_bounds(void **state)
     struct forged *f = *state;
     struct agn_shm_view v;
     struct agn_shm_sub_counters c;
+    const uint64_t addrs[4] = {0x1234, 0x5678, 0x9abc, 0x1234};
+    bool held[4] = {false, false, true, false};
 
     assert_int_equal(agn_shm_view_open(&v, f->mem, PID, BASE, SIZE, NULL), 0);
+    /* One pass for many addresses: each held one marked once, the others left alone; the
+     * scan stops at the table's end whatever holds_used says. */
     f->h->holds[AGN_MAX_HOLDS - 1] = 0x1234;
-    f->h->holds_used = UINT32_MAX; /* the scan stops at the table's end */
-    assert_true(agn_shm_holds(&v, 0x1234));
-    assert_false(agn_shm_holds(&v, 0x5678));
-    f->h->holds_used = 1;
-    assert_false(agn_shm_holds(&v, 0x1234));
-    /* Many addresses in one pass: each held one marked once, the others left alone. */
-    {
-        const uint64_t addrs[4] = {0x1234, 0x5678, 0x9abc, 0x1234};
-        bool held[4] = {false, false, true, false};
-        f->h->holds[0] = 0x5678;
-        f->h->holds_used = UINT32_MAX;
-        assert_int_equal(agn_shm_holds_mark(&v, addrs, 4, held), 3);
-        assert_true(held[0] && held[1] && held[2] && held[3]);
-        held[0] = held[1] = held[3] = false;
-        f->h->holds_used = 1; /* 0x1234 lies beyond it now */
-        assert_int_equal(agn_shm_holds_mark(&v, addrs, 4, held), 1);
-        assert_true(!held[0] && held[1] && !held[3]);
-        f->h->holds[0] = 0;
-    }
+    f->h->holds[0] = 0x5678;
+    f->h->holds_used = UINT32_MAX;
+    assert_int_equal(agn_shm_holds_mark(&v, addrs, 4, held), 3);
+    assert_true(held[0] && held[1] && held[2] && held[3]);
+    held[0] = held[1] = held[3] = false;
+    f->h->holds_used = 1; /* 0x1234 lies beyond it now */
+    assert_int_equal(agn_shm_holds_mark(&v, addrs, 4, held), 1);
+    assert_true(!held[0] && held[1] && !held[3]);
+    f->h->holds[0] = 0;
     assert_false(agn_shm_accepts(&v, 99));
     f->h->accepted_pids[AGN_MAX_PEERS - 1] = 99;
     assert_true(agn_shm_accepts(&v, 99));
