@@ -200,7 +200,7 @@ bool bench_scene_stopping(struct bench_scene *sc)
 
 /* On-CPU nanoseconds of every thread of `pid` (the scheduler's own account, to the ns, from
  * /proc/PID/task/TID/schedstat), or user + system from /proc/PID/stat in clock ticks where
- * the kernel keeps no schedstat. `slices`, if not NULL, gets the number of times its threads
+ * the kernel keeps no schedstat. `slices`, if not NULL, is added the number of times its threads
  * were put on a CPU (schedstat's third field): what each wake-up costs shows per slice. */
 static uint64_t cpu_ns(pid_t pid, uint64_t *slices)
 {
@@ -249,18 +249,27 @@ static uint64_t cpu_ns(pid_t pid, uint64_t *slices)
     return 0;
 }
 
-/* CPU time and slices of n processes, added to `use`. */
+/* CPU time and times on a CPU of a set of processes. */
 struct scene_use {
     uint64_t cpu_ns, slices;
 };
 
-static void use_add(struct scene_use *use, const pid_t *pids, unsigned n, int sign)
+static struct scene_use use_of(const pid_t *pids, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t slices = 0, ns = cpu_ns(pids[i], &slices);
-        use->cpu_ns += (uint64_t)sign * ns;
-        use->slices += (uint64_t)sign * slices;
-    }
+    struct scene_use use = {0};
+
+    for (unsigned i = 0; i < n; i++)
+        use.cpu_ns += cpu_ns(pids[i], &use.slices);
+    return use;
+}
+
+/* What was used between two readings (0 where a thread that ended took its count along). */
+static struct scene_use use_between(struct scene_use from, struct scene_use to)
+{
+    return (struct scene_use){
+        .cpu_ns = to.cpu_ns > from.cpu_ns ? to.cpu_ns - from.cpu_ns : 0,
+        .slices = to.slices > from.slices ? to.slices - from.slices : 0,
+    };
 }
 
 static int pub_child(void *arg)
@@ -432,14 +441,14 @@ int bench_scene_run(struct bench_scene *sc, const struct bench_scene_ops *ops)
     atomic_store_explicit(&sc->sh->from_ns, from, memory_order_release);
     sleep_until(from);
     t0 = bench_now_ns();
-    use_add(&pub_use, pubs, sc->publishers, -1);
-    use_add(&sub_use, subs, sc->subscribers, -1);
+    pub_use = use_of(pubs, sc->publishers);
+    sub_use = use_of(subs, sc->subscribers);
     if (sc->daemon_pid > 0)
         dcpu0 = cpu_ns((pid_t)sc->daemon_pid, NULL);
     sleep_until(until);
     t1 = bench_now_ns();
-    use_add(&pub_use, pubs, sc->publishers, 1);
-    use_add(&sub_use, subs, sc->subscribers, 1);
+    pub_use = use_between(pub_use, use_of(pubs, sc->publishers));
+    sub_use = use_between(sub_use, use_of(subs, sc->subscribers));
     if (sc->daemon_pid > 0)
         dcpu1 = cpu_ns((pid_t)sc->daemon_pid, NULL);
     /* A copying transport can fall behind; give its publishers time to finish their writes. */

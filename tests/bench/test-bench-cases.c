@@ -190,15 +190,18 @@ static void test_bench_scene_uds_runs(void **state)
  * stop wakes them (the run would hang, then fail, otherwise). */
 static void test_bench_scene_floors_run(void **state)
 {
+    static const struct {
+        const char *transport;
+        int (*run)(void *);
+    } floors[] = {{"eventfd-floor", run_scene_floor}, {"pipe-epoll-floor", run_scene_floor_pipes}};
     struct bench_scene sc;
     char buf[2048];
 
-    small_scene(&sc, "eventfd-floor");
-    assert_int_equal(captured(buf, sizeof(buf), run_scene_floor, &sc), 0);
-    check_scene_line(buf, "eventfd-floor");
-    small_scene(&sc, "pipe-epoll-floor");
-    assert_int_equal(captured(buf, sizeof(buf), run_scene_floor_pipes, &sc), 0);
-    check_scene_line(buf, "pipe-epoll-floor");
+    for (size_t i = 0; i < sizeof(floors) / sizeof(floors[0]); i++) {
+        small_scene(&sc, floors[i].transport);
+        assert_int_equal(captured(buf, sizeof(buf), floors[i].run, &sc), 0);
+        check_scene_line(buf, floors[i].transport);
+    }
 }
 
 int main(void)
